@@ -1,0 +1,31 @@
+package chunkstore
+
+import (
+	"encoding/hex"
+	"fmt"
+)
+
+// IDSize is the length in bytes of an [ID].
+const IDSize = 32
+
+// ID names a blob (a keyed hash of its plaintext) or a stored object (the
+// SHA-256 of its bytes).
+type ID [IDSize]byte
+
+// String returns the ID as lowercase hex.
+func (id ID) String() string { return hex.EncodeToString(id[:]) }
+
+// Short returns the first eight hex digits, for messages.
+func (id ID) Short() string { return id.String()[:8] }
+
+// ParseID parses a 64-digit hex ID.
+func ParseID(s string) (ID, error) {
+	var id ID
+	if len(s) != 2*IDSize {
+		return id, fmt.Errorf("invalid ID %q: want %d hex digits", s, 2*IDSize)
+	}
+	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
+		return id, fmt.Errorf("invalid ID %q: %w", s, err)
+	}
+	return id, nil
+}

@@ -1,0 +1,219 @@
+package chunkstore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"sync"
+)
+
+// PackInfo describes a stored pack: its ID (the SHA-256 of its stored
+// bytes), its stored size and the blobs it holds.
+type PackInfo struct {
+	ID    ID
+	Size  int64
+	Blobs []BlobEntry
+}
+
+// Location says where a blob is stored.
+type Location struct {
+	Pack ID
+	BlobEntry
+}
+
+type blobLoc struct {
+	pack                   uint32
+	offset, length, rawLen uint32
+}
+
+// Index maps blob IDs to their packs. It is safe for concurrent use.
+//
+// On the device the index is kept in plaintext as an append-only log
+// (local/index); it is never uploaded. A pack is added to the log only
+// after the pack itself has been renamed into place, so the log never names
+// a blob that is not stored.
+type Index struct {
+	mu     sync.RWMutex
+	packs  []PackInfo
+	byPack map[ID]uint32
+	blobs  map[ID]blobLoc
+}
+
+func newIndex() *Index {
+	return &Index{byPack: map[ID]uint32{}, blobs: map[ID]blobLoc{}}
+}
+
+// Has reports whether the blob is stored.
+func (ix *Index) Has(id ID) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	_, ok := ix.blobs[id]
+	return ok
+}
+
+// Lookup returns where the blob is stored.
+func (ix *Index) Lookup(id ID) (Location, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	l, ok := ix.blobs[id]
+	if !ok {
+		return Location{}, false
+	}
+	return Location{Pack: ix.packs[l.pack].ID, BlobEntry: BlobEntry{ID: id, Offset: l.offset, Length: l.length, RawLength: l.rawLen}}, true
+}
+
+// Packs returns every indexed pack.
+func (ix *Index) Packs() []PackInfo {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return append([]PackInfo(nil), ix.packs...)
+}
+
+func (ix *Index) add(p PackInfo) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if _, ok := ix.byPack[p.ID]; ok {
+		return
+	}
+	n := uint32(len(ix.packs))
+	ix.packs = append(ix.packs, p)
+	ix.byPack[p.ID] = n
+	for _, b := range p.Blobs {
+		if _, ok := ix.blobs[b.ID]; !ok {
+			ix.blobs[b.ID] = blobLoc{pack: n, offset: b.Offset, length: b.Length, rawLen: b.RawLength}
+		}
+	}
+}
+
+// The log record: length uint32 LE, payload, CRC-32C of payload uint32 LE;
+// payload: pack ID, stored size uint64 LE, blob count uint32 LE, then the
+// blobs as in the pack trailer.
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+func appendRecord(buf []byte, p PackInfo) []byte {
+	payload := make([]byte, 0, IDSize+12+len(p.Blobs)*trailerEntrySize)
+	payload = append(payload, p.ID[:]...)
+	payload = binary.LittleEndian.AppendUint64(payload, uint64(p.Size))
+	payload = binary.LittleEndian.AppendUint32(payload, uint32(len(p.Blobs)))
+	for _, e := range p.Blobs {
+		payload = append(payload, e.ID[:]...)
+		payload = binary.LittleEndian.AppendUint32(payload, e.Offset)
+		payload = binary.LittleEndian.AppendUint32(payload, e.Length)
+		payload = binary.LittleEndian.AppendUint32(payload, e.RawLength)
+	}
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(payload)))
+	buf = append(buf, payload...)
+	return binary.LittleEndian.AppendUint32(buf, crc32.Checksum(payload, crcTable))
+}
+
+// parseLog decodes records until the first incomplete or corrupt one (a
+// torn append after a crash) and returns the packs and the length of the
+// valid prefix.
+func parseLog(b []byte) ([]PackInfo, int) {
+	var packs []PackInfo
+	off := 0
+	for len(b)-off >= 8 {
+		n := int(binary.LittleEndian.Uint32(b[off:]))
+		if n < IDSize+12 || n > len(b)-off-8 {
+			break
+		}
+		payload := b[off+4 : off+4+n]
+		if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(b[off+4+n:]) {
+			break
+		}
+		p, ok := parsePayload(payload)
+		if !ok {
+			break
+		}
+		packs = append(packs, p)
+		off += 8 + n
+	}
+	return packs, off
+}
+
+func parsePayload(b []byte) (PackInfo, bool) {
+	le := binary.LittleEndian
+	var p PackInfo
+	copy(p.ID[:], b)
+	p.Size = int64(le.Uint64(b[IDSize:]))
+	count := int(le.Uint32(b[IDSize+8:]))
+	rest := b[IDSize+12:]
+	if count != len(rest)/trailerEntrySize || len(rest)%trailerEntrySize != 0 {
+		return p, false
+	}
+	p.Blobs = make([]BlobEntry, count)
+	for i := range p.Blobs {
+		e := rest[i*trailerEntrySize:]
+		copy(p.Blobs[i].ID[:], e)
+		p.Blobs[i].Offset = le.Uint32(e[IDSize:])
+		p.Blobs[i].Length = le.Uint32(e[IDSize+4:])
+		p.Blobs[i].RawLength = le.Uint32(e[IDSize+8:])
+	}
+	return p, true
+}
+
+// indexLog is the device's append-only index file.
+type indexLog struct {
+	mu   sync.Mutex
+	path string
+}
+
+// load reads the log, cuts off a torn tail, and keeps only packs whose file
+// exists (exists is asked for each pack).
+func (l *indexLog) load(exists func(ID) bool) (*Index, error) {
+	b, err := os.ReadFile(l.path)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("failed to read index: %w", err)
+	}
+	packs, valid := parseLog(b)
+	ix := newIndex()
+	dropped := false
+	for _, p := range packs {
+		if exists(p.ID) {
+			ix.add(p)
+		} else {
+			dropped = true
+		}
+	}
+	if dropped || valid != len(b) {
+		if err := l.rewrite(ix.Packs()); err != nil {
+			return nil, err
+		}
+	}
+	return ix, nil
+}
+
+// append adds a pack's record and syncs the file.
+func (l *indexLog) append(p PackInfo) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("failed to open index: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Write(appendRecord(nil, p)); err != nil {
+		return fmt.Errorf("failed to append to index: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("failed to sync index: %w", err)
+	}
+	return nil
+}
+
+// rewrite replaces the log atomically with records for packs.
+func (l *indexLog) rewrite(packs []PackInfo) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return writeAtomic(l.path, 0o600, func(w io.Writer) error {
+		var buf bytes.Buffer
+		for _, p := range packs {
+			buf.Write(appendRecord(nil, p))
+		}
+		_, err := w.Write(buf.Bytes())
+		return err
+	})
+}

@@ -1,0 +1,87 @@
+package chunkstore
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// ObjectInfo names a stored pack and its size.
+type ObjectInfo struct {
+	ID   ID
+	Size int64
+}
+
+// PackError is returned for a pack that is missing or whose stored bytes do
+// not match its name.
+type PackError struct {
+	Pack ID
+	Err  error
+}
+
+func (e *PackError) Error() string { return fmt.Sprintf("pack %s: %v", e.Pack, e.Err) }
+
+func (e *PackError) Unwrap() error { return e.Err }
+
+// ListPacks returns every pack stored in the repository (temporary files
+// of interrupted writes are not packs).
+func (s *Store) ListPacks() ([]ObjectInfo, error) {
+	var out []ObjectInfo
+	root := filepath.Join(s.dir, dataDir)
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) && path == root {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() || isTemp(d.Name()) {
+			return nil
+		}
+		id, err := ParseID(d.Name())
+		if err != nil {
+			return fmt.Errorf("unexpected file %s in the repository: %w", path, err)
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out = append(out, ObjectInfo{ID: id, Size: fi.Size()})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("failed to list packs: %w", err)
+	}
+	return out, nil
+}
+
+// HasPack reports whether the pack file exists.
+func (s *Store) HasPack(id ID) bool {
+	_, err := os.Stat(s.packPath(id))
+	return err == nil
+}
+
+// VerifyPack re-hashes a stored pack and compares the digest with its name.
+// It needs no identity.
+func (s *Store) VerifyPack(id ID) error {
+	f, err := os.Open(s.packPath(id))
+	if os.IsNotExist(err) {
+		return &PackError{Pack: id, Err: ErrMissing}
+	}
+	if err != nil {
+		return &PackError{Pack: id, Err: err}
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return &PackError{Pack: id, Err: fmt.Errorf("failed to read: %w", err)}
+	}
+	var got ID
+	h.Sum(got[:0])
+	if got != id {
+		return &PackError{Pack: id, Err: fmt.Errorf("%w: stored bytes hash to %s", ErrCorrupt, got)}
+	}
+	return nil
+}

@@ -1,0 +1,214 @@
+package chunkstore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+)
+
+// BlobError is returned for a blob that cannot be read back intact. Err
+// tells missing ([ErrMissing]) from corrupt ([ErrCorrupt]) from a failure
+// to read (anything else, e.g. I/O).
+type BlobError struct {
+	Blob ID
+	Pack ID // zero if the blob is not in the index
+	Err  error
+}
+
+func (e *BlobError) Error() string {
+	if e.Pack == (ID{}) {
+		return fmt.Sprintf("blob %s: %v", e.Blob, e.Err)
+	}
+	return fmt.Sprintf("blob %s in pack %s: %v", e.Blob, e.Pack, e.Err)
+}
+
+func (e *BlobError) Unwrap() error { return e.Err }
+
+// Sentinel causes of a [BlobError] or an object check failure.
+var (
+	ErrMissing = errors.New("missing")
+	ErrCorrupt = errors.New("corrupt")
+)
+
+// Compress returns the blob's stored form, one zstd frame, appended to dst.
+// It is safe for concurrent use.
+func (s *Store) Compress(dst, plaintext []byte) []byte {
+	return s.enc.EncodeAll(plaintext, dst)
+}
+
+// ReadBlob returns the plaintext of a blob, appended to dst, after checking
+// the pack's authentication (age), the frame and the blob's keyed ID. It
+// needs the identity for an encrypted repository. It is safe for
+// concurrent use.
+func (s *Store) ReadBlob(id ID, dst []byte) ([]byte, error) {
+	ix, err := s.Index()
+	if err != nil {
+		return nil, err
+	}
+	keys, err := s.Keys()
+	if err != nil {
+		return nil, err
+	}
+	loc, ok := ix.Lookup(id)
+	if !ok {
+		return nil, &BlobError{Blob: id, Err: ErrMissing}
+	}
+	frame := make([]byte, loc.Length)
+	if err := s.packs.readAt(loc.Pack, frame, int64(loc.Offset)); err != nil {
+		return nil, &BlobError{Blob: id, Pack: loc.Pack, Err: err}
+	}
+	start := len(dst)
+	out, err := s.dec.DecodeAll(frame, dst)
+	if err != nil {
+		return nil, &BlobError{Blob: id, Pack: loc.Pack, Err: fmt.Errorf("%w: %v", ErrCorrupt, err)}
+	}
+	if len(out)-start != int(loc.RawLength) || keys.BlobID(out[start:]) != id {
+		return nil, &BlobError{Blob: id, Pack: loc.Pack, Err: fmt.Errorf("%w: content does not match its ID", ErrCorrupt)}
+	}
+	return out, nil
+}
+
+// packTrailer reads the blob table of a pack.
+func (s *Store) packTrailer(id ID) ([]BlobEntry, error) {
+	h, err := s.packs.acquire(id)
+	if err != nil {
+		return nil, err
+	}
+	defer s.packs.release(h)
+	entries, err := readTrailer(h.ra, h.size)
+	if err != nil {
+		return nil, fmt.Errorf("pack %s: %w", id, errors.Join(ErrCorrupt, err))
+	}
+	return entries, nil
+}
+
+// packCache keeps recently used packs open, so that reading consecutive
+// blobs does not unwrap the pack's key (an X25519 operation) every time.
+type packCache struct {
+	s   *Store
+	max int
+	mu  sync.Mutex
+	m   map[ID]*packHandle
+	seq uint64
+}
+
+type packHandle struct {
+	id      ID
+	f       *os.File
+	ra      io.ReaderAt
+	size    int64
+	refs    int
+	used    uint64
+	evicted bool
+}
+
+func newPackCache(s *Store, max int) *packCache {
+	return &packCache{s: s, max: max, m: map[ID]*packHandle{}}
+}
+
+func (c *packCache) readAt(id ID, p []byte, off int64) error {
+	h, err := c.acquire(id)
+	if err != nil {
+		return err
+	}
+	defer c.release(h)
+	if off+int64(len(p)) > h.size {
+		return fmt.Errorf("%w: range %d+%d beyond the pack's %d bytes", ErrCorrupt, off, len(p), h.size)
+	}
+	if _, err := h.ra.ReadAt(p, off); err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return nil
+}
+
+func (c *packCache) acquire(id ID) (*packHandle, error) {
+	c.mu.Lock()
+	c.seq++
+	if h, ok := c.m[id]; ok {
+		h.refs++
+		h.used = c.seq
+		c.mu.Unlock()
+		return h, nil
+	}
+	c.mu.Unlock()
+
+	h, err := c.open(id)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.m[id]; ok {
+		h.f.Close()
+		old.refs++
+		return old, nil
+	}
+	h.refs, h.used = 1, c.seq
+	c.m[id] = h
+	c.evictLocked()
+	return h, nil
+}
+
+func (c *packCache) open(id ID) (*packHandle, error) {
+	f, err := os.Open(c.s.packPath(id))
+	if os.IsNotExist(err) {
+		return nil, ErrMissing
+	}
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	ra, size, err := c.s.codec.OpenAt(f, fi.Size())
+	if err != nil {
+		f.Close()
+		if errors.Is(err, ErrNoIdentity) || errors.Is(err, ErrWrongIdentity) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return &packHandle{id: id, f: f, ra: ra, size: size}, nil
+}
+
+func (c *packCache) release(h *packHandle) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h.refs--
+	if h.evicted && h.refs == 0 {
+		h.f.Close()
+	}
+}
+
+// evictLocked closes the least recently used packs beyond the limit.
+func (c *packCache) evictLocked() {
+	for len(c.m) > c.max {
+		var lru *packHandle
+		for _, h := range c.m {
+			if lru == nil || h.used < lru.used {
+				lru = h
+			}
+		}
+		delete(c.m, lru.id)
+		lru.evicted = true
+		if lru.refs == 0 {
+			lru.f.Close()
+		}
+	}
+}
+
+func (c *packCache) closeAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, h := range c.m {
+		delete(c.m, id)
+		h.evicted = true
+		if h.refs == 0 {
+			h.f.Close()
+		}
+	}
+}
