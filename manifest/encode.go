@@ -1,0 +1,207 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/pocketsnap/pocketsnap/chunkstore"
+)
+
+// Limits against hostile manifests.
+const (
+	maxManifestSize = 512 << 20
+	maxDetailsSize  = 1 << 30
+)
+
+// ErrInvalid is wrapped by every decoding failure: the manifest is
+// corrupt, forged or truncated.
+var ErrInvalid = errors.New("invalid manifest")
+
+type publicJSON struct {
+	Version    int       `json:"version"`
+	Name       string    `json:"name"`
+	Kind       string    `json:"kind"`
+	Time       time.Time `json:"time"`
+	Incomplete bool      `json:"incomplete"`
+	StreamSize int64     `json:"stream_size"`
+	AddedBytes int64     `json:"added_bytes"`
+	Blobs      string    `json:"blobs"`
+	Details    string    `json:"details"`
+}
+
+type macJSON struct {
+	MAC string `json:"mac"`
+}
+
+var (
+	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxDetailsSize), zstd.WithDecoderConcurrency(1))
+)
+
+// Index turns a stream of blob IDs into the sorted set of distinct IDs and
+// the stream as indices into that set.
+func Index(stream []chunkstore.ID) ([]chunkstore.ID, []uint32) {
+	set := slices.Clone(stream)
+	slices.SortFunc(set, func(a, b chunkstore.ID) int { return bytes.Compare(a[:], b[:]) })
+	set = slices.Compact(set)
+	idx := make([]uint32, len(stream))
+	for i, id := range stream {
+		n, _ := slices.BinarySearchFunc(set, id, func(a, b chunkstore.ID) int { return bytes.Compare(a[:], b[:]) })
+		idx[i] = uint32(n)
+	}
+	return set, idx
+}
+
+// Encode returns the stored form of m: the public part as one line of
+// JSON, with the private part sealed by codec inside it, and a second line
+// holding the HMAC of the first under the repository's MAC key.
+func Encode(m *Manifest, keys *chunkstore.Keys, codec *chunkstore.Codec) ([]byte, error) {
+	if m.details == nil {
+		return nil, errors.New("manifest has no details")
+	}
+	dj, err := json.Marshal(m.details)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := codec.SealBytes(zenc.EncodeAll(dj, nil))
+	if err != nil {
+		return nil, fmt.Errorf("failed to seal manifest details: %w", err)
+	}
+	blobs := make([]byte, 0, len(m.Blobs)*chunkstore.IDSize)
+	for _, id := range m.Blobs {
+		blobs = append(blobs, id[:]...)
+	}
+	line, err := json.Marshal(publicJSON{
+		Version: Version, Name: m.Name, Kind: m.Kind, Time: m.Time.UTC(), Incomplete: m.Incomplete,
+		StreamSize: m.StreamSize, AddedBytes: m.AddedBytes,
+		Blobs:   base64.StdEncoding.EncodeToString(blobs),
+		Details: base64.StdEncoding.EncodeToString(sealed),
+	})
+	if err != nil {
+		return nil, err
+	}
+	mac, _ := json.Marshal(macJSON{MAC: hex.EncodeToString(keys.MAC(line))})
+	out := append(line, '\n')
+	out = append(out, mac...)
+	return append(out, '\n'), nil
+}
+
+// Decode authenticates and parses a stored manifest's public part. The
+// private part stays sealed until [Manifest.Open].
+func Decode(b []byte, keys *chunkstore.Keys) (*Manifest, error) {
+	if len(b) > maxManifestSize {
+		return nil, fmt.Errorf("%w: %d bytes is too large", ErrInvalid, len(b))
+	}
+	line, rest, ok := bytes.Cut(b, []byte{'\n'})
+	if !ok {
+		return nil, fmt.Errorf("%w: truncated (no MAC line)", ErrInvalid)
+	}
+	var mj macJSON
+	if err := json.Unmarshal(bytes.TrimSuffix(rest, []byte{'\n'}), &mj); err != nil {
+		return nil, fmt.Errorf("%w: bad MAC line: %v", ErrInvalid, err)
+	}
+	mac, err := hex.DecodeString(mj.MAC)
+	if err != nil || !keys.VerifyMAC(line, mac) {
+		return nil, fmt.Errorf("%w: authentication failed (forged, altered or from another repository)", ErrInvalid)
+	}
+	var pj publicJSON
+	if err := json.Unmarshal(line, &pj); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	m := &Manifest{
+		Version: pj.Version, Name: pj.Name, Kind: pj.Kind, Time: pj.Time, Incomplete: pj.Incomplete,
+		StreamSize: pj.StreamSize, AddedBytes: pj.AddedBytes,
+	}
+	if err := m.checkPublic(pj); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if m.sealed, err = base64.StdEncoding.DecodeString(pj.Details); err != nil {
+		return nil, fmt.Errorf("%w: details: %v", ErrInvalid, err)
+	}
+	return m, nil
+}
+
+func (m *Manifest) checkPublic(pj publicJSON) error {
+	if m.Version != Version {
+		return fmt.Errorf("unsupported version %d", m.Version)
+	}
+	kind, t, err := ParseName(m.Name)
+	if err != nil {
+		return err
+	}
+	if kind != m.Kind || !t.Equal(m.Time) {
+		return fmt.Errorf("name %q does not match kind %q and time %s", m.Name, m.Kind, m.Time)
+	}
+	if m.StreamSize < 0 || m.AddedBytes < 0 {
+		return errors.New("negative size")
+	}
+	raw, err := base64.StdEncoding.DecodeString(pj.Blobs)
+	if err != nil || len(raw)%chunkstore.IDSize != 0 {
+		return errors.New("malformed blob list")
+	}
+	m.Blobs = make([]chunkstore.ID, len(raw)/chunkstore.IDSize)
+	for i := range m.Blobs {
+		copy(m.Blobs[i][:], raw[i*chunkstore.IDSize:])
+		if i > 0 && bytes.Compare(m.Blobs[i-1][:], m.Blobs[i][:]) >= 0 {
+			return errors.New("blob list is not sorted and distinct")
+		}
+	}
+	return nil
+}
+
+// Open decrypts and validates the private part. It needs the identity for
+// an encrypted repository.
+func (m *Manifest) Open(codec *chunkstore.Codec) (*Details, error) {
+	if m.details != nil {
+		return m.details, nil
+	}
+	z, err := codec.OpenBytes(m.sealed)
+	if err != nil {
+		if errors.Is(err, chunkstore.ErrNoIdentity) || errors.Is(err, chunkstore.ErrWrongIdentity) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: details: %v", ErrInvalid, err)
+	}
+	dj, err := zdec.DecodeAll(z, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: details: %v", ErrInvalid, err)
+	}
+	var d Details
+	if err := json.Unmarshal(dj, &d); err != nil {
+		return nil, fmt.Errorf("%w: details: %v", ErrInvalid, err)
+	}
+	if err := m.checkDetails(&d); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	m.details = &d
+	return &d, nil
+}
+
+func (m *Manifest) checkDetails(d *Details) error {
+	seen := make([]bool, len(m.Blobs))
+	for i, n := range d.Stream {
+		if int(n) >= len(m.Blobs) {
+			return fmt.Errorf("stream position %d names blob %d of %d", i, n, len(m.Blobs))
+		}
+		seen[n] = true
+	}
+	if i := slices.Index(seen, false); i >= 0 {
+		return fmt.Errorf("blob %s is listed but not in the stream", m.Blobs[i].Short())
+	}
+	if d.StreamSHA256 != "" && len(d.StreamSHA256) != 64 {
+		return fmt.Errorf("malformed stream digest %q", d.StreamSHA256)
+	}
+	for _, f := range d.Files {
+		if f.Piece < 0 || f.Pieces < 1 || f.Piece+f.Pieces > len(d.Stream) || f.Offset < 0 || f.Offset > m.StreamSize {
+			return fmt.Errorf("file index entry %q is out of range", f.Path)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,100 @@
+package manifest
+
+import (
+	"time"
+
+	"github.com/pocketsnap/pocketsnap/chunkstore"
+)
+
+// Version is the manifest format version.
+const Version = 1
+
+// Manifest is a snapshot's manifest. The fields up to Blobs form the public
+// part; Details is the private part, sealed when stored.
+type Manifest struct {
+	Version int
+	// Name is "<kind>-<UTC stamp>", also the object's name.
+	Name string
+	Kind string
+	// Time is when the snapshot was started (UTC, whole seconds).
+	Time time.Time
+	// Incomplete is set when some source entries could not be read in
+	// full; such a snapshot is never chosen implicitly.
+	Incomplete bool
+	// StreamSize is the length of the tar stream in bytes.
+	StreamSize int64
+	// AddedBytes is the stored size of the packs this snapshot wrote.
+	AddedBytes int64
+	// Blobs is the sorted set of blob IDs the snapshot references.
+	Blobs []chunkstore.ID
+
+	// sealed is the private part as stored; Details once opened.
+	sealed  []byte
+	details *Details
+}
+
+// Details is the private part of a manifest.
+type Details struct {
+	// Stream lists the snapshot's blobs in stream order, as indices into
+	// Manifest.Blobs.
+	Stream []uint32 `json:"stream"`
+	// StreamSHA256 is the hex SHA-256 of the whole tar stream. It is empty
+	// when the files cache supplied some bodies without reading them (the
+	// keyed blob IDs then authenticate the stream instead).
+	StreamSHA256 string    `json:"stream_sha256,omitempty"`
+	Source       string    `json:"source"`
+	Host         string    `json:"host"`
+	Tool         string    `json:"tool"`
+	Start        time.Time `json:"start"`
+	End          time.Time `json:"end"`
+	Counts       Counts    `json:"counts"`
+	Warnings     []string  `json:"warnings,omitempty"`
+	Files        []File    `json:"files"`
+}
+
+// Counts summarise a backup.
+type Counts struct {
+	Entries     int   `json:"entries"`
+	Files       int   `json:"files"`
+	FilesCached int   `json:"files_cached"`
+	BytesRead   int64 `json:"bytes_read"`
+	NewBlobs    int   `json:"new_blobs"`
+	NewPacks    int   `json:"new_packs"`
+}
+
+// File is one entry of the file index.
+type File struct {
+	Path string `json:"path"`
+	// Type is one of file, dir, symlink, hardlink, fifo, char, block.
+	Type string `json:"type"`
+	// Mode holds the permission bits and setuid/setgid/sticky (07777).
+	Mode  uint32 `json:"mode"`
+	Size  int64  `json:"size,omitempty"`
+	MTime int64  `json:"mtime_ns"`
+	UID   int    `json:"uid"`
+	GID   int    `json:"gid"`
+	// Link is the target of a symlink or hardlink.
+	Link string `json:"link,omitempty"`
+	// Offset is the position of the entry's header in the stream.
+	Offset int64 `json:"offset"`
+	// Piece is the index in Stream of the entry's header blob, and Pieces
+	// the number of blobs (header and body) that make up the entry.
+	Piece  int `json:"piece"`
+	Pieces int `json:"pieces"`
+}
+
+// Details returns the private part once opened by Open or set by
+// SetDetails.
+func (m *Manifest) Details() *Details { return m.details }
+
+// SetDetails sets the private part of a manifest being written.
+func (m *Manifest) SetDetails(d *Details) { m.details = d }
+
+// StreamIDs returns the blob IDs in stream order.
+func (m *Manifest) StreamIDs() []chunkstore.ID {
+	ids := make([]chunkstore.ID, len(m.details.Stream))
+	for i, n := range m.details.Stream {
+		ids[i] = m.Blobs[n]
+	}
+	return ids
+}
