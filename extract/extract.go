@@ -1,0 +1,273 @@
+//go:build linux
+
+package extract
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Options selects the parts of an extraction that need privileges.
+type Options struct {
+	// Owners restores numeric uid/gid (Lchown). Set when running as root.
+	Owners bool
+	// Devices allows character/block device entries (needs root). When false such an entry is an error.
+	Devices bool
+}
+
+// Stats counts what Extract created. Entries is the number of entries
+// extracted (global PAX headers are not entries) and the sum of the per-type
+// counts; Others counts fifos and device nodes; Bytes is the regular-file
+// data written.
+type Stats struct {
+	Entries, Files, Dirs, Symlinks, Hardlinks, Others int
+	Bytes                                             int64
+}
+
+// EntryError names the tar entry at fault and why.
+type EntryError struct {
+	// Name is the entry's name as written in the archive.
+	Name string
+	// Err is the reason, often wrapping ErrUnsafePath or ErrUnsupported.
+	Err error
+}
+
+// Error reports the entry name and the reason.
+func (e *EntryError) Error() string { return fmt.Sprintf("entry %q: %v", e.Name, e.Err) }
+
+// Unwrap returns the reason.
+func (e *EntryError) Unwrap() error { return e.Err }
+
+var (
+	// ErrUnsafePath is the reason for an entry name or hardlink target that
+	// is empty, absolute, contains NUL or a ".." component, or that would be
+	// reached through a symlink.
+	ErrUnsafePath = errors.New("unsafe path")
+	// ErrUnsupported is the reason for an entry type that Extract does not
+	// create (including GNU sparse files), a device entry without
+	// Options.Devices, or a hardlink to something other than a regular file.
+	ErrUnsupported = errors.New("unsupported entry")
+)
+
+// Extract reads the tar stream r and creates its entries below dir, which must exist and be empty.
+//
+// It stops at the first error, leaving what it created so far in place,
+// and returns the counts up to that point. Errors about one entry are
+// *EntryError values. ctx is checked between entries.
+func Extract(ctx context.Context, r io.Reader, dir string, opt Options) (Stats, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return Stats{}, fmt.Errorf("open target: %w", err)
+	}
+	defer root.Close()
+	if err := checkEmpty(root); err != nil {
+		return Stats{}, err
+	}
+	x := &extractor{root: root, opt: opt, dirIndex: make(map[string]int)}
+	if err := x.run(ctx, tar.NewReader(r)); err != nil {
+		return x.stats, err
+	}
+	return x.stats, x.fixDirs()
+}
+
+// checkEmpty fails unless the root directory has no entries.
+func checkEmpty(root *os.Root) error {
+	d, err := root.Open(".")
+	if err != nil {
+		return fmt.Errorf("open target: %w", err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(1)
+	if err != nil && err != io.EOF {
+		return fmt.Errorf("read target: %w", err)
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("target %s is not empty", root.Name())
+	}
+	return nil
+}
+
+// extractor holds the state of one extraction.
+type extractor struct {
+	root  *os.Root
+	opt   Options
+	stats Stats
+	// dirs are the directory entries whose attributes are set at the end;
+	// dirIndex maps a cleaned name to its place in dirs.
+	dirs     []attrs
+	dirIndex map[string]int
+	// verified is the last parent path found to be made of real
+	// directories only. Nothing extracted can later replace a directory,
+	// so it stays valid.
+	verified string
+}
+
+// run extracts every entry of tr, checking ctx before each.
+func (x *extractor) run(ctx context.Context, tr *tar.Reader) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("extract: %w", err)
+		}
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read tar header: %w", err)
+		}
+		if err := x.entry(h, tr); err != nil {
+			return &EntryError{Name: h.Name, Err: err}
+		}
+	}
+}
+
+// entry validates the name of h, makes its parent directories and creates it.
+func (x *extractor) entry(h *tar.Header, data io.Reader) error {
+	if h.Typeflag == tar.TypeXGlobalHeader {
+		return nil
+	}
+	name, err := cleanName(h.Name)
+	if err != nil {
+		return err
+	}
+	if err := x.parents(name, true); err != nil {
+		return err
+	}
+	count, err := x.create(name, h, data)
+	if err != nil {
+		return err
+	}
+	*count++
+	x.stats.Entries++
+	return nil
+}
+
+// create makes the entry h at name and returns the counter it belongs to.
+// The tar reader has already turned the legacy '\x00' type into TypeReg
+// or, for names ending in a slash, TypeDir.
+func (x *extractor) create(name string, h *tar.Header, data io.Reader) (*int, error) {
+	switch h.Typeflag {
+	case tar.TypeReg:
+		return &x.stats.Files, x.file(name, h, data)
+	case tar.TypeDir:
+		return &x.stats.Dirs, x.dir(name, h)
+	case tar.TypeSymlink:
+		return &x.stats.Symlinks, x.symlink(name, h)
+	case tar.TypeLink:
+		return &x.stats.Hardlinks, x.hardlink(name, h)
+	case tar.TypeFifo:
+		return &x.stats.Others, x.node(name, h, unix.S_IFIFO)
+	case tar.TypeChar:
+		return &x.stats.Others, x.device(name, h, unix.S_IFCHR)
+	case tar.TypeBlock:
+		return &x.stats.Others, x.device(name, h, unix.S_IFBLK)
+	}
+	return nil, fmt.Errorf("type flag %q: %w", h.Typeflag, ErrUnsupported)
+}
+
+// file creates a regular file, which must not exist yet, and writes its data.
+// GNU sparse files are refused: a few bytes of sparse map can stand for
+// terabytes of zeros that would be written out densely.
+func (x *extractor) file(name string, h *tar.Header, data io.Reader) error {
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return fmt.Errorf("sparse file: %w", ErrUnsupported)
+		}
+	}
+	f, err := x.root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("create file: %w", err)
+	}
+	n, err := io.CopyN(f, data, h.Size)
+	x.stats.Bytes += n
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write data (%d of %d bytes): %w", n, h.Size, err)
+	}
+	return x.setAttrs(attrsOf(name, h), h.PAXRecords)
+}
+
+// dir creates a directory, or accepts an existing one, sets its xattrs and
+// records the rest of its attributes for fixDirs.
+func (x *extractor) dir(name string, h *tar.Header) error {
+	if err := x.root.Mkdir(name, 0o700); err != nil {
+		if fi, lerr := x.root.Lstat(name); lerr != nil || !fi.IsDir() {
+			return fmt.Errorf("create directory: %w", err)
+		}
+	}
+	err := x.atParent(name, func(dirfd int, base string) error {
+		return setXattrs(dirfd, base, h.PAXRecords)
+	})
+	if err != nil {
+		return err
+	}
+	a := attrsOf(name, h)
+	a.entry = h.Name
+	if i, ok := x.dirIndex[name]; ok {
+		x.dirs[i] = a
+		return nil
+	}
+	x.dirIndex[name] = len(x.dirs)
+	x.dirs = append(x.dirs, a)
+	return nil
+}
+
+// symlink creates a symlink to h.Linkname, which is stored as written.
+func (x *extractor) symlink(name string, h *tar.Header) error {
+	if err := x.root.Symlink(h.Linkname, name); err != nil {
+		return fmt.Errorf("create symlink: %w", err)
+	}
+	return x.setAttrs(attrsOf(name, h), h.PAXRecords)
+}
+
+// hardlink links name to a regular file extracted earlier. The link shares
+// the target's inode, so the header's attributes are not applied.
+func (x *extractor) hardlink(name string, h *tar.Header) error {
+	target, err := cleanName(h.Linkname)
+	if err != nil {
+		return fmt.Errorf("link target: %w", err)
+	}
+	if err := x.parents(target, false); err != nil {
+		return fmt.Errorf("link target: %w", err)
+	}
+	fi, err := x.root.Lstat(target)
+	if err != nil {
+		return fmt.Errorf("link target: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("link target %q is not a regular file: %w", h.Linkname, ErrUnsupported)
+	}
+	if err := x.root.Link(target, name); err != nil {
+		return fmt.Errorf("create hardlink: %w", err)
+	}
+	return nil
+}
+
+// device creates a character or block device if Options.Devices allows it.
+func (x *extractor) device(name string, h *tar.Header, kind uint32) error {
+	if !x.opt.Devices {
+		return fmt.Errorf("device node without Options.Devices: %w", ErrUnsupported)
+	}
+	return x.node(name, h, kind)
+}
+
+// node creates a fifo or device node of the given S_IF* kind.
+func (x *extractor) node(name string, h *tar.Header, kind uint32) error {
+	dev := unix.Mkdev(uint32(h.Devmajor), uint32(h.Devminor))
+	err := x.atParent(name, func(dirfd int, base string) error {
+		return unix.Mknodat(dirfd, base, kind|0o600, int(dev))
+	})
+	if err != nil {
+		return fmt.Errorf("create node: %w", err)
+	}
+	return x.setAttrs(attrsOf(name, h), h.PAXRecords)
+}
