@@ -1,0 +1,306 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/restic/chunker"
+
+	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/manifest"
+)
+
+// Options configure a backup.
+type Options struct {
+	Kind   string
+	Source string
+	// ForceRead ignores the files cache and reads every file.
+	ForceRead bool
+	// Host and Tool are recorded in the manifest.
+	Host, Tool string
+	// Workers is the number of hashing/compressing goroutines
+	// (default GOMAXPROCS).
+	Workers int
+	// Progress, when set, is updated while the backup runs.
+	Progress *Progress
+	// Warn is called for every entry that could not be read in full.
+	Warn func(path string, err error)
+	// Now returns the current time (default time.Now).
+	Now func() time.Time
+}
+
+// Result is the outcome of a backup.
+type Result struct {
+	Manifest *manifest.Manifest
+	Details  *manifest.Details
+	Stored   chunkstore.WriteStats
+	Duration time.Duration
+}
+
+// maxWarnings bounds the warnings kept in a manifest.
+const maxWarnings = 1000
+
+// Backup snapshots opt.Source into the store as a snapshot of opt.Kind.
+// The caller holds the store's exclusive lock. On success the manifest has
+// been written; it is marked incomplete when some entry could not be read
+// in full (each reported through opt.Warn).
+func Backup(ctx context.Context, s *chunkstore.Store, opt Options) (*Result, error) {
+	if err := manifest.CheckKind(opt.Kind); err != nil {
+		return nil, err
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opt.Progress == nil {
+		opt.Progress = new(Progress)
+	}
+	keys, err := s.Keys()
+	if err != nil {
+		return nil, err
+	}
+	ix, err := s.Index()
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.NewWriter()
+	if err != nil {
+		return nil, err
+	}
+	start, err := uniqueStart(s, opt)
+	if err != nil {
+		return nil, err
+	}
+	b := &backup{
+		s: s, opt: opt, keys: keys, ix: ix, w: w,
+		cache:    loadFilesCache(s, opt.Kind, opt.Source),
+		newCache: &filesCache{Source: opt.Source, Files: map[string]cachedFile{}},
+		streamH:  sha256.New(),
+		hashOK:   true,
+	}
+	if opt.ForceRead {
+		b.cache.Files = map[string]cachedFile{}
+	}
+	if err := b.run(ctx); err != nil {
+		return nil, err
+	}
+	if err := w.Flush(ctx); err != nil {
+		return nil, err
+	}
+	return b.finish(start)
+}
+
+// uniqueStart returns a start time whose snapshot name is free, waiting
+// for the next second if a snapshot of the same kind was taken this one.
+func uniqueStart(s *chunkstore.Store, opt Options) (time.Time, error) {
+	for range 3 {
+		t := opt.Now().UTC()
+		if _, err := os.Lstat(s.Path(manifest.Dir + "/" + manifest.Name(opt.Kind, t))); os.IsNotExist(err) {
+			return t, nil
+		}
+		time.Sleep(time.Until(t.Truncate(time.Second).Add(time.Second)))
+	}
+	return time.Time{}, fmt.Errorf("a snapshot of kind %s was just taken; try again", opt.Kind)
+}
+
+type readFile struct {
+	e        *entry
+	first, n int
+}
+
+type backup struct {
+	s        *chunkstore.Store
+	opt      Options
+	keys     *chunkstore.Keys
+	ix       *chunkstore.Index
+	w        *chunkstore.Writer
+	cache    *filesCache
+	newCache *filesCache
+
+	// Owned by the producer.
+	seq       int
+	streamOff int64
+	files     []manifest.File
+	chunker   *chunker.Chunker
+	counts    manifest.Counts
+	// readFiles are the files read in full and unchanged, for the files
+	// cache; their blob IDs are known once the stream is complete.
+	readFiles []readFile
+
+	// Owned by the consumer.
+	stream  []chunkstore.ID
+	streamH hash.Hash
+	hashOK  bool
+
+	mu         sync.Mutex
+	warnings   []string
+	incomplete bool
+}
+
+func (b *backup) warn(path string, err error, incomplete bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if incomplete {
+		b.incomplete = true
+	}
+	if len(b.warnings) < maxWarnings {
+		b.warnings = append(b.warnings, fmt.Sprintf("%s: %v", path, err))
+	}
+	if b.opt.Warn != nil {
+		b.opt.Warn(path, err)
+	}
+}
+
+// A job is one piece of the stream on its way from the producer to the
+// packer, through a hashing/compressing worker.
+type job struct {
+	class chunkstore.Class
+	data  []byte // plaintext; nil for a piece known from the files cache
+	size  int
+	id    chunkstore.ID
+	frame []byte // compressed form, when the blob is not stored yet
+	done  chan struct{}
+	pool  *sync.Pool // where data goes back, if pooled
+}
+
+var framePool = sync.Pool{New: func() any { return new([]byte) }}
+
+func (b *backup) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	maxPiece := int(b.s.Config().Chunking.MaxSize) + blockSize
+	bud := newBudget(max(16<<20, 2*maxPiece))
+	work := make(chan *job, 4*b.opt.Workers)
+	ordered := make(chan *job, 256)
+
+	var wg sync.WaitGroup
+	for range b.opt.Workers {
+		wg.Go(func() {
+			for j := range work {
+				b.hashAndCompress(j)
+				close(j.done)
+			}
+		})
+	}
+	consumed := make(chan error, 1)
+	go func() { consumed <- b.consume(ctx, ordered, bud) }()
+
+	emit := func(j *job) error {
+		if err := bud.acquire(ctx, j.size); err != nil {
+			return err
+		}
+		j.done = make(chan struct{})
+		if j.data == nil {
+			close(j.done)
+		} else {
+			select {
+			case work <- j:
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		}
+		select {
+		case ordered <- j:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		return nil
+	}
+	err := b.produce(ctx, emit)
+	close(work)
+	close(ordered)
+	if err != nil {
+		cancel(err)
+	}
+	wg.Wait()
+	if cerr := <-consumed; err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (b *backup) hashAndCompress(j *job) {
+	j.id = b.keys.BlobID(j.data)
+	if !b.ix.Has(j.id) {
+		fb := framePool.Get().(*[]byte)
+		j.frame = b.s.Compress((*fb)[:0], j.data)
+	}
+}
+
+// consume takes pieces in stream order, feeds the stream digest and hands
+// new blobs to the pack writer.
+func (b *backup) consume(ctx context.Context, ordered <-chan *job, bud budget) error {
+	var err error
+	for j := range ordered {
+		<-j.done
+		if err == nil {
+			err = b.take(ctx, j)
+		}
+		if j.frame != nil {
+			f := j.frame
+			framePool.Put(&f)
+		}
+		if j.pool != nil {
+			d := j.data
+			j.pool.Put(&d)
+		}
+		bud.release(j.size)
+	}
+	return err
+}
+
+func (b *backup) take(ctx context.Context, j *job) error {
+	if j.data == nil {
+		b.hashOK = false
+	} else {
+		b.streamH.Write(j.data)
+	}
+	b.stream = append(b.stream, j.id)
+	if j.frame != nil {
+		if _, err := b.w.Add(ctx, j.class, j.id, j.frame, j.size); err != nil {
+			return err
+		}
+	}
+	b.opt.Progress.addStream(int64(j.size))
+	return nil
+}
+
+func (b *backup) finish(start time.Time) (*Result, error) {
+	end := b.opt.Now().UTC()
+	st := b.w.Stats()
+	b.counts.NewBlobs, b.counts.NewPacks = st.Blobs, st.Packs
+	blobs, idx := manifest.Index(b.stream)
+	d := &manifest.Details{
+		Stream: idx, Source: b.opt.Source, Host: b.opt.Host, Tool: b.opt.Tool,
+		Start: start, End: end, Counts: b.counts, Warnings: b.warnings, Files: b.files,
+	}
+	if b.hashOK {
+		d.StreamSHA256 = hex.EncodeToString(b.streamH.Sum(nil))
+	}
+	m := &manifest.Manifest{
+		Version: manifest.Version, Name: manifest.Name(b.opt.Kind, start), Kind: b.opt.Kind,
+		Time: start.Truncate(time.Second), Incomplete: b.incomplete,
+		StreamSize: b.streamOff, AddedBytes: st.Stored, Blobs: blobs,
+	}
+	m.SetDetails(d)
+	if err := manifest.Save(b.s, m); err != nil {
+		return nil, err
+	}
+	for _, rf := range b.readFiles {
+		b.newCache.remember(rf.e, b.stream[rf.first:rf.first+rf.n])
+	}
+	if err := b.newCache.save(b.s, b.opt.Kind); err != nil {
+		// The snapshot is safe; the next run just reads everything again.
+		b.warn("files cache", err, false)
+	}
+	return &Result{Manifest: m, Details: d, Stored: st, Duration: end.Sub(start)}, nil
+}

@@ -1,0 +1,219 @@
+package pipeline
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/restic/chunker"
+
+	"github.com/pocketsnap/pocketsnap/chunkstore"
+)
+
+// producer state lives in backup; these methods run on one goroutine.
+
+func (b *backup) produce(ctx context.Context, emit func(*job) error) error {
+	ch := b.s.Config().Chunking
+	b.chunker = chunker.NewWithBoundaries(nil, b.keys.Polynomial, uint(ch.MinSize), uint(ch.MaxSize))
+	wk := &walker{
+		links: map[inodeKey]string{},
+		warn:  func(path string, err error) { b.warn(path, err, true) },
+		visit: func(e *entry) error {
+			if err := context.Cause(ctx); err != nil {
+				return err
+			}
+			return b.entry(e, emit)
+		},
+	}
+	if err := wk.walk(b.opt.Source); err != nil {
+		return err
+	}
+	b.streamOff += int64(len(trailer))
+	return emit(&job{class: chunkstore.ClassMeta, data: trailer, size: len(trailer)})
+}
+
+// entry emits one entry: its header piece, then its body pieces.
+func (b *backup) entry(e *entry, emit func(*job) error) error {
+	xattr, err := xattrs(e.abs)
+	if err != nil {
+		b.warn(e.rel, fmt.Errorf("extended attributes not saved: %w", err), true)
+	}
+	h, err := tarHeader(e, xattr)
+	if err != nil {
+		b.warn(e.rel, err, true)
+		return nil
+	}
+	if h.Typeflag == tar.TypeSymlink {
+		if h.Linkname, err = os.Readlink(e.abs); err != nil {
+			b.warn(e.rel, err, true)
+			return nil
+		}
+	}
+	var body func(emit func(*job) error) (int, error)
+	if h.Typeflag == tar.TypeReg && h.Size > 0 {
+		if body, err = b.body(e); err != nil {
+			b.warn(e.rel, err, true)
+			return nil
+		}
+	}
+	hdr, err := renderHeader(h)
+	if err != nil {
+		b.warn(e.rel, err, true)
+		return nil
+	}
+	fi := indexEntry(h)
+	fi.Offset, fi.Piece, fi.Pieces = b.streamOff, b.seq, 1
+	if err := b.emit(emit, &job{class: chunkstore.ClassMeta, data: hdr, size: len(hdr)}); err != nil {
+		return err
+	}
+	b.counts.Entries++
+	b.opt.Progress.Entries.Add(1)
+	if body != nil {
+		n, err := body(emit)
+		if err != nil {
+			return err
+		}
+		fi.Pieces += n
+		b.counts.Files++
+	}
+	b.files = append(b.files, fi)
+	return nil
+}
+
+func (b *backup) emit(emit func(*job) error, j *job) error {
+	b.seq++
+	b.streamOff += int64(j.size)
+	return emit(j)
+}
+
+// body prepares the body of a regular file: from the files cache when the
+// file is unchanged, otherwise by opening it (an error here drops the
+// entry before its header is written).
+func (b *backup) body(e *entry) (func(func(*job) error) (int, error), error) {
+	want := e.st.Size + padding(e.st.Size)
+	if ids, ok := b.cache.lookup(e); ok && b.cachedSize(ids) == want {
+		return func(emit func(*job) error) (int, error) {
+			for _, id := range ids {
+				loc, _ := b.ix.Lookup(id)
+				if err := b.emit(emit, &job{class: chunkstore.ClassData, id: id, size: int(loc.RawLength)}); err != nil {
+					return 0, err
+				}
+			}
+			b.counts.FilesCached++
+			b.newCache.remember(e, ids)
+			return len(ids), nil
+		}, nil
+	}
+	f, err := os.OpenFile(e.abs, os.O_RDONLY|syscall.O_NOATIME, 0)
+	if errors.Is(err, fs.ErrPermission) {
+		f, err = os.Open(e.abs)
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errors.New("vanished before it could be read")
+		}
+		return nil, err
+	}
+	return func(emit func(*job) error) (int, error) {
+		defer f.Close()
+		return b.readBody(e, f, emit)
+	}, nil
+}
+
+// cachedSize is the stored length of the blobs, or -1 if one is missing.
+func (b *backup) cachedSize(ids []chunkstore.ID) int64 {
+	var n int64
+	for _, id := range ids {
+		loc, ok := b.ix.Lookup(id)
+		if !ok {
+			return -1
+		}
+		n += int64(loc.RawLength)
+	}
+	return n
+}
+
+var (
+	smallPool = sync.Pool{New: func() any { return new([]byte) }}
+	chunkPool = sync.Pool{New: func() any { return new([]byte) }}
+)
+
+// readBody reads a file's body (exactly its header's size, then padding)
+// into one piece or, above the small-body threshold, content-defined
+// chunks.
+func (b *backup) readBody(e *entry, f *os.File, emit func(*job) error) (int, error) {
+	size := e.st.Size
+	br := newBodyReader(f, size)
+	emitData := func(data []byte, pool *sync.Pool) error {
+		return b.emit(emit, &job{class: chunkstore.ClassData, data: data, size: len(data), pool: pool})
+	}
+	first := b.seq
+	total := size + padding(size)
+	if total <= b.s.Config().Chunking.SmallBody {
+		bp := smallPool.Get().(*[]byte)
+		if int64(cap(*bp)) < total {
+			*bp = make([]byte, total)
+		}
+		data := (*bp)[:total]
+		if _, err := io.ReadFull(br, data); err != nil {
+			return 0, err
+		}
+		if err := emitData(data, &smallPool); err != nil {
+			return 0, err
+		}
+	} else {
+		ch := b.s.Config().Chunking
+		b.chunker.ResetWithBoundaries(br, b.keys.Polynomial, uint(ch.MinSize), uint(ch.MaxSize))
+		b.chunker.SetAverageBits(ch.AverageBits)
+		for {
+			bp := chunkPool.Get().(*[]byte)
+			if cap(*bp) < int(ch.MaxSize) {
+				*bp = make([]byte, ch.MaxSize)
+			}
+			c, err := b.chunker.Next((*bp)[:0])
+			if err == io.EOF {
+				chunkPool.Put(bp)
+				break
+			}
+			if err != nil {
+				return 0, fmt.Errorf("failed to chunk %s: %w", e.rel, err)
+			}
+			if err := emitData(c.Data, &chunkPool); err != nil {
+				return 0, err
+			}
+		}
+	}
+	b.opt.Progress.Read.Add(size)
+	b.counts.BytesRead += size
+	if b.unchanged(e, f, br) {
+		b.readFiles = append(b.readFiles, readFile{e: e, first: first, n: b.seq - first})
+	}
+	return b.seq - first, nil
+}
+
+// unchanged reports whether a file's content is what it held when the walk
+// saw it, and warns when it is not.
+func (b *backup) unchanged(e *entry, f *os.File, br *bodyReader) bool {
+	switch {
+	case br.err != nil:
+		b.warn(e.rel, fmt.Errorf("read failed, rest of the file zero-filled: %w", br.err), true)
+	case br.short:
+		b.warn(e.rel, errors.New("file shrank while being read"), true)
+	default:
+		fi, err := f.Stat()
+		if err == nil && fi.Size() == e.st.Size {
+			return true
+		}
+		if err == nil {
+			err = fmt.Errorf("file changed size while being read (%d → %d bytes)", e.st.Size, fi.Size())
+		}
+		b.warn(e.rel, err, true)
+	}
+	return false
+}

@@ -1,0 +1,116 @@
+package restore_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/extract"
+	"github.com/pocketsnap/pocketsnap/internal/repotest"
+	"github.com/pocketsnap/pocketsnap/internal/testtree"
+	"github.com/pocketsnap/pocketsnap/manifest"
+	"github.com/pocketsnap/pocketsnap/restore"
+)
+
+var asRoot = extract.Options{Owners: os.Geteuid() == 0, Devices: os.Geteuid() == 0}
+
+func restoreTo(t *testing.T, r *repotest.Repo, name, target string) error {
+	t.Helper()
+	s := r.Open(t, true)
+	m, err := manifest.Load(s, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = restore.Snapshot(context.Background(), s, m, target, asRoot)
+	return err
+}
+
+// Acceptance: a tree with every entry type round-trips exactly.
+func TestRoundTrip(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		src := t.TempDir()
+		if err := testtree.Generate(src, 7); err != nil {
+			t.Fatal(err)
+		}
+		r := repotest.New(t, plain)
+		res := r.Backup(t, "tree", src, nil)
+		if res.Manifest.Incomplete {
+			t.Fatalf("snapshot incomplete: %v", res.Details.Warnings)
+		}
+		target := filepath.Join(t.TempDir(), "restored")
+		if err := restoreTo(t, r, res.Manifest.Name, target); err != nil {
+			t.Fatal(err)
+		}
+		if err := testtree.Compare(src, target, testtree.Options{IgnoreOwner: os.Geteuid() != 0}); err != nil {
+			t.Fatalf("plain=%v: restored tree differs: %v", plain, err)
+		}
+	}
+}
+
+func TestRestoreIntoExistingEmptyDirectory(t *testing.T) {
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "a"), []byte("hello"), 0o640)
+	r := repotest.New(t, false)
+	name := r.Backup(t, "tree", src, nil).Manifest.Name
+	target := t.TempDir()
+	if err := restoreTo(t, r, name, target); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(target, "a")); err != nil || string(b) != "hello" {
+		t.Fatalf("restored a = %q, %v", b, err)
+	}
+	if err := restoreTo(t, r, name, target); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("restore into a non-empty directory: %v", err)
+	}
+}
+
+// Acceptance: one flipped bit in a pack makes the restore fail, naming the
+// object, and leaves nothing behind.
+func TestCorruptPackFailsClosed(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		t.Run(map[bool]string{false: "encrypted", true: "plain"}[plain], func(t *testing.T) { testCorruptPack(t, plain) })
+	}
+}
+
+func testCorruptPack(t *testing.T, plain bool) {
+	src := t.TempDir()
+	if err := testtree.Generate(src, 3); err != nil {
+		t.Fatal(err)
+	}
+	r := repotest.New(t, plain)
+	name := r.Backup(t, "tree", src, nil).Manifest.Name
+	s := r.Open(t, false)
+	packs, err := s.ListPacks()
+	if err != nil || len(packs) == 0 {
+		t.Fatal(packs, err)
+	}
+	for _, p := range packs {
+		path := filepath.Join(r.Dir, "data", p.ID.String()[:2], p.ID.String())
+		b, _ := os.ReadFile(path)
+		b[len(b)/2] ^= 0x10
+		os.WriteFile(path, b, 0o600)
+
+		parent := t.TempDir()
+		target := filepath.Join(parent, "restored")
+		err := restoreTo(t, r, name, target)
+		var be *chunkstore.BlobError
+		if !errors.As(err, &be) || be.Pack != p.ID || !errors.Is(err, chunkstore.ErrCorrupt) {
+			t.Fatalf("restore with pack %s corrupted: %v", p.ID.Short(), err)
+		}
+		if !strings.Contains(err.Error(), p.ID.String()) {
+			t.Errorf("error does not name the pack: %v", err)
+		}
+		if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+			t.Errorf("failed restore left %v behind", ents[0].Name())
+		}
+		if err := s.VerifyPack(p.ID); !errors.Is(err, chunkstore.ErrCorrupt) {
+			t.Errorf("VerifyPack of the corrupted pack: %v", err)
+		}
+		b[len(b)/2] ^= 0x10
+		os.WriteFile(path, b, 0o600)
+	}
+}
