@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pocketsnap/pocketsnap/pipeline"
+)
+
+type backupOptions struct {
+	source    string
+	forceRead bool
+}
+
+func backupCommand() *command {
+	var o backupOptions
+	return &command{
+		name: "backup", group: "Back up",
+		summary: "snapshot a directory (db, rootfs, or any kind with --source)",
+		usage:   "backup KIND [--source DIR] [flags]",
+		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "DB_DIR", "ROOTFS_DIR", "PREFIX"},
+		examples: []string{
+			"pocketsnap backup db                      # DB_DIR, default ${ROOTFS_DIR}/var/lib/conduwuit/db",
+			"pocketsnap backup rootfs                  # ROOTFS_DIR, the proot-distro Debian userland",
+			"pocketsnap backup notes --source ~/notes  # any other kind needs --source",
+		},
+		setup: func(fs *pflag.FlagSet) runner {
+			fs.StringVar(&o.source, "source", "", "back up `DIR` (default: DB_DIR for db, ROOTFS_DIR for rootfs)")
+			fs.BoolVar(&o.forceRead, "force-read", false, "read every file, ignoring the files cache")
+			return func(ctx context.Context, e *env, args []string) error { return runBackup(ctx, e, o, args) }
+		},
+	}
+}
+
+func runBackup(ctx context.Context, e *env, o backupOptions, args []string) error {
+	if len(args) != 1 {
+		return usageErrorf("backup needs exactly one KIND (db, rootfs, or a name of your own with --source)")
+	}
+	kind := args[0]
+	if o.source == "" {
+		switch kind {
+		case "db":
+			o.source = e.cfg.dbDir()
+		case "rootfs":
+			o.source = e.cfg.rootfsDir()
+		default:
+			return usageErrorf("kind %q has no default source: give --source DIR", kind)
+		}
+	}
+	if fi, err := os.Stat(o.source); err != nil || !fi.IsDir() {
+		if err == nil {
+			err = fmt.Errorf("not a directory")
+		}
+		return fmt.Errorf("source of %s: %s: %w", kind, o.source, err)
+	}
+	s, err := e.openStore(true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	lock, err := s.Lock(true)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+
+	host, _ := os.Hostname()
+	prog := new(pipeline.Progress)
+	stop := e.ui.startProgress("backup "+kind, prog)
+	res, err := pipeline.Backup(ctx, s, pipeline.Options{
+		Kind: kind, Source: o.source, ForceRead: o.forceRead, Host: host, Tool: versionString(),
+		Progress: prog,
+		Warn:     func(path string, err error) { e.ui.warnf("%s: %v", path, err) },
+	})
+	stop()
+	if err != nil {
+		return fmt.Errorf("backup of %s failed: %w", o.source, err)
+	}
+	m, d := res.Manifest, res.Details
+	c := d.Counts
+	fmt.Fprintf(e.ui.stdout, "snapshot %s saved: %d entries, %d files (%d read, %d unchanged from the files cache), %s read, %d new blobs in %d packs, %s added to the repository, %s stream, took %s\n",
+		m.Name, c.Entries, c.Files, c.Files-c.FilesCached, c.FilesCached, humanBytes(c.BytesRead),
+		c.NewBlobs, c.NewPacks, humanBytes(m.AddedBytes), humanBytes(m.StreamSize), res.Duration.Round(time.Millisecond))
+	if m.Incomplete {
+		e.ui.warnf("snapshot %s is incomplete: %d entries could not be read in full (listed above)", m.Name, len(d.Warnings))
+		return errIncomplete
+	}
+	return nil
+}
+
+// humanBytes formats a byte count with a binary unit.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

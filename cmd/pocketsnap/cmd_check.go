@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/manifest"
+)
+
+type checkOptions struct {
+	readData bool
+}
+
+// errCheckFailed is returned when check found problems (printed already).
+var errCheckFailed = errors.New("check found problems")
+
+func checkCommand() *command {
+	var o checkOptions
+	return &command{
+		name: "check", group: "Inspect and verify",
+		summary: "verify the repository (works with only the recipient)",
+		usage:   "check [--read-data]",
+		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_IDENTITY"},
+		examples: []string{
+			"pocketsnap check                # every snapshot's blobs are indexed and their packs exist",
+			"pocketsnap check --read-data    # also re-hash every pack (detects bit rot, no identity needed)",
+			"BACKUP_AGE_IDENTITY=~/key.txt pocketsnap check --read-data   # also decrypt and verify every blob",
+		},
+		setup: func(fs *pflag.FlagSet) runner {
+			fs.BoolVar(&o.readData, "read-data", false, "re-hash every stored pack; with BACKUP_AGE_IDENTITY also decrypt and verify every blob")
+			return func(ctx context.Context, e *env, args []string) error { return runCheck(ctx, e, o, args) }
+		},
+	}
+}
+
+// checker collects problems, each naming the object and the snapshots that
+// need it.
+type checker struct {
+	e        *env
+	s        *chunkstore.Store
+	ix       *chunkstore.Index
+	users    map[chunkstore.ID][]string // pack → snapshots that need it
+	problems int
+}
+
+func (c *checker) report(err error, pack chunkstore.ID) {
+	c.problems++
+	if users := c.users[pack]; len(users) > 0 {
+		c.e.ui.errorf("%v (needed by %s)", err, strings.Join(users, ", "))
+		return
+	}
+	c.e.ui.errorf("%v", err)
+}
+
+func runCheck(ctx context.Context, e *env, o checkOptions, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("check takes no arguments")
+	}
+	s, err := e.openStore(false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	lock, err := s.Lock(false)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	canRead := false
+	if o.readData && e.cfg.get("BACKUP_AGE_IDENTITY", "") != "" || !s.Codec().Encrypted() {
+		if err := e.loadIdentity(s); err != nil {
+			return err
+		}
+		canRead = true
+	}
+	list, err := manifest.List(s)
+	if err != nil {
+		return err
+	}
+	ix, err := s.Index()
+	if err != nil {
+		return err
+	}
+	c := &checker{e: e, s: s, ix: ix, users: map[chunkstore.ID][]string{}}
+	c.checkReferences(list)
+	packs, err := s.ListPacks()
+	if err != nil {
+		return err
+	}
+	var bytes int64
+	if o.readData {
+		bytes = c.readPacks(ctx, packs, canRead)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c.problems > 0 {
+		return fmt.Errorf("%w: %d problem(s) in %s", errCheckFailed, c.problems, s.Dir())
+	}
+	how := "references"
+	if o.readData {
+		how = fmt.Sprintf("references and %s of pack data", humanBytes(bytes))
+		if canRead {
+			how += ", every blob decrypted and verified"
+		}
+	}
+	fmt.Fprintf(e.ui.stdout, "no problems: %d snapshots, %d packs (%s checked)\n", len(list), len(packs), how)
+	return nil
+}
+
+// checkReferences verifies that every blob a snapshot references is
+// indexed in a pack that exists.
+func (c *checker) checkReferences(list []*manifest.Manifest) {
+	checked := map[chunkstore.ID]bool{}
+	var missing []chunkstore.ID
+	for _, m := range list {
+		for _, id := range m.Blobs {
+			loc, ok := c.ix.Lookup(id)
+			if !ok {
+				c.problems++
+				c.e.ui.errorf("%v (needed by %s)", &chunkstore.BlobError{Blob: id, Err: chunkstore.ErrMissing}, m.Name)
+				continue
+			}
+			if u := c.users[loc.Pack]; len(u) == 0 || u[len(u)-1] != m.Name {
+				c.users[loc.Pack] = append(u, m.Name)
+			}
+			if !checked[loc.Pack] {
+				checked[loc.Pack] = true
+				if !c.s.HasPack(loc.Pack) {
+					missing = append(missing, loc.Pack)
+				}
+			}
+		}
+	}
+	// Reported after the loop, so each names every snapshot that needs it.
+	for _, p := range missing {
+		c.report(&chunkstore.PackError{Pack: p, Err: chunkstore.ErrMissing}, p)
+	}
+}
+
+// readPacks re-hashes every pack and, when the data can be decrypted,
+// reads back every blob it holds.
+func (c *checker) readPacks(ctx context.Context, packs []chunkstore.ObjectInfo, canRead bool) int64 {
+	var n int64
+	blobsIn := map[chunkstore.ID][]chunkstore.BlobEntry{}
+	for _, p := range c.ix.Packs() {
+		blobsIn[p.ID] = p.Blobs
+	}
+	for _, p := range packs {
+		if ctx.Err() != nil {
+			return n
+		}
+		n += p.Size
+		if err := c.s.VerifyPack(p.ID); err != nil {
+			c.report(err, p.ID)
+			continue
+		}
+		if !canRead {
+			continue
+		}
+		for _, b := range blobsIn[p.ID] {
+			if _, err := c.s.ReadBlob(b.ID, nil); err != nil {
+				c.report(err, p.ID)
+				break
+			}
+		}
+	}
+	return n
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pocketsnap/pocketsnap/manifest"
+)
+
+type snapshotsOptions struct {
+	json bool
+	kind string
+}
+
+func snapshotsCommand() *command {
+	var o snapshotsOptions
+	return &command{
+		name: "snapshots", group: "Inspect and verify",
+		summary: "list snapshots (needs only the recipient)",
+		usage:   "snapshots [--kind KIND] [--json]",
+		keys:    []string{"DATA_DIR", "BACKUP_DIR"},
+		examples: []string{
+			"pocketsnap snapshots",
+			"pocketsnap snapshots --kind db --json | jq -r '.[-1].name'",
+		},
+		setup: func(fs *pflag.FlagSet) runner {
+			fs.BoolVar(&o.json, "json", false, "print a JSON array")
+			fs.StringVar(&o.kind, "kind", "", "only snapshots of `KIND`")
+			return func(ctx context.Context, e *env, args []string) error { return runSnapshots(ctx, e, o, args) }
+		},
+	}
+}
+
+// snapshotJSON is the --json form of a snapshot.
+type snapshotJSON struct {
+	Name       string    `json:"name"`
+	Kind       string    `json:"kind"`
+	Time       time.Time `json:"time"`
+	Size       int64     `json:"size"`
+	AddedBytes int64     `json:"added_bytes"`
+	Blobs      int       `json:"blobs"`
+	Incomplete bool      `json:"incomplete"`
+}
+
+func runSnapshots(_ context.Context, e *env, o snapshotsOptions, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("snapshots takes no arguments")
+	}
+	s, err := e.openStore(false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	lock, err := s.Lock(false)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	list, err := manifest.List(s)
+	if err != nil {
+		return err
+	}
+	out := []snapshotJSON{}
+	for _, m := range list {
+		if o.kind == "" || m.Kind == o.kind {
+			out = append(out, snapshotJSON{m.Name, m.Kind, m.Time, m.StreamSize, m.AddedBytes, len(m.Blobs), m.Incomplete})
+		}
+	}
+	if o.json {
+		enc := json.NewEncoder(e.ui.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(e.ui.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tKIND\tTIME (UTC)\tSIZE\tADDED\t")
+	for _, m := range out {
+		flag := ""
+		if m.Incomplete {
+			flag = "incomplete"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Kind, m.Time.Format("2006-01-02 15:04:05"), humanBytes(m.Size), humanBytes(m.AddedBytes), flag)
+	}
+	tw.Flush()
+	fmt.Fprintf(e.ui.stdout, "%d snapshots\n", len(out))
+	return nil
+}

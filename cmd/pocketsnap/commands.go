@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// globalOptions are the flags every command takes.
+type globalOptions struct {
+	envFile string
+	repo    string
+	quiet   bool
+}
+
+// command describes one subcommand: its help and how to run it.
+type command struct {
+	name, group, summary, usage string
+	// keys are the configuration keys the command reads.
+	keys     []string
+	examples []string
+	// setup registers the command's flags and returns its runner.
+	setup func(fs *pflag.FlagSet) runner
+}
+
+// runner runs a command after its flags are parsed.
+type runner func(ctx context.Context, e *env, args []string) error
+
+// env is what a running command needs: its output and configuration.
+type env struct {
+	ui  *ui
+	cfg *config
+	g   globalOptions
+}
+
+var groups = []string{"Back up", "Inspect and verify", "Restore"}
+
+var commandOrder = []string{"init", "backup", "snapshots", "check", "restore"}
+
+func commands() map[string]*command {
+	m := map[string]*command{}
+	for _, c := range []*command{initCommand(), backupCommand(), snapshotsCommand(), checkCommand(), restoreCommand()} {
+		m[c.name] = c
+	}
+	return m
+}
+
+func (c *command) exec(ctx context.Context, u *ui, args []string) error {
+	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
+	fs.SetOutput(u.stderr)
+	var g globalOptions
+	fs.StringVar(&g.envFile, "env-file", "", "read configuration from `FILE` (default ./.env)")
+	fs.StringVar(&g.repo, "repo", "", "repository `DIR` (default ${BACKUP_DIR}/repo)")
+	fs.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors and results")
+	run := c.setup(fs)
+	fs.Usage = func() { fmt.Fprint(u.stdout, c.help(fs)) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil
+		}
+		return usageErrorf("%s: %v", c.name, err)
+	}
+	u.quiet = g.quiet
+	cfg, err := loadConfig(g.envFile)
+	if err != nil {
+		return fmt.Errorf("failed to read configuration: %w", err)
+	}
+	if g.repo != "" {
+		cfg.set("BACKUP_REPO", g.repo, "--repo")
+	}
+	return run(ctx, &env{ui: u, cfg: cfg, g: g}, fs.Args())
+}
+
+func (c *command) help(fs *pflag.FlagSet) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "pocketsnap %s — %s\n\nUsage: pocketsnap %s\n\nFlags:\n%s", c.name, c.summary, c.usage, fs.FlagUsages())
+	if len(c.keys) > 0 {
+		fmt.Fprintf(&b, "\nConfiguration keys (env file or environment):\n  %s\n", strings.Join(c.keys, ", "))
+	}
+	if len(c.examples) > 0 {
+		b.WriteString("\nExamples:\n")
+		for _, ex := range c.examples {
+			fmt.Fprintf(&b, "  %s\n", ex)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/extract"
+	"github.com/pocketsnap/pocketsnap/manifest"
+	"github.com/pocketsnap/pocketsnap/pipeline"
+)
+
+// Exit codes; the table in the README and in "pocketsnap --help" lists
+// them.
+const (
+	exitOK         = 0
+	exitError      = 1
+	exitUsage      = 2
+	exitIncomplete = 3
+	exitLocked     = 4
+	exitIdentity   = 5
+	exitVerify     = 6
+)
+
+// usageError is a mistake in the command line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, a ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, a...)}
+}
+
+// errIncomplete reports a snapshot saved with entries that could not be
+// read in full; the warnings have been printed already.
+var errIncomplete = errors.New("snapshot is incomplete")
+
+func exitCode(err error) int {
+	var ue *usageError
+	var le *chunkstore.LockedError
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, errIncomplete):
+		return exitIncomplete
+	case errors.As(err, &le):
+		return exitLocked
+	case errors.Is(err, chunkstore.ErrNoIdentity), errors.Is(err, chunkstore.ErrWrongIdentity):
+		return exitIdentity
+	case errors.Is(err, chunkstore.ErrCorrupt), errors.Is(err, chunkstore.ErrMissing),
+		errors.Is(err, manifest.ErrInvalid), errors.Is(err, pipeline.ErrVerify),
+		errors.Is(err, extract.ErrUnsafePath), errors.Is(err, errCheckFailed):
+		return exitVerify
+	}
+	return exitError
+}
+
+func hint(err error) string {
+	var ue *usageError
+	var le *chunkstore.LockedError
+	switch {
+	case errors.As(err, &ue):
+		return "run 'pocketsnap --help' or 'pocketsnap COMMAND --help'"
+	case errors.As(err, &le):
+		return "wait for that process to finish; a killed process releases the lock by itself"
+	case errors.Is(err, chunkstore.ErrNoIdentity):
+		return "set BACKUP_AGE_IDENTITY to the path of the age identity file (keep it off the phone; bring it only to restore)"
+	case errors.Is(err, chunkstore.ErrWrongIdentity):
+		return "BACKUP_AGE_IDENTITY must be the identity matching a recipient in the repository's config"
+	case errors.Is(err, chunkstore.ErrNotExist):
+		return "create one with 'pocketsnap init', or point --repo / BACKUP_DIR at an existing one"
+	}
+	return ""
+}

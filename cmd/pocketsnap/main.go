@@ -1,0 +1,63 @@
+// Command pocketsnap backs up a phone's Debian userland and Matrix database
+// into a deduplicated, age-encrypted repository, and restores them.
+//
+// Run "pocketsnap --help" for the commands and "pocketsnap CMD --help" for
+// each one's flags, configuration keys and examples.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the process exit code. It is
+// the only place that turns errors into exit codes.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	ui := &ui{stdout: stdout, stderr: stderr}
+	err := dispatch(ctx, ui, args)
+	if err == nil {
+		return exitOK
+	}
+	code := exitCode(err)
+	if code != exitIncomplete {
+		ui.errorf("%v", err)
+	}
+	if h := hint(err); h != "" {
+		ui.hintf("%s", h)
+	}
+	return code
+}
+
+func dispatch(ctx context.Context, ui *ui, args []string) error {
+	if len(args) == 0 {
+		ui.usage()
+		return usageErrorf("no command given")
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		if len(args) > 1 {
+			return dispatch(ctx, ui, []string{args[1], "--help"})
+		}
+		ui.usage()
+		return nil
+	case "-V", "--version", "version":
+		fmt.Fprintln(ui.stdout, versionString())
+		return nil
+	}
+	cmd, ok := commands()[args[0]]
+	if !ok {
+		return usageErrorf("unknown command %q (see pocketsnap --help)", args[0])
+	}
+	return cmd.exec(ctx, ui, args[1:])
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/pocketsnap/pocketsnap/pipeline"
+)
+
+// startProgress shows one live line with the bytes processed and the rate
+// while a long operation runs, on a terminal only. The returned function
+// stops it and clears the line.
+func (u *ui) startProgress(label string, p *pipeline.Progress) func() {
+	if !u.terminal() {
+		return func() {}
+	}
+	bar := progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(u.stderr),
+		progressbar.OptionSetDescription(label),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionUseIECUnits(true),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = bar.Set64(p.Bytes.Load())
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+		_ = bar.Finish()
+	}
+}

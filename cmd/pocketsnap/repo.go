@@ -1,0 +1,119 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"filippo.io/age"
+
+	"github.com/pocketsnap/pocketsnap/chunkstore"
+)
+
+// recipients returns the age recipients configured by BACKUP_AGE_RECIPIENT
+// (recipients separated by commas or spaces, or the path of a recipients
+// file) and BACKUP_AGE_RECIPIENTS_FILE.
+func (e *env) recipients() ([]string, error) {
+	var text []string
+	if v := e.cfg.get("BACKUP_AGE_RECIPIENT", ""); v != "" {
+		if !strings.HasPrefix(v, "age1") {
+			b, err := os.ReadFile(v)
+			if err != nil {
+				return nil, fmt.Errorf("BACKUP_AGE_RECIPIENT (%s): not an age recipient and not a readable file: %w", e.cfg.where("BACKUP_AGE_RECIPIENT"), err)
+			}
+			v = string(b)
+		}
+		text = append(text, v)
+	}
+	if p := e.cfg.get("BACKUP_AGE_RECIPIENTS_FILE", ""); p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("BACKUP_AGE_RECIPIENTS_FILE (%s): %w", e.cfg.where("BACKUP_AGE_RECIPIENTS_FILE"), err)
+		}
+		text = append(text, string(b))
+	}
+	_, strs, err := chunkstore.ParseRecipients(strings.Join(text, "\n"))
+	if err != nil {
+		return nil, fmt.Errorf("BACKUP_AGE_RECIPIENT: %w", err)
+	}
+	return strs, nil
+}
+
+// openStore opens the configured repository; with create, a missing one is
+// initialised from the configured recipients.
+func (e *env) openStore(create bool) (*chunkstore.Store, error) {
+	dir := e.cfg.repoDir()
+	s, err := chunkstore.Open(dir)
+	if errors.Is(err, chunkstore.ErrNotExist) && create {
+		return e.initStore(dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.checkRecipients(s)
+	return s, nil
+}
+
+func (e *env) initStore(dir string) (*chunkstore.Store, error) {
+	recs, err := e.recipients()
+	if err != nil {
+		return nil, err
+	}
+	s, err := chunkstore.Init(dir, recs)
+	if err != nil {
+		return nil, fmt.Errorf("failed to create repository in %s: %w", dir, err)
+	}
+	if len(recs) > 0 {
+		e.ui.infof("created repository %s, encrypted to %d age recipient(s)", dir, len(recs))
+	} else {
+		e.ui.infof("created repository %s", dir)
+	}
+	e.checkRecipients(s)
+	return s, nil
+}
+
+// checkRecipients warns, once per command, about an unencrypted repository
+// or recipients that differ from the configured ones.
+func (e *env) checkRecipients(s *chunkstore.Store) {
+	repo := s.Config().Recipients
+	if len(repo) == 0 {
+		e.ui.warnf("repository %s is not encrypted (it was created without BACKUP_AGE_RECIPIENT)", s.Dir())
+		return
+	}
+	conf, err := e.recipients()
+	if err != nil || len(conf) == 0 {
+		return
+	}
+	for _, r := range conf {
+		if !slices.Contains(repo, r) {
+			e.ui.warnf("BACKUP_AGE_RECIPIENT %s is not among the repository's recipients; data is encrypted to the repository's (see %s/config)", r, s.Dir())
+			return
+		}
+	}
+}
+
+// loadIdentity reads BACKUP_AGE_IDENTITY (a file path) into the store, for
+// commands that read data back.
+func (e *env) loadIdentity(s *chunkstore.Store) error {
+	if !s.Codec().Encrypted() {
+		return nil
+	}
+	path := e.cfg.get("BACKUP_AGE_IDENTITY", "")
+	if path == "" {
+		return chunkstore.ErrNoIdentity
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("BACKUP_AGE_IDENTITY (%s): %w", e.cfg.where("BACKUP_AGE_IDENTITY"), err)
+	}
+	defer f.Close()
+	ids, err := age.ParseIdentities(f)
+	if err != nil {
+		// age's parse errors may quote the key material: never repeat them.
+		return fmt.Errorf("BACKUP_AGE_IDENTITY %s: not a valid age identity file", path)
+	}
+	s.SetIdentities(ids)
+	return s.CheckIdentity()
+}

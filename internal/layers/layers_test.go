@@ -1,0 +1,40 @@
+package layers
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/pocketsnap/pocketsnap/"
+
+// forbidden maps a package to the packages it must not depend on, directly
+// or indirectly.
+var forbidden = map[string][]string{
+	"chunkstore": {"manifest", "pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"manifest":   {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"pipeline":   {"restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"extract":    {"chunkstore", "manifest", "pipeline", "restore", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"restore":    {"cmd/pocketsnap", "github.com/spf13/pflag"},
+}
+
+func TestLayering(t *testing.T) {
+	for pkg, bad := range forbidden {
+		out, err := exec.Command("go", "list", "-deps", mod+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", pkg, err)
+		}
+		deps := map[string]bool{}
+		for _, d := range strings.Fields(string(out)) {
+			deps[d] = true
+		}
+		for _, b := range bad {
+			if !strings.Contains(b, ".") {
+				b = mod + b
+			}
+			if deps[b] {
+				t.Errorf("%s depends on %s", pkg, b)
+			}
+		}
+	}
+}
