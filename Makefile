@@ -1,0 +1,35 @@
+# pocketsnap — build, test, lint, bench. CI runs `make lint test`.
+GO      ?= go
+BIN     ?= bin/pocketsnap
+FUZZTIME ?= 10s
+
+.PHONY: build test test-tools lint fuzz-smoke bench clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/pocketsnap
+
+# The README's test command. Installs the real tools the interop tests use
+# (age, zstd, GNU tar, python3) when they are missing, then runs every test
+# with the race detector and a short fuzz smoke of every parser.
+test: test-tools
+	$(GO) test -race -count=1 -timeout 25m ./...
+	$(MAKE) fuzz-smoke
+
+test-tools:
+	scripts/install-test-tools
+
+fuzz-smoke:
+	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./manifest/
+	$(GO) test -run=NONE -fuzz=FuzzExtract -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./extract/
+	$(GO) test -run=NONE -fuzz=FuzzTrailer -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./chunkstore/
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+bench: test-tools
+	scripts/bench
+
+clean:
+	rm -rf bin
