@@ -26,7 +26,9 @@ const sealers = 2
 
 // Writer adds blobs to a store, deduplicating against the index and
 // against blobs added earlier through the same Writer. Add is not safe for
-// concurrent use; sealing and writing packs runs in the background.
+// concurrent use. Full packs are encrypted by up to [sealers] goroutines
+// and then made durable and indexed by one more, so encryption overlaps
+// with fsync. Flush must be called once at the end.
 type Writer struct {
 	s     *Store
 	index *Index
@@ -34,11 +36,13 @@ type Writer struct {
 	// pending holds blobs added but not yet in the index.
 	pending map[ID]struct{}
 
-	sem  chan struct{}
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	err  error
-	stat WriteStats
+	sem       chan struct{}
+	wg        sync.WaitGroup
+	synced    chan *sealedPack
+	committed chan struct{}
+	mu        sync.Mutex
+	err       error
+	stat      WriteStats
 }
 
 // WriteStats counts what a Writer stored.
@@ -61,7 +65,12 @@ func (s *Store) NewWriter() (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{s: s, index: ix, pending: map[ID]struct{}{}, sem: make(chan struct{}, sealers)}, nil
+	w := &Writer{
+		s: s, index: ix, pending: map[ID]struct{}{}, sem: make(chan struct{}, sealers),
+		synced: make(chan *sealedPack, 8), committed: make(chan struct{}),
+	}
+	go w.commitLoop()
+	return w, nil
 }
 
 // Has reports whether the blob is stored or pending.
@@ -104,17 +113,22 @@ func (w *Writer) Add(ctx context.Context, class Class, id ID, frame []byte, rawL
 }
 
 // Flush seals the open packs and waits until every pack is stored and
-// indexed. After Flush returns nil, every blob added is durable.
+// indexed. After Flush returns nil, every blob added is durable. A Writer
+// cannot be used after Flush.
 func (w *Writer) Flush(ctx context.Context) error {
+	var err error
 	for c, p := range w.open {
-		if p != nil {
+		if p != nil && err == nil {
 			w.open[c] = nil
-			if err := w.seal(ctx, p); err != nil {
-				break
-			}
+			err = w.seal(ctx, p)
 		}
 	}
 	w.wg.Wait()
+	close(w.synced)
+	<-w.committed
+	if err != nil {
+		return err
+	}
 	return w.firstErr()
 }
 
@@ -140,71 +154,110 @@ func (w *Writer) seal(ctx context.Context, p *packBuf) error {
 	w.wg.Add(1)
 	go func() {
 		defer func() { <-w.sem; w.wg.Done() }()
-		info, err := w.s.writePack(p)
-		w.mu.Lock()
-		defer w.mu.Unlock()
+		sp, err := w.s.sealPack(p)
 		if err != nil {
-			if w.err == nil {
-				w.err = err
-			}
+			w.fail(err)
 			return
 		}
-		w.stat.Packs++
-		w.stat.Stored += info.Size
+		w.synced <- sp
 	}()
 	return nil
 }
 
-// writePack encrypts a pack, stores it under the SHA-256 of its stored
-// bytes and then records it in the index.
-func (s *Store) writePack(p *packBuf) (PackInfo, error) {
-	p.data = appendTrailer(p.data, p.entries)
-	dir := filepath.Join(s.dir, dataDir)
-	f, err := os.CreateTemp(dir, "pack"+tempMarker+"*")
-	if err != nil {
-		return PackInfo{}, fmt.Errorf("failed to create pack: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if tmp != "" {
-			f.Close()
-			os.Remove(tmp)
+// commitLoop makes sealed packs durable and indexes them, one at a time,
+// so that encryption of the next packs overlaps with fsync.
+func (w *Writer) commitLoop() {
+	defer close(w.committed)
+	for sp := range w.synced {
+		if w.firstErr() != nil {
+			sp.discard()
+			continue
 		}
-	}()
+		info, err := w.s.commitPack(sp)
+		if err != nil {
+			w.fail(err)
+			continue
+		}
+		w.mu.Lock()
+		w.stat.Packs++
+		w.stat.Stored += info.Size
+		w.mu.Unlock()
+	}
+}
+
+func (w *Writer) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+// sealedPack is a pack encrypted into a temporary file, not yet durable.
+type sealedPack struct {
+	f    *os.File
+	info PackInfo
+}
+
+func (sp *sealedPack) discard() {
+	sp.f.Close()
+	os.Remove(sp.f.Name())
+}
+
+// sealPack encrypts a pack into a temporary file, computing the SHA-256
+// of the stored bytes, its name.
+func (s *Store) sealPack(p *packBuf) (*sealedPack, error) {
+	p.data = appendTrailer(p.data, p.entries)
+	f, err := os.CreateTemp(filepath.Join(s.dir, dataDir), "pack"+tempMarker+"*")
+	if err != nil {
+		return nil, fmt.Errorf("failed to create pack: %w", err)
+	}
+	sp := &sealedPack{f: f, info: PackInfo{Blobs: p.entries}}
 	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(f, h)}
 	sw, err := s.codec.Seal(cw)
+	if err == nil {
+		_, err = sw.Write(p.data)
+	}
+	if err == nil {
+		err = sw.Close()
+	}
 	if err != nil {
-		return PackInfo{}, fmt.Errorf("failed to encrypt pack: %w", err)
+		sp.discard()
+		return nil, fmt.Errorf("failed to write pack: %w", err)
 	}
-	if _, err := sw.Write(p.data); err != nil {
-		return PackInfo{}, fmt.Errorf("failed to write pack: %w", err)
+	sp.info.Size = cw.n
+	h.Sum(sp.info.ID[:0])
+	return sp, nil
+}
+
+// commitPack syncs a sealed pack, renames it to its name, syncs the
+// directory, and only then records it in the index: the index never names
+// a blob that a crash could lose.
+func (s *Store) commitPack(sp *sealedPack) (PackInfo, error) {
+	info := sp.info
+	if err := sp.f.Sync(); err != nil {
+		sp.discard()
+		return info, fmt.Errorf("failed to sync pack: %w", err)
 	}
-	if err := sw.Close(); err != nil {
-		return PackInfo{}, fmt.Errorf("failed to write pack: %w", err)
+	if err := sp.f.Close(); err != nil {
+		os.Remove(sp.f.Name())
+		return info, fmt.Errorf("failed to close pack: %w", err)
 	}
-	if err := f.Sync(); err != nil {
-		return PackInfo{}, fmt.Errorf("failed to sync pack: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return PackInfo{}, fmt.Errorf("failed to close pack: %w", err)
-	}
-	info := PackInfo{Size: cw.n, Blobs: p.entries}
-	h.Sum(info.ID[:0])
 	final := s.packPath(info.ID)
 	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
-		return PackInfo{}, fmt.Errorf("failed to create pack directory: %w", err)
+		os.Remove(sp.f.Name())
+		return info, fmt.Errorf("failed to create pack directory: %w", err)
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		return PackInfo{}, fmt.Errorf("failed to store pack %s: %w", info.ID, err)
+	if err := os.Rename(sp.f.Name(), final); err != nil {
+		os.Remove(sp.f.Name())
+		return info, fmt.Errorf("failed to store pack %s: %w", info.ID, err)
 	}
-	tmp = ""
 	if err := syncDir(filepath.Dir(final)); err != nil {
-		return PackInfo{}, err
+		return info, err
 	}
-	// Only now, with the pack durable, may the index name its blobs.
 	if err := s.log.append(info); err != nil {
-		return PackInfo{}, err
+		return info, err
 	}
 	s.index.add(info)
 	return info, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"os"
@@ -90,10 +91,9 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt Options) (*Result, err
 	if opt.ForceRead {
 		b.cache.Files = map[string]cachedFile{}
 	}
-	if err := b.run(ctx); err != nil {
-		return nil, err
-	}
-	if err := w.Flush(ctx); err != nil {
+	// Flush even after a failure: the packs sealed so far are valid and
+	// indexed, so the next run reuses them.
+	if err := errors.Join(b.run(ctx), w.Flush(ctx)); err != nil {
 		return nil, err
 	}
 	return b.finish(start)
