@@ -102,14 +102,14 @@ func runCheck(ctx context.Context, e *env, o checkOptions, args []string) error 
 	if c.problems > 0 {
 		return fmt.Errorf("%w: %d problem(s) in %s", errCheckFailed, c.problems, s.Dir())
 	}
-	how := "references"
+	how := "references checked"
 	if o.readData {
-		how = fmt.Sprintf("references and %s of pack data", humanBytes(bytes))
+		how += fmt.Sprintf(", %s of packs re-hashed", humanBytes(bytes))
 		if canRead {
 			how += ", every blob decrypted and verified"
 		}
 	}
-	fmt.Fprintf(e.ui.stdout, "no problems: %d snapshots, %d packs (%s checked)\n", len(list), len(packs), how)
+	fmt.Fprintf(e.ui.stdout, "no problems: %d snapshots, %d packs; %s\n", len(list), len(packs), how)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -9,9 +10,9 @@ import (
 	"github.com/pocketsnap/pocketsnap/pipeline"
 )
 
-// startProgress shows one live line with the bytes processed and the rate
-// while a long operation runs, on a terminal only. The returned function
-// stops it and clears the line.
+// startProgress shows one live line with the entries and bytes processed,
+// the rate and the elapsed time while a long operation runs, on a terminal
+// only. The returned function stops it and clears the line.
 func (u *ui) startProgress(label string, p *pipeline.Progress) func() {
 	if !u.terminal() {
 		return func() {}
@@ -36,6 +37,7 @@ func (u *ui) startProgress(label string, p *pipeline.Progress) func() {
 			case <-done:
 				return
 			case <-t.C:
+				bar.Describe(fmt.Sprintf("%s: %d entries", label, p.Entries.Load()))
 				_ = bar.Set64(p.Bytes.Load())
 			}
 		}
