@@ -43,31 +43,38 @@ func (s *Store) Compress(dst, plaintext []byte) []byte {
 // needs the identity for an encrypted repository. It is safe for
 // concurrent use.
 func (s *Store) ReadBlob(id ID, dst []byte) ([]byte, error) {
+	_, plain, err := s.ReadFrame(id, dst)
+	return plain, err
+}
+
+// ReadFrame is ReadBlob that also returns the blob's stored zstd frame,
+// verified the same way: for writing a .tar.zst without recompressing.
+func (s *Store) ReadFrame(id ID, dst []byte) (frame, plain []byte, err error) {
 	ix, err := s.Index()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	keys, err := s.Keys()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	loc, ok := ix.Lookup(id)
 	if !ok {
-		return nil, &BlobError{Blob: id, Err: ErrMissing}
+		return nil, nil, &BlobError{Blob: id, Err: ErrMissing}
 	}
-	frame := make([]byte, loc.Length)
+	frame = make([]byte, loc.Length)
 	if err := s.packs.readAt(loc.Pack, frame, int64(loc.Offset)); err != nil {
-		return nil, &BlobError{Blob: id, Pack: loc.Pack, Err: err}
+		return nil, nil, &BlobError{Blob: id, Pack: loc.Pack, Err: err}
 	}
 	start := len(dst)
 	out, err := s.dec.DecodeAll(frame, dst)
 	if err != nil {
-		return nil, &BlobError{Blob: id, Pack: loc.Pack, Err: fmt.Errorf("%w: %v", ErrCorrupt, err)}
+		return nil, nil, &BlobError{Blob: id, Pack: loc.Pack, Err: fmt.Errorf("%w: %v", ErrCorrupt, err)}
 	}
 	if len(out)-start != int(loc.RawLength) || keys.BlobID(out[start:]) != id {
-		return nil, &BlobError{Blob: id, Pack: loc.Pack, Err: fmt.Errorf("%w: content does not match its ID", ErrCorrupt)}
+		return nil, nil, &BlobError{Blob: id, Pack: loc.Pack, Err: fmt.Errorf("%w: content does not match its ID", ErrCorrupt)}
 	}
-	return out, nil
+	return frame, out, nil
 }
 
 // packTrailer reads the blob table of a pack.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"os"
 	"runtime"
 	"sync"
@@ -31,6 +32,10 @@ type Options struct {
 	Workers int
 	// Progress, when set, is updated while the backup runs.
 	Progress *Progress
+	// Frames, when set, receives every piece's zstd frame in stream order:
+	// their concatenation is a classic .tar.zst of the snapshot, identical
+	// to what an export of the snapshot produces. It implies ForceRead.
+	Frames io.Writer
 	// Warn is called for every entry that could not be read in full.
 	Warn func(path string, err error)
 	// Now returns the current time (default time.Now).
@@ -88,7 +93,7 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt Options) (*Result, err
 		streamH:  sha256.New(),
 		hashOK:   true,
 	}
-	if opt.ForceRead {
+	if opt.ForceRead || opt.Frames != nil {
 		b.cache.Files = map[string]cachedFile{}
 	}
 	// Flush even after a failure: the packs sealed so far are valid and
@@ -230,7 +235,7 @@ func (b *backup) run(ctx context.Context) error {
 
 func (b *backup) hashAndCompress(j *job) {
 	j.id = b.keys.BlobID(j.data)
-	if !b.ix.Has(j.id) {
+	if b.opt.Frames != nil || !b.ix.Has(j.id) {
 		fb := framePool.Get().(*[]byte)
 		j.frame = b.s.Compress((*fb)[:0], j.data)
 	}
@@ -265,6 +270,11 @@ func (b *backup) take(ctx context.Context, j *job) error {
 		b.streamH.Write(j.data)
 	}
 	b.stream = append(b.stream, j.id)
+	if b.opt.Frames != nil {
+		if _, err := b.opt.Frames.Write(j.frame); err != nil {
+			return fmt.Errorf("failed to write the classic archive: %w", err)
+		}
+	}
 	if j.frame != nil {
 		if _, err := b.w.Add(ctx, j.class, j.id, j.frame, j.size); err != nil {
 			return err

@@ -2,6 +2,8 @@ package pipeline_test
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"crypto/sha256"
 	"encoding/hex"
 	"math/rand/v2"
@@ -11,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/internal/repotest"
@@ -243,4 +247,41 @@ func TestDedupAfterEdits(t *testing.T) {
 			t.Fatal("renaming added no header blobs")
 		}
 	})
+}
+
+// The frames written during a backup are a .tar.zst of the stream, and
+// reading the stored frames back gives the very same bytes (no
+// recompression on export).
+func TestFramesAreAClassicArchive(t *testing.T) {
+	src := t.TempDir()
+	if err := testtree.Generate(src, 5); err != nil {
+		t.Fatal(err)
+	}
+	r := repotest.New(t, false)
+	r.Backup(t, "tree", src, nil) // blobs already stored must still be framed
+	var during bytes.Buffer
+	res := r.Backup(t, "tree", src, func(o *pipeline.Options) { o.Frames = &during })
+	if res.Details.Counts.FilesCached != 0 || res.Stored.Packs != 0 {
+		t.Fatalf("framed backup used the files cache (%d) or stored packs (%d)", res.Details.Counts.FilesCached, res.Stored.Packs)
+	}
+	m := r.Load(t, res.Manifest.Name)
+	s := r.Open(t, true)
+	fr := pipeline.NewFrameReader(context.Background(), s, m)
+	defer fr.Close()
+	exported, err := io.ReadAll(fr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(exported, during.Bytes()) {
+		t.Fatalf("exported frames (%d bytes) differ from the frames written during backup (%d)", len(exported), during.Len())
+	}
+	dec, _ := zstd.NewReader(nil)
+	stream, err := dec.DecodeAll(exported, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(stream)
+	if hex.EncodeToString(sum[:]) != m.Details().StreamSHA256 {
+		t.Fatal("decompressed frames are not the snapshot's stream")
+	}
 }

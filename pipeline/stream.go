@@ -19,12 +19,13 @@ import (
 // a whole (its length or digest).
 var ErrVerify = errors.New("verification failed")
 
-// StreamReader reads a snapshot's tar stream back from the store. Every
-// blob is authenticated (age) and its keyed ID recomputed as it is
-// fetched; at the end of the stream its length and, when the manifest
-// records one, its SHA-256 are compared with the manifest. Read returns
-// an error, never io.EOF, if any check fails, so a consumer that reads to
-// EOF has seen exactly the snapshot.
+// StreamReader reads a snapshot's tar stream back from the store, or, from
+// [NewFrameReader], the blobs' stored zstd frames (a .tar.zst of the
+// stream). Every blob is authenticated (age) and its keyed ID recomputed
+// as it is fetched; at the end of the stream its length and, when the
+// manifest records one, its SHA-256 are compared with the manifest. Read
+// returns an error, never io.EOF, if any check fails, so a consumer that
+// reads to EOF has seen exactly the snapshot.
 type StreamReader struct {
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -36,29 +37,40 @@ type StreamReader struct {
 	queue  chan *fetch
 	err    error
 	wg     sync.WaitGroup
+	frames bool
 }
 
 type fetch struct {
-	id   chunkstore.ID
-	data []byte
-	err  error
-	done chan struct{}
+	id          chunkstore.ID
+	frame, data []byte
+	err         error
+	done        chan struct{}
 }
 
 // NewStreamReader starts fetching the blobs of m (whose details must be
 // open) with a bounded number of blobs in flight. Close stops it.
 func NewStreamReader(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest) *StreamReader {
+	return newReader(ctx, s, m, false)
+}
+
+// NewFrameReader is NewStreamReader yielding the stored zstd frames instead
+// of their plaintext, verified the same way.
+func NewFrameReader(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest) *StreamReader {
+	return newReader(ctx, s, m, true)
+}
+
+func newReader(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest, frames bool) *StreamReader {
 	ctx, cancel := context.WithCancel(ctx)
 	workers := runtime.GOMAXPROCS(0)
 	r := &StreamReader{
 		ctx: ctx, cancel: cancel, m: m, want: m.Details().StreamSHA256, h: sha256.New(),
-		queue: make(chan *fetch, 2*workers),
+		queue: make(chan *fetch, 2*workers), frames: frames,
 	}
 	work := make(chan *fetch)
 	for range workers {
 		r.wg.Go(func() {
 			for f := range work {
-				f.data, f.err = s.ReadBlob(f.id, nil)
+				f.frame, f.data, f.err = s.ReadFrame(f.id, nil)
 				close(f.done)
 			}
 		})
@@ -115,6 +127,9 @@ func (r *StreamReader) next() error {
 	r.h.Write(f.data)
 	r.n += int64(len(f.data))
 	r.cur = f.data
+	if r.frames {
+		r.cur = f.frame
+	}
 	return nil
 }
 
