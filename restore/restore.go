@@ -15,36 +15,74 @@ import (
 	"github.com/pocketsnap/pocketsnap/pipeline"
 )
 
-// StagingSuffix marks a directory being restored into; one left behind by
-// a crash can be removed.
-const StagingSuffix = ".restoring-"
-
 // Snapshot restores the snapshot m into target, which must not exist or be
 // an empty directory. It needs the identity of an encrypted repository.
 func Snapshot(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest, target string, opt extract.Options) (extract.Stats, error) {
-	if _, err := m.Open(s.Codec()); err != nil {
-		return extract.Stats{}, fmt.Errorf("snapshot %s: %w", m.Name, err)
-	}
 	if err := checkTarget(target); err != nil {
 		return extract.Stats{}, err
 	}
-	staging := target + StagingSuffix + time.Now().UTC().Format(manifest.StampLayout)
-	if err := os.Mkdir(staging, 0o700); err != nil {
-		return extract.Stats{}, fmt.Errorf("failed to create staging directory: %w", err)
+	staging, st, err := Stage(ctx, Source{Store: s, Manifest: m}, StagingPath(target, stamp(time.Now())), opt)
+	if err != nil {
+		return st, err
 	}
-	st, err := extractVerified(ctx, s, m, staging, opt)
-	if err == nil {
-		err = swapIn(staging, target)
+	err = os.Remove(target)
+	if err == nil || os.IsNotExist(err) {
+		err = os.Rename(staging, target)
 	}
 	if err != nil {
-		return st, errors.Join(err, removeAll(staging))
+		return st, errors.Join(fmt.Errorf("failed to move the restored tree into %s: %w", target, err), removeAll(staging))
 	}
 	return st, nil
 }
 
-func extractVerified(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest, dir string, opt extract.Options) (extract.Stats, error) {
-	r := pipeline.NewStreamReader(ctx, s, m)
-	defer r.Close()
+// Source is what a restore reads: a snapshot of a repository, or a tar
+// stream (a classic archive, already decrypted and decompressed) with a
+// check to run once it has been read to its end.
+type Source struct {
+	Store    *chunkstore.Store
+	Manifest *manifest.Manifest
+
+	Stream io.Reader
+	// Verify runs after Stream has been read to EOF; an error discards the
+	// staged tree.
+	Verify func() error
+}
+
+// Name describes the source in messages.
+func (src Source) Name() string {
+	if src.Manifest != nil {
+		return src.Manifest.Name
+	}
+	return "archive"
+}
+
+// Stage extracts src into the new directory staging and verifies it
+// completely. On any failure, the staging directory is removed; on
+// success it is returned for the caller to move into place.
+func Stage(ctx context.Context, src Source, staging string, opt extract.Options) (string, extract.Stats, error) {
+	if err := os.Mkdir(staging, 0o700); err != nil {
+		return "", extract.Stats{}, fmt.Errorf("failed to create staging directory: %w", err)
+	}
+	st, err := fill(ctx, src, staging, opt)
+	if err != nil {
+		if rerr := removeAll(staging); rerr != nil {
+			err = fmt.Errorf("%w (and %v)", err, rerr)
+		}
+		return "", st, err
+	}
+	return staging, st, nil
+}
+
+func fill(ctx context.Context, src Source, dir string, opt extract.Options) (extract.Stats, error) {
+	r, verify := src.Stream, src.Verify
+	if src.Manifest != nil {
+		if _, err := src.Manifest.Open(src.Store.Codec()); err != nil {
+			return extract.Stats{}, fmt.Errorf("snapshot %s: %w", src.Manifest.Name, err)
+		}
+		sr := pipeline.NewStreamReader(ctx, src.Store, src.Manifest)
+		defer sr.Close()
+		r = sr
+	}
 	st, err := extract.Extract(ctx, r, dir, opt)
 	if err != nil {
 		return st, err
@@ -53,6 +91,9 @@ func extractVerified(ctx context.Context, s *chunkstore.Store, m *manifest.Manif
 	// runs the whole-stream checks.
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		return st, err
+	}
+	if verify != nil {
+		return st, verify()
 	}
 	return st, nil
 }
@@ -69,18 +110,6 @@ func checkTarget(target string) error {
 		return fmt.Errorf("target %s: %w", target, err)
 	case len(ents) > 0:
 		return fmt.Errorf("target %s is not empty", target)
-	}
-	return nil
-}
-
-// swapIn renames the verified staging directory to target, replacing an
-// empty target directory.
-func swapIn(staging, target string) error {
-	if err := os.Remove(target); err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("failed to replace %s: %w", target, err)
-	}
-	if err := os.Rename(staging, target); err != nil {
-		return fmt.Errorf("failed to move restored tree into place: %w", err)
 	}
 	return nil
 }
