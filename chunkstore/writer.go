@@ -95,7 +95,7 @@ func (w *Writer) Add(ctx context.Context, class Class, id ID, frame []byte, rawL
 	}
 	p := w.open[class]
 	if p == nil {
-		p = &packBuf{data: make([]byte, 0, w.s.cfg.PackSize+w.s.cfg.PackSize/4)}
+		p = &packBuf{data: make([]byte, 0, min(w.s.cfg.PackSize, 1<<20))}
 		w.open[class] = p
 	}
 	p.entries = append(p.entries, BlobEntry{ID: id, Offset: uint32(len(p.data)), Length: uint32(len(frame)), RawLength: uint32(rawLen)})

@@ -118,7 +118,8 @@ func uniqueStart(s *chunkstore.Store, opt Options) (time.Time, error) {
 }
 
 type readFile struct {
-	e        *entry
+	path     string
+	meta     cachedFile
 	first, n int
 }
 
@@ -136,6 +137,7 @@ type backup struct {
 	streamOff int64
 	files     []manifest.File
 	chunker   *chunker.Chunker
+	scratch   []byte
 	counts    manifest.Counts
 	// readFiles are the files read in full and unchanged, for the files
 	// cache; their blob IDs are known once the stream is complete.
@@ -174,16 +176,13 @@ type job struct {
 	id    chunkstore.ID
 	frame []byte // compressed form, when the blob is not stored yet
 	done  chan struct{}
-	pool  *sync.Pool // where data goes back, if pooled
 }
-
-var framePool = sync.Pool{New: func() any { return new([]byte) }}
 
 func (b *backup) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	maxPiece := int(b.s.Config().Chunking.MaxSize) + blockSize
-	bud := newBudget(max(16<<20, 2*maxPiece))
+	bud := newBudget(max(8<<20, 2*maxPiece))
 	work := make(chan *job, 4*b.opt.Workers)
 	ordered := make(chan *job, 256)
 
@@ -236,8 +235,7 @@ func (b *backup) run(ctx context.Context) error {
 func (b *backup) hashAndCompress(j *job) {
 	j.id = b.keys.BlobID(j.data)
 	if b.opt.Frames != nil || !b.ix.Has(j.id) {
-		fb := framePool.Get().(*[]byte)
-		j.frame = b.s.Compress((*fb)[:0], j.data)
+		j.frame = b.s.Compress(nil, j.data)
 	}
 }
 
@@ -249,14 +247,6 @@ func (b *backup) consume(ctx context.Context, ordered <-chan *job, bud budget) e
 		<-j.done
 		if err == nil {
 			err = b.take(ctx, j)
-		}
-		if j.frame != nil {
-			f := j.frame
-			framePool.Put(&f)
-		}
-		if j.pool != nil {
-			d := j.data
-			j.pool.Put(&d)
 		}
 		bud.release(j.size)
 	}
@@ -306,7 +296,7 @@ func (b *backup) finish(start time.Time) (*Result, error) {
 		return nil, err
 	}
 	for _, rf := range b.readFiles {
-		b.newCache.remember(rf.e, b.stream[rf.first:rf.first+rf.n])
+		b.newCache.remember(rf.path, rf.meta, b.stream[rf.first:rf.first+rf.n])
 	}
 	if err := b.newCache.save(b.s, b.opt.Kind); err != nil {
 		// The snapshot is safe; the next run just reads everything again.

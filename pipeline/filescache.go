@@ -95,7 +95,14 @@ func (c *filesCache) lookup(e *entry) ([]chunkstore.ID, bool) {
 	return cf.Blobs, true
 }
 
-func (c *filesCache) remember(e *entry, blobs []chunkstore.ID) {
+// cacheEntry returns what the files cache keeps of an entry, without its
+// blobs.
+func cacheEntry(e *entry) cachedFile {
 	st := e.st
-	c.Files[e.rel] = cachedFile{Size: st.Size, MTime: st.Mtim.Nano(), CTime: st.Ctim.Nano(), Ino: st.Ino, Blobs: blobs}
+	return cachedFile{Size: st.Size, MTime: st.Mtim.Nano(), CTime: st.Ctim.Nano(), Ino: st.Ino}
+}
+
+func (c *filesCache) remember(path string, f cachedFile, blobs []chunkstore.ID) {
+	f.Blobs = blobs
+	c.Files[path] = f
 }

@@ -2,13 +2,13 @@ package pipeline
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"sync"
 	"syscall"
 
 	"github.com/restic/chunker"
@@ -106,7 +106,7 @@ func (b *backup) body(e *entry) (func(func(*job) error) (int, error), error) {
 				}
 			}
 			b.counts.FilesCached++
-			b.newCache.remember(e, ids)
+			b.newCache.remember(e.rel, cacheEntry(e), ids)
 			return len(ids), nil
 		}, nil
 	}
@@ -139,52 +139,44 @@ func (b *backup) cachedSize(ids []chunkstore.ID) int64 {
 	return n
 }
 
-var (
-	smallPool = sync.Pool{New: func() any { return new([]byte) }}
-	chunkPool = sync.Pool{New: func() any { return new([]byte) }}
-)
-
 // readBody reads a file's body (exactly its header's size, then padding)
 // into one piece or, above the small-body threshold, content-defined
 // chunks.
 func (b *backup) readBody(e *entry, f *os.File, emit func(*job) error) (int, error) {
 	size := e.st.Size
 	br := newBodyReader(f, size)
-	emitData := func(data []byte, pool *sync.Pool) error {
-		return b.emit(emit, &job{class: chunkstore.ClassData, data: data, size: len(data), pool: pool})
+	emitData := func(data []byte) error {
+		return b.emit(emit, &job{class: chunkstore.ClassData, data: data, size: len(data)})
 	}
 	first := b.seq
 	total := size + padding(size)
 	if total <= b.s.Config().Chunking.SmallBody {
-		bp := smallPool.Get().(*[]byte)
-		if int64(cap(*bp)) < total {
-			*bp = make([]byte, total)
-		}
-		data := (*bp)[:total]
+		data := make([]byte, total)
 		if _, err := io.ReadFull(br, data); err != nil {
 			return 0, err
 		}
-		if err := emitData(data, &smallPool); err != nil {
+		if err := emitData(data); err != nil {
 			return 0, err
 		}
 	} else {
 		ch := b.s.Config().Chunking
 		b.chunker.ResetWithBoundaries(br, b.keys.Polynomial, uint(ch.MinSize), uint(ch.MaxSize))
 		b.chunker.SetAverageBits(ch.AverageBits)
+		// The chunker fills one scratch buffer of the maximum chunk size;
+		// each chunk is copied out at its own size, so the bytes in flight,
+		// which the budget bounds, are the bytes held.
+		if cap(b.scratch) < int(ch.MaxSize) {
+			b.scratch = make([]byte, ch.MaxSize)
+		}
 		for {
-			bp := chunkPool.Get().(*[]byte)
-			if cap(*bp) < int(ch.MaxSize) {
-				*bp = make([]byte, ch.MaxSize)
-			}
-			c, err := b.chunker.Next((*bp)[:0])
+			c, err := b.chunker.Next(b.scratch[:0])
 			if err == io.EOF {
-				chunkPool.Put(bp)
 				break
 			}
 			if err != nil {
 				return 0, fmt.Errorf("failed to chunk %s: %w", e.rel, err)
 			}
-			if err := emitData(c.Data, &chunkPool); err != nil {
+			if err := emitData(bytes.Clone(c.Data)); err != nil {
 				return 0, err
 			}
 		}
@@ -192,7 +184,7 @@ func (b *backup) readBody(e *entry, f *os.File, emit func(*job) error) (int, err
 	b.opt.Progress.Read.Add(size)
 	b.counts.BytesRead += size
 	if b.unchanged(e, f, br) {
-		b.readFiles = append(b.readFiles, readFile{e: e, first: first, n: b.seq - first})
+		b.readFiles = append(b.readFiles, readFile{path: e.rel, meta: cacheEntry(e), first: first, n: b.seq - first})
 	}
 	return b.seq - first, nil
 }
