@@ -50,6 +50,12 @@ type Store struct {
 // Init creates a repository in dir, which must not hold one already. With
 // no recipients the repository is unencrypted (zstd only).
 func Init(dir string, recipients []string) (*Store, error) {
+	return InitWith(dir, recipients, DefaultChunking)
+}
+
+// InitWith is Init with chunking parameters other than the defaults, for
+// measuring them.
+func InitWith(dir string, recipients []string, ch Chunking) (*Store, error) {
 	if _, err := os.Stat(filepath.Join(dir, configFile)); err == nil {
 		return nil, fmt.Errorf("a repository already exists in %s", dir)
 	}
@@ -61,6 +67,7 @@ func Init(dir string, recipients []string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.Chunking = ch
 	keys, err := NewKeys()
 	if err != nil {
 		return nil, err
