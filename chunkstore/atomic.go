@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/pocketsnap/pocketsnap/internal/fsync"
 )
 
 // tempMarker is part of every temporary file's name. A crash can leave such
@@ -49,7 +51,7 @@ func writeAtomic(path string, perm os.FileMode, fill func(io.Writer) error) erro
 		return fmt.Errorf("failed to rename into place: %w", err)
 	}
 	ok = true
-	return syncDir(dir)
+	return fsync.Dir(dir)
 }
 
 // writeFileAtomic is writeAtomic for a byte slice.
@@ -58,18 +60,6 @@ func writeFileAtomic(path string, perm os.FileMode, data []byte) error {
 		_, err := w.Write(data)
 		return err
 	})
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("failed to sync directory %s: %w", dir, err)
-	}
-	return nil
 }
 
 // isTemp reports whether a file name is a temporary file of writeAtomic.

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/pocketsnap/pocketsnap/internal/fsync"
 )
 
 // Class groups blobs that tend to live and die together into the same
@@ -253,7 +255,7 @@ func (s *Store) commitPack(sp *sealedPack) (PackInfo, error) {
 		os.Remove(sp.f.Name())
 		return info, fmt.Errorf("failed to store pack %s: %w", info.ID, err)
 	}
-	if err := syncDir(filepath.Dir(final)); err != nil {
+	if err := fsync.Dir(filepath.Dir(final)); err != nil {
 		return info, err
 	}
 	if err := s.log.append(info); err != nil {

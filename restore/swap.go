@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pocketsnap/pocketsnap/internal/fsync"
 	"github.com/pocketsnap/pocketsnap/manifest"
 )
 
@@ -91,7 +92,7 @@ func Swap(staging, target, broken string) error {
 		}
 		return fmt.Errorf("failed to move the restored tree into %s: %w", target, err)
 	}
-	return syncDir(filepath.Dir(target))
+	return fsync.Dir(filepath.Dir(target))
 }
 
 // Rollback swaps the newest directory moved aside by a restore back into
@@ -119,13 +120,4 @@ func Newest(target string) (string, error) {
 		return "", err
 	}
 	return b[len(b)-1], nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
