@@ -1,0 +1,201 @@
+package compat
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pocketsnap/pocketsnap/internal/fsync"
+)
+
+var errAborted = errors.New("archive writer aborted")
+
+// part is one temporary file of an archive being written.
+type part struct {
+	f *os.File
+	h hash.Hash
+	n int64
+}
+
+// splitter writes the stored bytes of an archive into temporary files of
+// at most limit bytes each, hashing each and the whole.
+type splitter struct {
+	dir   string
+	limit int64
+	parts []*part
+	whole hash.Hash
+	size  int64
+
+	sidecar   *os.File // the sidecar's temporary file, once written
+	placed    []string // final names renamed into place so far
+	committed bool
+}
+
+func (s *splitter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		cur, err := s.current()
+		if err != nil {
+			return written, err
+		}
+		k := int(min(int64(len(p)), s.limit-cur.n))
+		n, err := cur.f.Write(p[:k])
+		cur.h.Write(p[:n])
+		s.whole.Write(p[:n])
+		cur.n += int64(n)
+		s.size += int64(n)
+		written += n
+		if err != nil {
+			return written, fmt.Errorf("failed to write %s: %w", cur.f.Name(), err)
+		}
+		p = p[k:]
+	}
+	return written, nil
+}
+
+// current returns the part to write to, starting a new one when the last
+// is full.
+func (s *splitter) current() (*part, error) {
+	if n := len(s.parts); n > 0 && s.parts[n-1].n < s.limit {
+		return s.parts[n-1], nil
+	}
+	if len(s.parts) == maxParts {
+		return nil, fmt.Errorf("the archive would need more than %d parts of %d bytes: use a larger part size", maxParts, s.limit)
+	}
+	f, err := createTemp(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	p := &part{f: f, h: sha256.New()}
+	s.parts = append(s.parts, p)
+	return p, nil
+}
+
+// commit makes the parts durable, writes the sidecar and renames
+// everything into place: the archive at final (or its parts), then the
+// sidecar.
+func (s *splitter) commit(final string) (*Written, error) {
+	if len(s.parts) == 0 { // an empty archive is one empty file
+		if _, err := s.current(); err != nil {
+			return nil, err
+		}
+	}
+	files := []string{final}
+	if len(s.parts) > 1 {
+		files = make([]string, len(s.parts))
+		for i := range s.parts {
+			files[i] = PartPath(final, i)
+		}
+	}
+	res := &Written{Path: final, Files: files, Sidecar: SidecarPath(final), Size: s.size, SHA256: hex.EncodeToString(s.whole.Sum(nil))}
+	if err := CheckFree(final); err != nil {
+		return nil, err
+	}
+	var sums []Sum
+	for i, p := range s.parts {
+		if err := p.f.Sync(); err != nil {
+			return nil, fmt.Errorf("failed to sync %s: %w", p.f.Name(), err)
+		}
+		sums = append(sums, Sum{SHA256: hex.EncodeToString(p.h.Sum(nil)), Name: filepath.Base(files[i])})
+	}
+	if len(s.parts) > 1 {
+		sums = append(sums, Sum{SHA256: res.SHA256, Name: filepath.Base(final)})
+	}
+	if err := s.writeSidecar(sums); err != nil {
+		return nil, err
+	}
+	for i, p := range s.parts {
+		if err := s.place(p.f, files[i]); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.place(s.sidecar, res.Sidecar); err != nil {
+		return nil, err
+	}
+	if err := fsync.Dir(s.dir); err != nil {
+		return nil, err
+	}
+	s.committed = true
+	s.closeAll()
+	return res, nil
+}
+
+func (s *splitter) writeSidecar(sums []Sum) error {
+	f, err := createTemp(s.dir)
+	if err != nil {
+		return err
+	}
+	s.sidecar = f
+	if _, err := f.Write(FormatSidecar(sums)); err != nil {
+		return fmt.Errorf("failed to write %s: %w", f.Name(), err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("failed to sync %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// place renames a temporary file to its final name.
+func (s *splitter) place(f *os.File, final string) error {
+	if err := os.Rename(f.Name(), final); err != nil {
+		return fmt.Errorf("failed to rename %s into place: %w", final, err)
+	}
+	s.placed = append(s.placed, final)
+	return nil
+}
+
+// abort removes every file written, under temporary or final names,
+// unless the archive was committed.
+func (s *splitter) abort() {
+	if s.committed {
+		return
+	}
+	for _, p := range s.placed {
+		os.Remove(p)
+	}
+	s.placed = nil
+	for _, p := range s.parts {
+		os.Remove(p.f.Name())
+	}
+	if s.sidecar != nil {
+		os.Remove(s.sidecar.Name())
+	}
+	s.closeAll()
+}
+
+func (s *splitter) closeAll() {
+	for _, p := range s.parts {
+		p.f.Close()
+	}
+	if s.sidecar != nil {
+		s.sidecar.Close()
+	}
+}
+
+// CheckFree fails with an error wrapping fs.ErrExist if the archive at
+// final, its sidecar or a part of it exists: [Writer.Commit] never
+// overwrites an archive, and a caller may want to know before writing one.
+func CheckFree(final string) error {
+	taken := []string{final, SidecarPath(final)}
+	ents, err := os.ReadDir(filepath.Dir(final))
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("failed to list %s: %w", filepath.Dir(final), err)
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), filepath.Base(final)+partInfix) {
+			taken = append(taken, filepath.Join(filepath.Dir(final), e.Name()))
+		}
+	}
+	for _, p := range taken {
+		if _, err := os.Lstat(p); err == nil {
+			return &fs.PathError{Op: "write archive", Path: p, Err: fs.ErrExist}
+		}
+	}
+	return nil
+}
