@@ -36,12 +36,19 @@ type LockInfo struct {
 
 // Lock is a held repository lock. The kernel releases it when the process
 // dies (flock(2)), so a killed backup never leaves a stale lock behind.
-type Lock struct{ f *os.File }
+type Lock struct {
+	f         *os.File
+	exclusive bool
+}
 
-// Unlock releases the lock.
+// Unlock releases the lock. An exclusive holder first clears its
+// LockInfo, so that a later shared holder is not mistaken for it.
 func (l *Lock) Unlock() error {
 	if l == nil || l.f == nil {
 		return nil
+	}
+	if l.exclusive {
+		_ = l.f.Truncate(0)
 	}
 	err := l.f.Close()
 	l.f = nil
@@ -70,6 +77,11 @@ func lockRepo(dir string, exclusive bool) (*Lock, error) {
 			if b, err := os.ReadFile(path); err == nil {
 				_ = json.Unmarshal(b, &le.Holder)
 			}
+			if le.Holder.PID != 0 && unix.Kill(le.Holder.PID, 0) == unix.ESRCH {
+				// Left by an exclusive holder that was killed; a shared
+				// holder has the lock now.
+				le.Holder = LockInfo{}
+			}
 			return nil, le
 		}
 		return nil, fmt.Errorf("failed to lock %s: %w", path, err)
@@ -80,5 +92,5 @@ func lockRepo(dir string, exclusive bool) (*Lock, error) {
 			_, _ = f.WriteAt(info, 0)
 		}
 	}
-	return &Lock{f: f}, nil
+	return &Lock{f: f, exclusive: exclusive}, nil
 }
