@@ -15,13 +15,14 @@ import (
 	"github.com/pocketsnap/pocketsnap/pipeline"
 )
 
-// Snapshot restores the snapshot m into target, which must not exist or be
-// an empty directory. It needs the identity of an encrypted repository.
-func Snapshot(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest, target string, opt extract.Options) (extract.Stats, error) {
+// Into restores src into target, which must not exist or be an empty
+// directory. Restoring a snapshot of an encrypted repository needs the
+// identity.
+func Into(ctx context.Context, src Source, target string, opt extract.Options) (extract.Stats, error) {
 	if err := checkTarget(target); err != nil {
 		return extract.Stats{}, err
 	}
-	staging, st, err := Stage(ctx, Source{Store: s, Manifest: m}, StagingPath(target, stamp(time.Now())), opt)
+	staging, st, err := Stage(ctx, src, StagingPath(target, stamp(time.Now())), opt)
 	if err != nil {
 		return st, err
 	}
@@ -46,6 +47,8 @@ type Source struct {
 	// Verify runs after Stream has been read to EOF; an error discards the
 	// staged tree.
 	Verify func() error
+	// Label names the stream in messages.
+	Label string
 }
 
 // Name describes the source in messages.
@@ -53,7 +56,7 @@ func (src Source) Name() string {
 	if src.Manifest != nil {
 		return src.Manifest.Name
 	}
-	return "archive"
+	return src.Label
 }
 
 // Stage extracts src into the new directory staging and verifies it

@@ -25,7 +25,7 @@ func restoreTo(t *testing.T, r *repotest.Repo, name, target string) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = restore.Snapshot(context.Background(), s, m, target, asRoot)
+	_, err = restore.Into(context.Background(), restore.Source{Store: s, Manifest: m}, target, asRoot)
 	return err
 }
 

@@ -21,7 +21,9 @@ type Step struct {
 	Kind   string
 	Source Source
 	// Size is the number of bytes the source unpacks to, about.
-	Size   int64
+	Size int64
+	// Taken is when the source was backed up.
+	Taken  time.Time
 	Target string
 }
 
