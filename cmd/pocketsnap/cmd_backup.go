@@ -14,6 +14,8 @@ import (
 type backupOptions struct {
 	source    string
 	forceRead bool
+	noRotate  bool
+	compat    compatFlags
 }
 
 func backupCommand() *command {
@@ -22,7 +24,7 @@ func backupCommand() *command {
 		name: "backup", group: "Back up",
 		summary: "snapshot a directory (db, rootfs, or any kind with --source)",
 		usage:   "backup KIND [--source DIR] [flags]",
-		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "DB_DIR", "ROOTFS_DIR", "PREFIX"},
+		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "DB_DIR", "ROOTFS_DIR", "PREFIX", "BACKUP_KEEP_DB", "BACKUP_KEEP_ROOTFS", "BACKUP_KEEP_<KIND>", "BACKUP_COMPAT"},
 		examples: []string{
 			"pocketsnap backup db                      # DB_DIR, default ${ROOTFS_DIR}/var/lib/conduwuit/db",
 			"pocketsnap backup rootfs                  # ROOTFS_DIR, the proot-distro Debian userland",
@@ -31,6 +33,8 @@ func backupCommand() *command {
 		setup: func(fs *pflag.FlagSet) runner {
 			fs.StringVar(&o.source, "source", "", "back up `DIR` (default: DB_DIR for db, ROOTFS_DIR for rootfs)")
 			fs.BoolVar(&o.forceRead, "force-read", false, "read every file, ignoring the files cache")
+			fs.BoolVar(&o.noRotate, "no-rotate", false, "do not apply retention afterwards (see 'pocketsnap rotate --help')")
+			o.compat.register(fs)
 			return func(ctx context.Context, e *env, args []string) error { return runBackup(ctx, e, o, args) }
 		},
 	}
@@ -57,22 +61,32 @@ func runBackup(ctx context.Context, e *env, o backupOptions, args []string) erro
 		}
 		return fmt.Errorf("source of %s: %s: %w", kind, o.source, err)
 	}
+	rot, err := e.autoRotation(o.noRotate)
+	if err != nil {
+		return err
+	}
 	s, err := e.openStore(true)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	lock, err := s.Lock(true)
+	lock, err := e.lock(ctx, s, true)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
+	arc, err := e.startCompat(s, kind, o.compat)
+	if err != nil {
+		return err
+	}
+	defer arc.abort()
 
 	host, _ := os.Hostname()
 	prog := new(pipeline.Progress)
 	stop := e.ui.startProgress("backup "+kind, prog)
 	res, err := pipeline.Backup(ctx, s, pipeline.Options{
 		Kind: kind, Source: o.source, ForceRead: o.forceRead, Host: host, Tool: versionString(),
+		Frames:   arc.frames(),
 		Progress: prog,
 		Warn:     func(path string, err error) { e.ui.warnf("%s: %v", path, err) },
 	})
@@ -85,6 +99,12 @@ func runBackup(ctx context.Context, e *env, o backupOptions, args []string) erro
 	fmt.Fprintf(e.ui.stdout, "snapshot %s saved: %d entries, %d files (%d read, %d unchanged from the files cache), %s read, %d new blobs in %d packs, %s added to the repository, %s stream, took %s\n",
 		m.Name, c.Entries, c.Files, c.Files-c.FilesCached, c.FilesCached, humanBytes(c.BytesRead),
 		c.NewBlobs, c.NewPacks, humanBytes(m.AddedBytes), humanBytes(m.StreamSize), res.Duration.Round(time.Millisecond))
+	if err := arc.commit(e, m.Name); err != nil {
+		return err
+	}
+	if err := rot.afterBackup(ctx, s); err != nil {
+		return fmt.Errorf("snapshot %s saved, but %w", m.Name, err)
+	}
 	if m.Incomplete {
 		e.ui.warnf("snapshot %s is incomplete: %d entries could not be read in full (listed above)", m.Name, len(d.Warnings))
 		return errIncomplete

@@ -66,7 +66,7 @@ func runCheck(ctx context.Context, e *env, o checkOptions, args []string) error 
 		return err
 	}
 	defer s.Close()
-	lock, err := s.Lock(false)
+	lock, err := e.lock(ctx, s, false)
 	if err != nil {
 		return err
 	}

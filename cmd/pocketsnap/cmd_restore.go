@@ -8,54 +8,120 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/extract"
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/restore"
 )
 
+// confirmPhrase must be given to let a restore change the live system.
+const confirmPhrase = "ERASE-AND-RESTORE"
+
 type restoreOptions struct {
-	target string
+	target   string
+	at       string
+	rootfs   string
+	db       string
+	only     string
+	confirm  string
+	rollback bool
+	stopCmd  string
+	startCmd string
+	archive  string
+	noVerify bool
 }
 
 func restoreCommand() *command {
 	var o restoreOptions
 	return &command{
 		name: "restore", group: "Restore",
-		summary: "restore a snapshot into a new or empty directory (needs the identity)",
-		usage:   "restore SNAPSHOT --target DIR",
-		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_IDENTITY"},
+		summary: "restore the system (plan first) or one snapshot into a directory",
+		usage: "restore [--at TIME] [--rootfs NAME] [--db NAME] [--only KIND] [--confirm=" + confirmPhrase + "]\n" +
+			"       pocketsnap restore SNAPSHOT --target DIR\n" +
+			"       pocketsnap restore --archive FILE [--target DIR | --confirm=" + confirmPhrase + "]\n" +
+			"       pocketsnap restore --rollback --confirm=" + confirmPhrase,
+		keys: []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_IDENTITY", "ROOTFS_DIR", "DB_DIR", "PREFIX", "STACK_STOP_CMD", "STACK_START_CMD"},
 		examples: []string{
-			"BACKUP_AGE_IDENTITY=~/pocket-key.txt pocketsnap restore db-20261129T040000Z --target /tmp/db",
-			"pocketsnap restore rootfs-2026 --target ./rootfs   # a unique prefix of the name is enough",
+			"pocketsnap restore                                   # print the plan: latest rootfs and db, nothing changes",
+			"pocketsnap restore --at 3d --confirm=" + confirmPhrase + "   # the system as it was 3 days ago",
+			"pocketsnap restore --only db --at 2026-11-28 --confirm=" + confirmPhrase,
+			"pocketsnap restore db-20261129T040000Z --target /tmp/db   # look without touching the live system",
+			"pocketsnap restore --rollback --confirm=" + confirmPhrase + "    # undo the last restore",
 		},
 		setup: func(fs *pflag.FlagSet) runner {
-			fs.StringVar(&o.target, "target", "", "restore into `DIR` (must not exist or be empty)")
+			fs.StringVar(&o.target, "target", "", "restore into `DIR` (must not exist or be empty) instead of the live system")
+			fs.StringVar(&o.at, "at", "", "newest snapshots taken at or before `TIME` (20261129T040000Z, RFC 3339, 2026-11-29, 36h, 3d)")
+			fs.StringVar(&o.rootfs, "rootfs", "", "rootfs snapshot `NAME` (or unique prefix)")
+			fs.StringVar(&o.db, "db", "", "db snapshot `NAME` (or unique prefix)")
+			fs.StringVar(&o.only, "only", "", "restore only `KIND` (db or rootfs)")
+			fs.StringVar(&o.confirm, "confirm", "", "act: `PHRASE` must be "+confirmPhrase+" (without it, only the plan is printed)")
+			fs.BoolVar(&o.rollback, "rollback", false, "swap the newest directory moved aside by a restore back into place")
+			fs.StringVar(&o.stopCmd, "stop-cmd", "", "`CMD` that stops the services (default STACK_STOP_CMD)")
+			fs.StringVar(&o.startCmd, "start-cmd", "", "`CMD` that starts them again (default STACK_START_CMD)")
+			fs.StringVar(&o.archive, "archive", "", "restore a classic `FILE` <kind>-<UTC>.tar.zst[.age] instead of a snapshot")
+			fs.BoolVar(&o.noVerify, "no-verify", false, "with --archive: accept an archive without a matching .sha256 sidecar")
 			return func(ctx context.Context, e *env, args []string) error { return runRestore(ctx, e, o, args) }
 		},
 	}
 }
 
 func runRestore(ctx context.Context, e *env, o restoreOptions, args []string) error {
-	if len(args) != 1 {
-		return usageErrorf("restore needs one SNAPSHOT (a name or a unique prefix; see 'pocketsnap snapshots')")
+	if o.confirm != "" && o.confirm != confirmPhrase {
+		return usageErrorf("--confirm takes exactly the phrase %s", confirmPhrase)
 	}
-	if o.target == "" {
-		return usageErrorf("restore needs --target DIR")
+	if o.only != "" && o.only != "db" && o.only != "rootfs" {
+		return usageErrorf("--only takes db or rootfs, not %q", o.only)
 	}
+	switch {
+	case len(args) > 1:
+		return usageErrorf("restore takes at most one SNAPSHOT")
+	case len(args) == 1:
+		if o.target == "" {
+			return usageErrorf("restoring one snapshot needs --target DIR (to restore the live system, use --rootfs/--db and --confirm)")
+		}
+		return restoreOne(ctx, e, args[0], o.target)
+	case o.target != "" && o.archive == "":
+		return usageErrorf("--target goes with a SNAPSHOT or --archive")
+	case o.rollback:
+		return rollback(e, o)
+	case o.archive != "":
+		return restoreArchive(ctx, e, o)
+	}
+	return restoreSystem(ctx, e, o)
+}
+
+// openForRestore opens the repository with the identity loaded and
+// checked, so that a missing or wrong identity fails before anything.
+func openForRestore(ctx context.Context, e *env) (*chunkstore.Store, *chunkstore.Lock, error) {
 	s, err := e.openStore(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := e.loadIdentity(s); err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	lock, err := e.lock(ctx, s, false)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, lock, nil
+}
+
+func extractOptions() extract.Options {
+	root := os.Geteuid() == 0
+	return extract.Options{Owners: root, Devices: root}
+}
+
+func restoreOne(ctx context.Context, e *env, ref, target string) error {
+	s, lock, err := openForRestore(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := e.loadIdentity(s); err != nil {
-		return err
-	}
-	lock, err := s.Lock(false)
-	if err != nil {
-		return err
-	}
 	defer lock.Unlock()
-	name, err := manifest.Resolve(s, args[0])
+	name, err := manifest.Resolve(s, ref)
 	if err != nil {
 		return err
 	}
@@ -66,13 +132,12 @@ func runRestore(ctx context.Context, e *env, o restoreOptions, args []string) er
 	if m.Incomplete {
 		e.ui.warnf("snapshot %s is incomplete: some files were not read in full when it was taken", m.Name)
 	}
-	root := os.Geteuid() == 0
 	start := time.Now()
-	st, err := restore.Snapshot(ctx, s, m, o.target, extract.Options{Owners: root, Devices: root})
+	st, err := restore.Into(ctx, restore.Source{Store: s, Manifest: m}, target, extractOptions())
 	if err != nil {
-		return fmt.Errorf("restore of %s failed, nothing was written to %s: %w", m.Name, o.target, err)
+		return fmt.Errorf("restore of %s failed, nothing was written to %s: %w", m.Name, target, err)
 	}
 	fmt.Fprintf(e.ui.stdout, "restored %s into %s: %d entries (%d files, %d dirs, %d symlinks, %d hardlinks), %s, verified, took %s\n",
-		m.Name, o.target, st.Entries, st.Files, st.Dirs, st.Symlinks, st.Hardlinks, humanBytes(st.Bytes), time.Since(start).Round(time.Millisecond))
+		m.Name, target, st.Entries, st.Files, st.Dirs, st.Symlinks, st.Hardlinks, humanBytes(st.Bytes), time.Since(start).Round(time.Millisecond))
 	return nil
 }

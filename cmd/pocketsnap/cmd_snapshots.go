@@ -47,7 +47,7 @@ type snapshotJSON struct {
 	Incomplete bool      `json:"incomplete"`
 }
 
-func runSnapshots(_ context.Context, e *env, o snapshotsOptions, args []string) error {
+func runSnapshots(ctx context.Context, e *env, o snapshotsOptions, args []string) error {
 	if len(args) > 0 {
 		return usageErrorf("snapshots takes no arguments")
 	}
@@ -56,7 +56,7 @@ func runSnapshots(_ context.Context, e *env, o snapshotsOptions, args []string) 
 		return err
 	}
 	defer s.Close()
-	lock, err := s.Lock(false)
+	lock, err := e.lock(ctx, s, false)
 	if err != nil {
 		return err
 	}

@@ -5,15 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 )
 
 // globalOptions are the flags every command takes.
 type globalOptions struct {
-	envFile string
-	repo    string
-	quiet   bool
+	envFile  string
+	repo     string
+	quiet    bool
+	lockWait time.Duration
 }
 
 // command describes one subcommand: its help and how to run it.
@@ -38,11 +40,11 @@ type env struct {
 
 var groups = []string{"Back up", "Inspect and verify", "Restore"}
 
-var commandOrder = []string{"init", "backup", "snapshots", "check", "restore"}
+var commandOrder = []string{"init", "backup", "rotate", "snapshots", "check", "verify-archive", "restore", "export"}
 
 func commands() map[string]*command {
 	m := map[string]*command{}
-	for _, c := range []*command{initCommand(), backupCommand(), snapshotsCommand(), checkCommand(), restoreCommand()} {
+	for _, c := range []*command{initCommand(), backupCommand(), rotateCommand(), snapshotsCommand(), checkCommand(), restoreCommand(), exportCommand(), verifyArchiveCommand()} {
 		m[c.name] = c
 	}
 	return m
@@ -55,6 +57,7 @@ func (c *command) exec(ctx context.Context, u *ui, args []string) error {
 	fs.StringVar(&g.envFile, "env-file", "", "read configuration from `FILE` (default ./.env)")
 	fs.StringVar(&g.repo, "repo", "", "repository `DIR` (default ${BACKUP_DIR}/repo)")
 	fs.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors and results")
+	fs.DurationVar(&g.lockWait, "lock-wait", 10*time.Minute, "wait up to `DURATION` while another process holds the repository (0: fail at once)")
 	run := c.setup(fs)
 	fs.Usage = func() { fmt.Fprint(u.stdout, c.help(fs)) }
 	if err := fs.Parse(args); err != nil {

@@ -17,13 +17,18 @@ type config struct {
 	file   string
 }
 
+// keepKeyPrefix starts the retention keys BACKUP_KEEP_<KIND>, read from
+// the environment for every kind.
+const keepKeyPrefix = "BACKUP_KEEP_"
+
 // configKeys are the keys pocketsnap reads; the environment is consulted
-// for these only.
+// for these (and the keepKeyPrefix keys) only.
 var configKeys = []string{
 	"DATA_DIR", "BACKUP_DIR", "BACKUP_KEEP_DB", "BACKUP_KEEP_ROOTFS",
 	"BACKUP_AGE_RECIPIENT", "BACKUP_AGE_RECIPIENTS_FILE", "BACKUP_AGE_IDENTITY",
 	"ENABLE_BACKUP_DAEMON", "BACKUP_DAEMON_HOUR", "BACKUP_DB_CADENCE", "BACKUP_DAEMON_HC_URL",
 	"ENABLE_OFFSITE_BACKUP", "DB_DIR", "ROOTFS_DIR", "PREFIX", "BACKUP_REPO",
+	"STACK_STOP_CMD", "STACK_START_CMD", "BACKUP_COMPAT",
 }
 
 // loadConfig reads the env file (when given or present) and overlays the
@@ -47,6 +52,11 @@ func loadConfig(envFile string) (*config, error) {
 	}
 	for _, k := range configKeys {
 		if v, ok := os.LookupEnv(k); ok {
+			c.set(k, v, "environment")
+		}
+	}
+	for _, kv := range os.Environ() {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, keepKeyPrefix) {
 			c.set(k, v, "environment")
 		}
 	}

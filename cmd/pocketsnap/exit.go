@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 
+	"filippo.io/age"
+
 	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/compat"
 	"github.com/pocketsnap/pocketsnap/extract"
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/pipeline"
@@ -38,6 +41,7 @@ var errIncomplete = errors.New("snapshot is incomplete")
 func exitCode(err error) int {
 	var ue *usageError
 	var le *chunkstore.LockedError
+	var nm *age.NoIdentityMatchError
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
@@ -45,11 +49,13 @@ func exitCode(err error) int {
 		return exitIncomplete
 	case errors.As(err, &le):
 		return exitLocked
-	case errors.Is(err, chunkstore.ErrNoIdentity), errors.Is(err, chunkstore.ErrWrongIdentity):
+	case errors.Is(err, chunkstore.ErrNoIdentity), errors.Is(err, chunkstore.ErrWrongIdentity),
+		errors.Is(err, compat.ErrNeedIdentity), errors.As(err, &nm):
 		return exitIdentity
 	case errors.Is(err, chunkstore.ErrCorrupt), errors.Is(err, chunkstore.ErrMissing),
 		errors.Is(err, manifest.ErrInvalid), errors.Is(err, pipeline.ErrVerify),
-		errors.Is(err, extract.ErrUnsafePath), errors.Is(err, errCheckFailed):
+		errors.Is(err, extract.ErrUnsafePath), errors.Is(err, errCheckFailed),
+		errors.Is(err, compat.ErrVerify):
 		return exitVerify
 	}
 	return exitError
@@ -63,7 +69,7 @@ func hint(err error) string {
 		return "run 'pocketsnap --help' or 'pocketsnap COMMAND --help'"
 	case errors.As(err, &le):
 		return "wait for that process to finish; a killed process releases the lock by itself"
-	case errors.Is(err, chunkstore.ErrNoIdentity):
+	case errors.Is(err, chunkstore.ErrNoIdentity), errors.Is(err, compat.ErrNeedIdentity):
 		return "set BACKUP_AGE_IDENTITY to the path of the age identity file (keep it off the phone; bring it only to restore)"
 	case errors.Is(err, chunkstore.ErrWrongIdentity):
 		return "BACKUP_AGE_IDENTITY must be the identity matching a recipient in the repository's config"

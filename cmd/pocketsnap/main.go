@@ -11,10 +11,20 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
+// memoryLimit is the soft limit of the Go heap unless GOMEMLIMIT says
+// otherwise: a phone has little free RAM, and the pipeline's working set
+// (bounded by its in-flight budget) is a few tens of MiB whatever the
+// source size, so the collector should not let garbage pile up above it.
+const memoryLimit = 48 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -236,3 +236,28 @@ func TestUnreadableFileMakesIncompleteSnapshot(t *testing.T) {
 		t.Errorf("snapshots does not flag it:\n%s", listing)
 	}
 }
+
+// processGroup is a started command in a process group of its own, so that
+// a kill reaches the commands it started too.
+type processGroup struct {
+	t   *testing.T
+	cmd *exec.Cmd
+}
+
+func startGroup(t *testing.T, cmd *exec.Cmd) *processGroup {
+	t.Helper()
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return &processGroup{t: t, cmd: cmd}
+}
+
+// kill sends SIGKILL to the whole group and waits for the leader.
+func (p *processGroup) kill() {
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	p.cmd.Wait()
+}

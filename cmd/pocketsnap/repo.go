@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -95,25 +96,43 @@ func (e *env) checkRecipients(s *chunkstore.Store) {
 }
 
 // loadIdentity reads BACKUP_AGE_IDENTITY (a file path) into the store, for
-// commands that read data back.
+// commands that read data back, and checks that it opens the repository.
 func (e *env) loadIdentity(s *chunkstore.Store) error {
 	if !s.Codec().Encrypted() {
 		return nil
 	}
+	ids, err := e.identities()
+	if err != nil {
+		return err
+	}
+	s.SetIdentities(ids)
+	return s.CheckIdentity()
+}
+
+// identities parses the identity file named by BACKUP_AGE_IDENTITY.
+func (e *env) identities() ([]age.Identity, error) {
 	path := e.cfg.get("BACKUP_AGE_IDENTITY", "")
 	if path == "" {
-		return chunkstore.ErrNoIdentity
+		return nil, chunkstore.ErrNoIdentity
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("BACKUP_AGE_IDENTITY (%s): %w", e.cfg.where("BACKUP_AGE_IDENTITY"), err)
+		return nil, fmt.Errorf("BACKUP_AGE_IDENTITY (%s): %w", e.cfg.where("BACKUP_AGE_IDENTITY"), err)
 	}
 	defer f.Close()
 	ids, err := age.ParseIdentities(f)
 	if err != nil {
 		// age's parse errors may quote the key material: never repeat them.
-		return fmt.Errorf("BACKUP_AGE_IDENTITY %s: not a valid age identity file", path)
+		return nil, fmt.Errorf("BACKUP_AGE_IDENTITY %s: not a valid age identity file", path)
 	}
-	s.SetIdentities(ids)
-	return s.CheckIdentity()
+	return ids, nil
+}
+
+// lock takes the repository lock, exclusive for writers and shared for
+// readers, waiting up to --lock-wait for a process that holds it and
+// saying once whom it waits for.
+func (e *env) lock(ctx context.Context, s *chunkstore.Store, exclusive bool) (*chunkstore.Lock, error) {
+	return s.LockWait(ctx, exclusive, e.g.lockWait, func(le *chunkstore.LockedError) {
+		e.ui.infof("waiting up to %s: %v", e.g.lockWait, le)
+	})
 }

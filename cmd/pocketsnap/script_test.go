@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"filippo.io/age"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/pocketsnap/pocketsnap/internal/testenv"
 	"github.com/pocketsnap/pocketsnap/internal/testtree"
 )
 
@@ -24,6 +26,7 @@ func TestMain(m *testing.M) {
 // file. Each script starts with DATA_DIR=$WORK/data, an age identity in
 // $WORK/key.txt and its recipient in $RECIPIENT (not yet configured).
 func TestScripts(t *testing.T) {
+	testenv.NeedTools(t, "age", "zstd", "tar", "sha256sum")
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
 		Setup: func(e *testscript.Env) error {
@@ -45,6 +48,8 @@ func TestScripts(t *testing.T) {
 			"treecmp": cmdTreecmp,
 			"flipbit": cmdFlipbit,
 			"latest":  cmdLatest,
+			"setglob": cmdSetglob,
+			"treesum": cmdTreesum,
 		},
 		RequireExplicitExec: true,
 	})
@@ -101,16 +106,45 @@ func cmdFlipbit(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprintf(ts.Stdout(), "corrupted %d files\n", n)
 }
 
-// latest VAR: set VAR to the name of the newest snapshot in the default
-// repository.
+// latest VAR [KIND]: set VAR to the name of the newest snapshot (of KIND)
+// in the default repository.
 func cmdLatest(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 1 {
-		ts.Fatalf("usage: latest VAR")
+	if len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: latest VAR [KIND]")
 	}
 	ents, err := os.ReadDir(ts.MkAbs("data/backups/repo/snapshots"))
 	ts.Check(err)
-	if len(ents) == 0 {
+	name := ""
+	for _, e := range ents {
+		if len(args) == 1 || strings.HasPrefix(e.Name(), args[1]+"-") {
+			name = e.Name()
+		}
+	}
+	if name == "" {
 		ts.Fatalf("no snapshots")
 	}
-	ts.Setenv(args[0], ents[len(ents)-1].Name())
+	ts.Setenv(args[0], name)
+}
+
+// setglob VAR PATTERN: set VAR to the single path matching PATTERN.
+func cmdSetglob(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: setglob VAR PATTERN")
+	}
+	m, err := filepath.Glob(ts.MkAbs(args[1]))
+	ts.Check(err)
+	if len(m) != 1 {
+		ts.Fatalf("%s matches %d paths: %v", args[1], len(m), m)
+	}
+	ts.Setenv(args[0], m[0])
+}
+
+// treesum DIR FILE: write the hash of the whole tree DIR to FILE.
+func cmdTreesum(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: treesum DIR FILE")
+	}
+	h, err := testtree.Hash(ts.MkAbs(args[0]))
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(h+"\n"), 0o644))
 }

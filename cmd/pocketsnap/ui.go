@@ -48,11 +48,15 @@ Usage: pocketsnap COMMAND [flags] [arguments]
 
 `)
 	cmds := commands()
+	width := 0
+	for name := range cmds {
+		width = max(width, len(name))
+	}
 	for _, g := range groups {
 		fmt.Fprintf(&b, "%s:\n", g)
 		for _, name := range commandOrder {
 			if c := cmds[name]; c.group == g {
-				fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
+				fmt.Fprintf(&b, "  %-*s  %s\n", width, c.name, c.summary)
 			}
 		}
 		b.WriteString("\n")

@@ -1,0 +1,357 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/compat"
+	"github.com/pocketsnap/pocketsnap/manifest"
+	"github.com/pocketsnap/pocketsnap/pipeline"
+)
+
+type exportOptions struct {
+	out      string
+	kind, at string
+	plain    bool
+	partSize byteSize
+}
+
+func exportCommand() *command {
+	o := exportOptions{partSize: byteSize(compat.DefaultPartSize)}
+	return &command{
+		name: "export", group: "Restore",
+		summary: "write a snapshot as a classic .tar.zst[.age] with a .sha256 sidecar (needs the identity)",
+		usage:   "export SNAPSHOT [-o PATH] [flags]\n       pocketsnap export --kind KIND [--at TIME] [-o PATH] [flags]",
+		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_IDENTITY"},
+		examples: []string{
+			"BACKUP_AGE_IDENTITY=~/key.txt pocketsnap export db-20261129T040000Z   # ${BACKUP_DIR}/db/db-20261129T040000Z.tar.zst.age and .sha256",
+			"pocketsnap export --kind rootfs --at 2026-11-01 -o /sdcard/   # the newest complete rootfs snapshot of that day or before",
+			"pocketsnap export db-2026 -o - --plain | tar --zstd -tvf -",
+		},
+		setup: func(fs *pflag.FlagSet) runner {
+			fs.StringVarP(&o.out, "output", "o", "", "write to `PATH`: a file, a directory, or - for stdout (default ${BACKUP_DIR}/KIND/SNAPSHOT.tar.zst[.age])")
+			fs.StringVar(&o.kind, "kind", "", "export the newest complete snapshot of `KIND` (at or before --at)")
+			fs.StringVar(&o.at, "at", "", "with --kind: at or before `TIME` (20261129T040000Z, RFC 3339, 2026-11-29 for the end of that UTC day, or an age: 36h, 3d)")
+			fs.BoolVar(&o.plain, "plain", false, "write a plaintext .tar.zst even from an encrypted repository")
+			partSizeFlag(fs, &o.partSize)
+			return func(ctx context.Context, e *env, args []string) error { return runExport(ctx, e, o, args) }
+		},
+	}
+}
+
+func runExport(ctx context.Context, e *env, o exportOptions, args []string) error {
+	switch {
+	case len(args) > 1:
+		return usageErrorf("export takes one SNAPSHOT")
+	case len(args) == 1 && (o.kind != "" || o.at != ""):
+		return usageErrorf("give a SNAPSHOT or --kind KIND [--at TIME], not both")
+	case len(args) == 0 && o.kind == "":
+		return usageErrorf("export needs a SNAPSHOT (a name or a unique prefix), or --kind KIND [--at TIME]")
+	case o.out == "-" && isTerminal(e.ui.stdout):
+		return usageErrorf("refusing to write an archive to a terminal: redirect stdout, or give -o PATH")
+	}
+	s, err := e.openStore(false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := e.loadIdentity(s); err != nil {
+		return err
+	}
+	lock, err := e.lock(ctx, s, false)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	m, err := e.exportedSnapshot(s, o, args)
+	if err != nil {
+		return err
+	}
+	if _, err := m.Open(s.Codec()); err != nil {
+		return fmt.Errorf("snapshot %s: %w", m.Name, err)
+	}
+	if m.Incomplete {
+		e.ui.warnf("snapshot %s is incomplete: some files were not read in full when it was taken", m.Name)
+	}
+	var seal compat.Sealer
+	if s.Codec().Encrypted() && !o.plain {
+		seal = s.Codec()
+	}
+	if o.out == "-" {
+		return exportToStdout(ctx, e, s, m, seal)
+	}
+	return exportToFile(ctx, e, s, m, seal, o)
+}
+
+// exportToFile writes the archive and its sidecar, in parts if need be,
+// all under temporary names until they are complete.
+func exportToFile(ctx context.Context, e *env, s *chunkstore.Store, m *manifest.Manifest, seal compat.Sealer, o exportOptions) error {
+	path, err := e.archivePath(s, o.out, m.Name, seal != nil)
+	if err != nil {
+		return err
+	}
+	if err := compat.CheckFree(path); err != nil {
+		return err
+	}
+	start := time.Now()
+	w, err := compat.NewWriter(filepath.Dir(path), compat.Options{PartSize: int64(o.partSize), Seal: seal})
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	fr := pipeline.NewFrameReader(ctx, s, m)
+	defer fr.Close()
+	_, err = io.Copy(w, fr)
+	var res *compat.Written
+	if err == nil {
+		res, err = w.Commit(filepath.Base(path))
+	}
+	if err != nil {
+		return fmt.Errorf("export of %s failed, nothing was written to %s: %w", m.Name, path, err)
+	}
+	fmt.Fprintf(e.ui.stdout, "exported %s, verified, took %s\n", m.Name, time.Since(start).Round(time.Millisecond))
+	printArchive(e.ui.stdout, res)
+	return nil
+}
+
+// exportToStdout writes the archive to stdout, encrypted when seal is set.
+// There is no sidecar, and no way to take back what was written if the
+// export fails: the exit status says whether the output is complete.
+func exportToStdout(ctx context.Context, e *env, s *chunkstore.Store, m *manifest.Manifest, seal compat.Sealer) error {
+	start := time.Now()
+	fr := pipeline.NewFrameReader(ctx, s, m)
+	defer fr.Close()
+	var n int64
+	var err error
+	if seal == nil {
+		n, err = io.Copy(e.ui.stdout, fr)
+	} else {
+		var sw io.WriteCloser
+		if sw, err = seal.Seal(e.ui.stdout); err == nil {
+			if n, err = io.Copy(sw, fr); err == nil {
+				err = sw.Close()
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("export of %s to stdout failed (the output is incomplete): %w", m.Name, err)
+	}
+	e.ui.infof("exported %s to stdout: %s, verified, took %s", m.Name, humanBytes(n), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// exportedSnapshot resolves the snapshot to export: by name, or the newest
+// complete one of --kind at or before --at.
+func (e *env) exportedSnapshot(s *chunkstore.Store, o exportOptions, args []string) (*manifest.Manifest, error) {
+	if len(args) == 1 {
+		name, err := manifest.Resolve(s, args[0])
+		if err != nil {
+			return nil, err
+		}
+		return manifest.Load(s, name)
+	}
+	now := time.Now().UTC()
+	at := now
+	if o.at != "" {
+		t, err := manifest.ParseTime(o.at, now)
+		if err != nil {
+			return nil, usageErrorf("--at: %v", err)
+		}
+		at = t
+	}
+	list, err := manifest.List(s)
+	if err != nil {
+		return nil, err
+	}
+	m, skipped, err := manifest.Select(list, o.kind, at)
+	for _, c := range skipped {
+		e.ui.infof("passed over %s: %s", c.Manifest.Name, c.Skipped)
+	}
+	return m, err
+}
+
+// archivePath is where a snapshot's classic archive goes: out (a file, or
+// a directory to put it in: an existing one, or one ending in a slash),
+// by default ${BACKUP_DIR}/<kind>/.
+func (e *env) archivePath(s *chunkstore.Store, out, snapshot string, encrypted bool) (string, error) {
+	if out == "" {
+		p, err := compat.Path(e.cfg.backupDir(), snapshot, encrypted)
+		if err != nil {
+			return "", err
+		}
+		return p, outsideRepo(s, filepath.Dir(p))
+	}
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() || strings.HasSuffix(out, "/") {
+		return filepath.Join(out, compat.FileName(snapshot, encrypted)), nil
+	}
+	return out, nil
+}
+
+// outsideRepo fails if the default directory of classic archives, dir,
+// is the repository itself (a kind named like BACKUP_REPO's directory).
+func outsideRepo(s *chunkstore.Store, dir string) error {
+	a, aerr := filepath.Abs(dir)
+	r, rerr := filepath.Abs(s.Dir())
+	if aerr == nil && rerr == nil && a == r {
+		return fmt.Errorf("classic archives would go into the repository %s: use another kind name, or set BACKUP_REPO elsewhere", s.Dir())
+	}
+	return nil
+}
+
+// printArchive says where a classic archive was written and how to check
+// it.
+func printArchive(w io.Writer, res *compat.Written) {
+	if len(res.Files) == 1 {
+		fmt.Fprintf(w, "classic archive %s (%s), sidecar %s\n", res.Path, humanBytes(res.Size), res.Sidecar)
+		return
+	}
+	fmt.Fprintf(w, "classic archive %s (%s) in %d parts %s … %s (reassemble with cat), sidecar %s\n",
+		res.Path, humanBytes(res.Size), len(res.Files), filepath.Base(res.Files[0]), filepath.Base(res.Files[len(res.Files)-1]), res.Sidecar)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// compatFlags are backup's flags for the classic archive it can write in
+// the same pass as the snapshot.
+type compatFlags struct {
+	fs       *pflag.FlagSet
+	on       bool
+	partSize byteSize
+}
+
+func (c *compatFlags) register(fs *pflag.FlagSet) {
+	c.fs = fs
+	c.partSize = byteSize(compat.DefaultPartSize)
+	fs.BoolVar(&c.on, "compat", false, "also write the classic archive ${BACKUP_DIR}/KIND/SNAPSHOT.tar.zst[.age] and its .sha256, in the same pass; reads every file (default BACKUP_COMPAT)")
+	partSizeFlag(fs, &c.partSize)
+}
+
+// enabled reports whether to write the archive: --compat, or else
+// BACKUP_COMPAT.
+func (c *compatFlags) enabled(e *env) (bool, error) {
+	if c.fs.Changed("compat") {
+		return c.on, nil
+	}
+	v := e.cfg.get("BACKUP_COMPAT", "false")
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("BACKUP_COMPAT (%s): %q is not true or false", e.cfg.where("BACKUP_COMPAT"), v)
+	}
+	return on, nil
+}
+
+// compatArchive is the classic archive a backup writes from the frames of
+// the snapshot's stream. Its name holds the snapshot's stamp, which the
+// backup chooses, so it is written under a temporary name and committed
+// once the snapshot is saved. Its methods do nothing on a nil
+// compatArchive (no --compat).
+type compatArchive struct {
+	w         *compat.Writer
+	encrypted bool
+}
+
+// startCompat starts the classic archive of a backup of kind, if enabled.
+// It is encrypted to the repository's recipients, which needs no identity.
+func (e *env) startCompat(s *chunkstore.Store, kind string, f compatFlags) (*compatArchive, error) {
+	if on, err := f.enabled(e); err != nil || !on {
+		return nil, err
+	}
+	dir := compat.Dir(e.cfg.backupDir(), kind)
+	if err := outsideRepo(s, dir); err != nil {
+		return nil, err
+	}
+	c := &compatArchive{encrypted: s.Codec().Encrypted()}
+	opt := compat.Options{PartSize: int64(f.partSize)}
+	if c.encrypted {
+		opt.Seal = s.Codec()
+	}
+	var err error
+	c.w, err = compat.NewWriter(dir, opt)
+	return c, err
+}
+
+// frames is the writer for pipeline.Options.Frames.
+func (c *compatArchive) frames() io.Writer {
+	if c == nil {
+		return nil
+	}
+	return c.w
+}
+
+func (c *compatArchive) abort() {
+	if c != nil {
+		c.w.Abort()
+	}
+}
+
+// commit puts the archive in place under the saved snapshot's name.
+func (c *compatArchive) commit(e *env, snapshot string) error {
+	if c == nil {
+		return nil
+	}
+	res, err := c.w.Commit(compat.FileName(snapshot, c.encrypted))
+	if err != nil {
+		return fmt.Errorf("snapshot %s saved, but its classic archive could not be written: %w", snapshot, err)
+	}
+	printArchive(e.ui.stdout, res)
+	return nil
+}
+
+// byteSize is a flag value in bytes: a number, optionally with a binary
+// unit (K, M, G, T, also written KiB, MiB…).
+type byteSize int64
+
+var sizeRE = regexp.MustCompile(`^([0-9]+)([KMGTkmgt]?)(i?B)?$`)
+
+func (b *byteSize) Set(s string) error {
+	m := sizeRE.FindStringSubmatch(s)
+	if m == nil {
+		return fmt.Errorf("invalid size %q: use bytes, or a number with K, M, G or T (binary: 64M is 64 MiB)", s)
+	}
+	shift := 0
+	if m[2] != "" {
+		shift = 10 * (1 + strings.Index("kmgt", strings.ToLower(m[2])))
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64>>shift {
+		return fmt.Errorf("invalid size %q: out of range", s)
+	}
+	*b = byteSize(n << shift)
+	return nil
+}
+
+func (b *byteSize) String() string {
+	n := int64(*b)
+	for _, u := range []struct {
+		unit  string
+		shift int
+	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
+		if n != 0 && n%(1<<u.shift) == 0 {
+			return strconv.FormatInt(n>>u.shift, 10) + u.unit
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func (b *byteSize) Type() string { return "size" }
+
+// partSizeFlag registers --part-size, the largest file of a classic
+// archive.
+func partSizeFlag(fs *pflag.FlagSet, p *byteSize) {
+	fs.Var(p, "part-size", "write a classic archive larger than `SIZE` as parts NAME.part-000, -001, … of SIZE bytes; the default is 64 MiB below S3's 5 GiB single-PUT limit")
+}
