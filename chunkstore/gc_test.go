@@ -91,8 +91,8 @@ func writeOrphan(t *testing.T, s *Store) ObjectInfo {
 
 func TestUsageAndDropPacks(t *testing.T) {
 	s := gcStore(t)
-	a := writePack(t, s, ClassData, 1, 2)
-	b := writePack(t, s, ClassData, 3, 4, 5, 6)
+	a := writePack(t, s, ClassBody, 1, 2)
+	b := writePack(t, s, ClassBody, 3, 4, 5, 6)
 	writePack(t, s, ClassMeta, 7)
 	orphan := writeOrphan(t, s)
 
@@ -146,7 +146,7 @@ func TestUsageAndDropPacks(t *testing.T) {
 // orphan: orphans are then not garbage.
 func TestOrphansKeptWhileLiveBlobsAreUnindexed(t *testing.T) {
 	s := gcStore(t)
-	a := writePack(t, s, ClassData, 1)
+	a := writePack(t, s, ClassBody, 1)
 	writeOrphan(t, s)
 	u, err := s.Usage(setOf(a[0], ID{0xff}))
 	if err != nil {
@@ -161,8 +161,8 @@ func TestOrphansKeptWhileLiveBlobsAreUnindexed(t *testing.T) {
 // leaves orphans, which the next collection finds and deletes.
 func TestDropPacksInterruptedLeavesOrphans(t *testing.T) {
 	s := gcStore(t)
-	a := writePack(t, s, ClassData, 1)
-	writePack(t, s, ClassData, 2)
+	a := writePack(t, s, ClassBody, 1)
+	writePack(t, s, ClassBody, 2)
 	ix, _ := s.Index()
 	packs := ix.Packs()
 	if err := s.log.rewrite(packs[:1]); err != nil { // the first step only
@@ -192,8 +192,8 @@ func TestDropPacksInterruptedLeavesOrphans(t *testing.T) {
 // dead, and dropping it keeps the blob readable.
 func TestUsageCountsDuplicatesInNewestPack(t *testing.T) {
 	s := gcStore(t)
-	old := writePack(t, s, ClassData, 1, 2)
-	writePack(t, s, ClassData, 1)
+	old := writePack(t, s, ClassBody, 1, 2)
+	writePack(t, s, ClassBody, 1)
 	u, err := s.Usage(setOf(old[0]))
 	if err != nil {
 		t.Fatal(err)

@@ -51,13 +51,12 @@ func (s *Store) Repack(ctx context.Context, packs []ID, live map[ID]struct{}, cl
 			st.Size += p.Size
 		}
 	}
-	w, err := s.NewWriter()
-	if err != nil {
+	if _, err := s.Index(); err != nil {
 		return st, err
 	}
 	// The blobs are in the index already, in the packs being replaced:
 	// deduplicate only among the copies.
-	w.index = newIndex()
+	w := s.newWriter(newIndex())
 	err = s.copyBlobs(ctx, w, copies, kept, class)
 	if err = errors.Join(err, w.Flush(ctx)); err != nil {
 		return st, fmt.Errorf("repack of %d packs failed: %w", st.Packs, err)

@@ -8,9 +8,9 @@ import (
 
 func TestRepack(t *testing.T) {
 	s := gcStore(t)
-	data := writePack(t, s, ClassData, 1, 2, 3, 4)
+	data := writePack(t, s, ClassBody, 1, 2, 3, 4)
 	meta := writePack(t, s, ClassMeta, 5, 6, 7)
-	both := writePack(t, s, ClassData, 8, 1) // 1 survives in this pack
+	both := writePack(t, s, ClassBody, 8, 1) // 1 survives in this pack
 	live := setOf(data[0], data[1], meta[0], both[0])
 	u, err := s.Usage(live)
 	if err != nil {
@@ -24,7 +24,7 @@ func TestRepack(t *testing.T) {
 		if id == meta[0] {
 			return ClassMeta
 		}
-		return ClassData
+		return ClassBody
 	}
 	st, err := s.Repack(context.Background(), []ID{old[0].ID, old[1].ID}, live, class)
 	if err != nil {
@@ -69,7 +69,7 @@ func TestRepack(t *testing.T) {
 
 func TestRepackNeedsIdentity(t *testing.T) {
 	s := gcStore(t)
-	ids := writePack(t, s, ClassData, 1, 2)
+	ids := writePack(t, s, ClassBody, 1, 2)
 	ix, _ := s.Index()
 	pack := ix.Packs()[0].ID
 	s2, err := Open(s.Dir())
@@ -77,7 +77,7 @@ func TestRepackNeedsIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	if _, err := s2.Repack(context.Background(), []ID{pack}, setOf(ids[0]), func(ID) Class { return ClassData }); err == nil {
+	if _, err := s2.Repack(context.Background(), []ID{pack}, setOf(ids[0]), func(ID) Class { return ClassBody }); err == nil {
 		t.Fatal("repack without the identity succeeded")
 	}
 	if !s2.HasPack(pack) {

@@ -3,7 +3,9 @@ package chunkstore
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,33 +15,36 @@ import (
 )
 
 // Class groups blobs that tend to live and die together into the same
-// packs: tar headers change with every mtime, file bodies rarely.
+// packs: tar headers change with every mtime, small files' bodies rarely,
+// and a large file's chunks go and come together, so packs of them alone
+// can be deleted whole when the file is gone.
 type Class int
 
 // Blob classes.
 const (
+	// ClassMeta holds tar headers and the end-of-archive marker.
 	ClassMeta Class = iota
-	ClassData
+	// ClassBody holds the bodies stored as a single blob.
+	ClassBody
+	// ClassChunk holds the content-defined chunks of large bodies.
+	ClassChunk
 	numClasses
 )
 
-// sealers is how many packs may be encrypted and written at once.
-const sealers = 2
-
 // Writer adds blobs to a store, deduplicating against the index and
 // against blobs added earlier through the same Writer. Add is not safe for
-// concurrent use. Full packs are encrypted by up to [sealers] goroutines
-// and then made durable and indexed by one more, so encryption overlaps
-// with fsync. Flush must be called once at the end.
+// concurrent use. Each class has one open pack: frames are encrypted
+// straight into its temporary file as they are added, so a Writer holds no
+// pack in memory; full packs are made durable and indexed by a committer
+// goroutine, so fsync overlaps with the next packs. Flush must be called
+// once at the end.
 type Writer struct {
 	s     *Store
 	index *Index
-	open  [numClasses]*packBuf
+	open  [numClasses]*openPack
 	// pending holds blobs added but not yet in the index.
 	pending map[ID]struct{}
 
-	sem       chan struct{}
-	wg        sync.WaitGroup
 	synced    chan *sealedPack
 	committed chan struct{}
 	mu        sync.Mutex
@@ -55,11 +60,6 @@ type WriteStats struct {
 	Stored    int64 // bytes of the packs written
 }
 
-type packBuf struct {
-	data    []byte
-	entries []BlobEntry
-}
-
 // NewWriter returns a Writer for the store. The caller must hold the
 // exclusive lock.
 func (s *Store) NewWriter() (*Writer, error) {
@@ -67,12 +67,17 @@ func (s *Store) NewWriter() (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.newWriter(ix), nil
+}
+
+// newWriter returns a Writer that deduplicates against ix.
+func (s *Store) newWriter(ix *Index) *Writer {
 	w := &Writer{
-		s: s, index: ix, pending: map[ID]struct{}{}, sem: make(chan struct{}, sealers),
+		s: s, index: ix, pending: map[ID]struct{}{},
 		synced: make(chan *sealedPack, 8), committed: make(chan struct{}),
 	}
 	go w.commitLoop()
-	return w, nil
+	return w
 }
 
 // Has reports whether the blob is stored or pending.
@@ -89,6 +94,9 @@ func (w *Writer) Add(ctx context.Context, class Class, id ID, frame []byte, rawL
 	if err := w.firstErr(); err != nil {
 		return false, err
 	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	if w.Has(id) {
 		return false, nil
 	}
@@ -96,21 +104,30 @@ func (w *Writer) Add(ctx context.Context, class Class, id ID, frame []byte, rawL
 		return false, fmt.Errorf("blob %s too large (%d bytes)", id.Short(), rawLen)
 	}
 	p := w.open[class]
+	if p != nil && p.size+len(frame) > w.s.cfg.PackSize {
+		w.open[class] = nil
+		if err := w.seal(p); err != nil {
+			return false, err
+		}
+		p = nil
+	}
 	if p == nil {
-		p = &packBuf{data: make([]byte, 0, min(w.s.cfg.PackSize, 1<<20))}
+		var err error
+		if p, err = w.s.newPack(); err != nil {
+			return false, err
+		}
 		w.open[class] = p
 	}
-	p.entries = append(p.entries, BlobEntry{ID: id, Offset: uint32(len(p.data)), Length: uint32(len(frame)), RawLength: uint32(rawLen)})
-	p.data = append(p.data, frame...)
+	if err := p.add(id, frame, rawLen); err != nil {
+		w.open[class] = nil
+		p.discard()
+		return false, err
+	}
 	w.pending[id] = struct{}{}
 	w.mu.Lock()
 	w.stat.Blobs++
 	w.stat.BlobBytes += int64(len(frame))
 	w.mu.Unlock()
-	if len(p.data) >= w.s.cfg.PackSize {
-		w.open[class] = nil
-		return true, w.seal(ctx, p)
-	}
 	return true, nil
 }
 
@@ -120,18 +137,19 @@ func (w *Writer) Add(ctx context.Context, class Class, id ID, frame []byte, rawL
 func (w *Writer) Flush(ctx context.Context) error {
 	var err error
 	for c, p := range w.open {
-		if p != nil && err == nil {
-			w.open[c] = nil
-			err = w.seal(ctx, p)
+		if p == nil {
+			continue
+		}
+		w.open[c] = nil
+		if err == nil {
+			err = w.seal(p)
+		} else {
+			p.discard()
 		}
 	}
-	w.wg.Wait()
 	close(w.synced)
 	<-w.committed
-	if err != nil {
-		return err
-	}
-	return w.firstErr()
+	return errors.Join(err, w.firstErr())
 }
 
 // Stats returns what the writer stored so far.
@@ -147,22 +165,13 @@ func (w *Writer) firstErr() error {
 	return w.err
 }
 
-func (w *Writer) seal(ctx context.Context, p *packBuf) error {
-	select {
-	case w.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+// seal finishes an open pack and hands it to the committer.
+func (w *Writer) seal(p *openPack) error {
+	sp, err := p.finish()
+	if err != nil {
+		return err
 	}
-	w.wg.Add(1)
-	go func() {
-		defer func() { <-w.sem; w.wg.Done() }()
-		sp, err := w.s.sealPack(p)
-		if err != nil {
-			w.fail(err)
-			return
-		}
-		w.synced <- sp
-	}()
+	w.synced <- sp
 	return nil
 }
 
@@ -206,31 +215,54 @@ func (sp *sealedPack) discard() {
 	os.Remove(sp.f.Name())
 }
 
-// sealPack encrypts a pack into a temporary file, computing the SHA-256
-// of the stored bytes, its name.
-func (s *Store) sealPack(p *packBuf) (*sealedPack, error) {
-	p.data = appendTrailer(p.data, p.entries)
+// openPack is a pack being written: its frames are encrypted into a
+// temporary file as they come, while the SHA-256 of the stored bytes, its
+// future name, is computed.
+type openPack struct {
+	sealedPack
+	h       hash.Hash
+	cw      *countWriter
+	sw      io.WriteCloser
+	size    int // plaintext bytes so far
+	entries []BlobEntry
+}
+
+func (s *Store) newPack() (*openPack, error) {
 	f, err := os.CreateTemp(filepath.Join(s.dir, dataDir), "pack"+tempMarker+"*")
 	if err != nil {
 		return nil, fmt.Errorf("failed to create pack: %w", err)
 	}
-	sp := &sealedPack{f: f, info: PackInfo{Blobs: p.entries}}
-	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
-	sw, err := s.codec.Seal(cw)
-	if err == nil {
-		_, err = sw.Write(p.data)
+	p := &openPack{sealedPack: sealedPack{f: f}, h: sha256.New()}
+	p.cw = &countWriter{w: io.MultiWriter(f, p.h)}
+	if p.sw, err = s.codec.Seal(p.cw); err != nil {
+		p.discard()
+		return nil, fmt.Errorf("failed to encrypt pack: %w", err)
 	}
+	return p, nil
+}
+
+func (p *openPack) add(id ID, frame []byte, rawLen int) error {
+	if _, err := p.sw.Write(frame); err != nil {
+		return fmt.Errorf("failed to write pack %s: %w", p.f.Name(), err)
+	}
+	p.entries = append(p.entries, BlobEntry{ID: id, Offset: uint32(p.size), Length: uint32(len(frame)), RawLength: uint32(rawLen)})
+	p.size += len(frame)
+	return nil
+}
+
+// finish writes the trailer and ends the encryption.
+func (p *openPack) finish() (*sealedPack, error) {
+	_, err := p.sw.Write(appendTrailer(nil, p.entries))
 	if err == nil {
-		err = sw.Close()
+		err = p.sw.Close()
 	}
 	if err != nil {
-		sp.discard()
+		p.discard()
 		return nil, fmt.Errorf("failed to write pack: %w", err)
 	}
-	sp.info.Size = cw.n
-	h.Sum(sp.info.ID[:0])
-	return sp, nil
+	p.info = PackInfo{Size: p.cw.n, Blobs: p.entries}
+	p.h.Sum(p.info.ID[:0])
+	return &p.sealedPack, nil
 }
 
 // commitPack syncs a sealed pack, renames it to its name, syncs the

@@ -181,8 +181,7 @@ type job struct {
 func (b *backup) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	maxPiece := int(b.s.Config().Chunking.MaxSize) + blockSize
-	bud := newBudget(max(8<<20, 2*maxPiece))
+	bud := newBudget(max(8<<20, 2*maxPiece(b.s.Config().Chunking)))
 	work := make(chan *job, 4*b.opt.Workers)
 	ordered := make(chan *job, 256)
 
@@ -230,6 +229,11 @@ func (b *backup) run(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// maxPiece is the largest piece a backup makes.
+func maxPiece(ch chunkstore.Chunking) int {
+	return int(max(int64(ch.MaxSize), ch.SmallBody)) + blockSize
 }
 
 func (b *backup) hashAndCompress(j *job) {

@@ -101,7 +101,7 @@ func (b *backup) body(e *entry) (func(func(*job) error) (int, error), error) {
 		return func(emit func(*job) error) (int, error) {
 			for _, id := range ids {
 				loc, _ := b.ix.Lookup(id)
-				if err := b.emit(emit, &job{class: chunkstore.ClassData, id: id, size: int(loc.RawLength)}); err != nil {
+				if err := b.emit(emit, &job{class: chunkstore.ClassBody, id: id, size: int(loc.RawLength)}); err != nil {
 					return 0, err
 				}
 			}
@@ -145,8 +145,8 @@ func (b *backup) cachedSize(ids []chunkstore.ID) int64 {
 func (b *backup) readBody(e *entry, f *os.File, emit func(*job) error) (int, error) {
 	size := e.st.Size
 	br := newBodyReader(f, size)
-	emitData := func(data []byte) error {
-		return b.emit(emit, &job{class: chunkstore.ClassData, data: data, size: len(data)})
+	emitData := func(class chunkstore.Class, data []byte) error {
+		return b.emit(emit, &job{class: class, data: data, size: len(data)})
 	}
 	first := b.seq
 	total := size + padding(size)
@@ -155,7 +155,7 @@ func (b *backup) readBody(e *entry, f *os.File, emit func(*job) error) (int, err
 		if _, err := io.ReadFull(br, data); err != nil {
 			return 0, err
 		}
-		if err := emitData(data); err != nil {
+		if err := emitData(chunkstore.ClassBody, data); err != nil {
 			return 0, err
 		}
 	} else {
@@ -176,7 +176,7 @@ func (b *backup) readBody(e *entry, f *os.File, emit func(*job) error) (int, err
 			if err != nil {
 				return 0, fmt.Errorf("failed to chunk %s: %w", e.rel, err)
 			}
-			if err := emitData(bytes.Clone(c.Data)); err != nil {
+			if err := emitData(chunkstore.ClassChunk, bytes.Clone(c.Data)); err != nil {
 				return 0, err
 			}
 		}

@@ -245,27 +245,33 @@ func (r *rotation) packs(ctx context.Context, s *chunkstore.Store, kept []*manif
 	return nil
 }
 
-// blobClasses tells header blobs from body blobs, from the kept snapshots'
-// details, so that a repack keeps them in separate packs as a backup does.
+// blobClasses tells header blobs, single-blob bodies and chunks of large
+// bodies apart, from the kept snapshots' details, so that a repack keeps
+// them in separate packs as a backup does.
 func blobClasses(kept []*manifest.Manifest, codec *chunkstore.Codec) (func(chunkstore.ID) chunkstore.Class, error) {
-	meta := map[chunkstore.ID]bool{}
+	classes := map[chunkstore.ID]chunkstore.Class{}
 	for _, m := range kept {
 		d, err := m.Open(codec)
 		if err != nil {
 			return nil, fmt.Errorf("snapshot %s: %w", m.Name, err)
 		}
 		for _, f := range d.Files {
-			meta[m.Blobs[d.Stream[f.Piece]]] = true
+			classes[m.Blobs[d.Stream[f.Piece]]] = chunkstore.ClassMeta
+			if f.Pieces > 2 {
+				for _, n := range d.Stream[f.Piece+1 : f.Piece+f.Pieces] {
+					classes[m.Blobs[n]] = chunkstore.ClassChunk
+				}
+			}
 		}
 		if n := len(d.Stream); n > 0 {
-			meta[m.Blobs[d.Stream[n-1]]] = true // the end-of-archive marker
+			classes[m.Blobs[d.Stream[n-1]]] = chunkstore.ClassMeta // the end-of-archive marker
 		}
 	}
 	return func(id chunkstore.ID) chunkstore.Class {
-		if meta[id] {
-			return chunkstore.ClassMeta
+		if c, ok := classes[id]; ok {
+			return c
 		}
-		return chunkstore.ClassData
+		return chunkstore.ClassBody
 	}, nil
 }
 
