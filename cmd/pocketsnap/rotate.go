@@ -274,5 +274,3 @@ func blobClasses(kept []*manifest.Manifest, codec *chunkstore.Codec) (func(chunk
 		return chunkstore.ClassBody
 	}, nil
 }
-
-
