@@ -109,11 +109,13 @@ func appendRecord(buf []byte, p PackInfo) []byte {
 	return binary.LittleEndian.AppendUint32(buf, crc32.Checksum(payload, crcTable))
 }
 
-// parseLog decodes records until the first incomplete or corrupt one (a
-// torn append after a crash) and returns the packs and the length of the
-// valid prefix.
-func parseLog(b []byte) ([]PackInfo, int) {
-	var packs []PackInfo
+// parseLog decodes the records of the log. A record whose checksum fails
+// but whose length is plausible (bit rot in the middle of the log) is
+// skipped, so the records after it survive; a record that runs past the end
+// (a torn append after a crash) ends the log. It returns the packs, the
+// length of the part of the log that was understood, and how many records
+// were skipped.
+func parseLog(b []byte) (packs []PackInfo, valid, skipped int) {
 	off := 0
 	for len(b)-off >= 8 {
 		n := int(binary.LittleEndian.Uint32(b[off:]))
@@ -121,17 +123,15 @@ func parseLog(b []byte) ([]PackInfo, int) {
 			break
 		}
 		payload := b[off+4 : off+4+n]
-		if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(b[off+4+n:]) {
-			break
-		}
 		p, ok := parsePayload(payload)
-		if !ok {
-			break
+		if !ok || crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(b[off+4+n:]) {
+			skipped++
+		} else {
+			packs = append(packs, p)
 		}
-		packs = append(packs, p)
 		off += 8 + n
 	}
-	return packs, off
+	return packs, off, skipped
 }
 
 func parsePayload(b []byte) (PackInfo, bool) {
@@ -168,9 +168,9 @@ func (l *indexLog) load(exists func(ID) bool) (*Index, error) {
 	if err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("failed to read index: %w", err)
 	}
-	packs, valid := parseLog(b)
+	packs, valid, skipped := parseLog(b)
 	ix := newIndex()
-	dropped := false
+	dropped := skipped > 0
 	for _, p := range packs {
 		if exists(p.ID) {
 			ix.add(p)

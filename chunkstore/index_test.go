@@ -76,3 +76,30 @@ func TestLockIsExclusiveAndReleasedOnClose(t *testing.T) {
 	r1.Unlock()
 	r2.Unlock()
 }
+
+// A corrupt record in the middle of the log (bit rot) costs only that
+// record, not every record after it.
+func TestIndexLogSkipsCorruptRecord(t *testing.T) {
+	l := &indexLog{path: filepath.Join(t.TempDir(), "index")}
+	packs := []PackInfo{
+		{ID: ID{0xa}, Size: 1, Blobs: []BlobEntry{{ID: ID{1}, Length: 1, RawLength: 1}}},
+		{ID: ID{0xb}, Size: 1, Blobs: []BlobEntry{{ID: ID{2}, Length: 1, RawLength: 1}}},
+		{ID: ID{0xc}, Size: 1, Blobs: []BlobEntry{{ID: ID{3}, Length: 1, RawLength: 1}}},
+	}
+	for _, p := range packs {
+		if err := l.append(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, _ := os.ReadFile(l.path)
+	rec := len(appendRecord(nil, packs[0]))
+	raw[rec+10] ^= 0xff // inside the second record's payload
+	os.WriteFile(l.path, raw, 0o600)
+	ix, err := l.load(func(ID) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ix.Has(ID{1}) || ix.Has(ID{2}) || !ix.Has(ID{3}) {
+		t.Fatalf("after a corrupt middle record: has 1=%v 2=%v 3=%v", ix.Has(ID{1}), ix.Has(ID{2}), ix.Has(ID{3}))
+	}
+}
