@@ -30,6 +30,7 @@ lint:
 
 bench: test-tools
 	scripts/bench
+	scripts/bench-export
 
 clean:
 	rm -rf bin
