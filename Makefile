@@ -22,7 +22,7 @@ fuzz-smoke:
 	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./manifest/
 	$(GO) test -run=NONE -fuzz=FuzzExtract -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./extract/
 	$(GO) test -run=NONE -fuzz=FuzzTrailer -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./chunkstore/
-	$(GO) test -run=NONE -fuzz=FuzzSidecar -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./compat/
+	$(GO) test -run=NONE -fuzz=FuzzParseSidecar -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./compat/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
