@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -99,11 +100,14 @@ func runBackup(ctx context.Context, e *env, o backupOptions, args []string) erro
 	fmt.Fprintf(e.ui.stdout, "snapshot %s saved: %d entries, %d files (%d read, %d unchanged from the files cache), %s read, %d new blobs in %d packs, %s added to the repository, %s stream, took %s\n",
 		m.Name, c.Entries, c.Files, c.Files-c.FilesCached, c.FilesCached, humanBytes(c.BytesRead),
 		c.NewBlobs, c.NewPacks, humanBytes(m.AddedBytes), humanBytes(m.StreamSize), res.Duration.Round(time.Millisecond))
-	if err := arc.commit(e, m.Name); err != nil {
-		return err
+	// Retention runs even when the classic archive failed: the snapshot is
+	// saved, and the old scripts rotated after every backup.
+	err = arc.commit(e, m.Name)
+	if rerr := rot.afterBackup(ctx, s); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("snapshot %s saved, but %w", m.Name, rerr))
 	}
-	if err := rot.afterBackup(ctx, s); err != nil {
-		return fmt.Errorf("snapshot %s saved, but %w", m.Name, err)
+	if err != nil {
+		return err
 	}
 	if m.Incomplete {
 		e.ui.warnf("snapshot %s is incomplete: %d entries could not be read in full (listed above)", m.Name, len(d.Warnings))
