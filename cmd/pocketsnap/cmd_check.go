@@ -61,16 +61,11 @@ func runCheck(ctx context.Context, e *env, o checkOptions, args []string) error 
 	if len(args) > 0 {
 		return usageErrorf("check takes no arguments")
 	}
-	s, err := e.openStore(false)
+	s, release, err := e.openLocked(ctx, false)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	lock, err := e.lock(ctx, s, false)
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
+	defer release()
 	canRead := false
 	if o.readData && e.cfg.get("BACKUP_AGE_IDENTITY", "") != "" || !s.Codec().Encrypted() {
 		if err := e.loadIdentity(s); err != nil {

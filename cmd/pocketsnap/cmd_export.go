@@ -62,19 +62,11 @@ func runExport(ctx context.Context, e *env, o exportOptions, args []string) erro
 	case o.out == "-" && isTerminal(e.ui.stdout):
 		return usageErrorf("refusing to write an archive to a terminal: redirect stdout, or give -o PATH")
 	}
-	s, err := e.openStore(false)
+	s, release, err := openForReading(ctx, e)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	if err := e.loadIdentity(s); err != nil {
-		return err
-	}
-	lock, err := e.lock(ctx, s, false)
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
+	defer release()
 	m, err := e.exportedSnapshot(s, o, args)
 	if err != nil {
 		return err

@@ -90,23 +90,19 @@ func runRestore(ctx context.Context, e *env, o restoreOptions, args []string) er
 	return restoreSystem(ctx, e, o)
 }
 
-// openForRestore opens the repository with the identity loaded and
-// checked, so that a missing or wrong identity fails before anything.
-func openForRestore(ctx context.Context, e *env) (*chunkstore.Store, *chunkstore.Lock, error) {
-	s, err := e.openStore(false)
+// openForReading opens the repository under the shared lock with the
+// identity loaded and checked, so that a missing or wrong identity fails
+// before anything else.
+func openForReading(ctx context.Context, e *env) (*chunkstore.Store, func(), error) {
+	s, release, err := e.openLocked(ctx, false)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := e.loadIdentity(s); err != nil {
-		s.Close()
+		release()
 		return nil, nil, err
 	}
-	lock, err := e.lock(ctx, s, false)
-	if err != nil {
-		s.Close()
-		return nil, nil, err
-	}
-	return s, lock, nil
+	return s, release, nil
 }
 
 func extractOptions() extract.Options {
@@ -115,12 +111,11 @@ func extractOptions() extract.Options {
 }
 
 func restoreOne(ctx context.Context, e *env, ref, target string) error {
-	s, lock, err := openForRestore(ctx, e)
+	s, release, err := openForReading(ctx, e)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	defer lock.Unlock()
+	defer release()
 	name, err := manifest.Resolve(s, ref)
 	if err != nil {
 		return err

@@ -20,20 +20,15 @@ const hookTimeout = 10 * time.Minute
 // restoreSystem prints the plan of a whole-system restore and, with the
 // confirm phrase, carries it out.
 func restoreSystem(ctx context.Context, e *env, o restoreOptions) error {
-	s, err := e.openStore(false)
+	s, release, err := e.openLocked(ctx, false)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer release()
 	idErr := e.loadIdentity(s)
 	if o.confirm != "" && idErr != nil {
 		return idErr
 	}
-	lock, err := e.lock(ctx, s, false)
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
 	sys, skipped, err := e.systemPlan(s, o)
 	if err != nil {
 		return err

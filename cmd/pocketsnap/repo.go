@@ -136,3 +136,17 @@ func (e *env) lock(ctx context.Context, s *chunkstore.Store, exclusive bool) (*c
 		e.ui.infof("waiting up to %s: %v", e.g.lockWait, le)
 	})
 }
+
+// openLocked opens the configured repository and takes its lock
+// (exclusive or shared); release unlocks and closes it.
+func (e *env) openLocked(ctx context.Context, exclusive bool) (s *chunkstore.Store, release func(), err error) {
+	if s, err = e.openStore(false); err != nil {
+		return nil, nil, err
+	}
+	lock, err := e.lock(ctx, s, exclusive)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, func() { lock.Unlock(); s.Close() }, nil
+}
