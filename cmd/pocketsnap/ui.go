@@ -62,8 +62,9 @@ Usage: pocketsnap COMMAND [flags] [arguments]
 		b.WriteString("\n")
 	}
 	b.WriteString(`Every command takes --env-file FILE (default ./.env, or $POCKETSNAP_ENV_FILE),
---repo DIR (default ${BACKUP_DIR}/repo) and --quiet. Flags override the
-environment, which overrides the env file.
+--repo DIR (default ${BACKUP_DIR}/repo), --lock-wait DURATION (default 10m: how
+long to wait for another process holding the repository) and --quiet. Flags
+override the environment, which overrides the env file.
 
 Exit codes:
   0  success
