@@ -19,6 +19,7 @@ var forbidden = map[string][]string{
 	"compat":     {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"retention":  {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
 	"hooks":      {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
+	"stage":      {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
 }
 
 func TestLayering(t *testing.T) {

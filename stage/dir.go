@@ -1,0 +1,48 @@
+package stage
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// suffix separates a source's path from its staging stamp.
+const suffix = ".pocketsnap-staging-"
+
+// Path returns the staging directory of src for a run started at t: beside
+// src, so on the same filesystem.
+func Path(src string, t time.Time) string {
+	return filepath.Clean(src) + suffix + t.UTC().Format("20060102T150405.000000000Z")
+}
+
+// CleanStale removes the staging directories of src left behind by runs
+// that crashed, and returns their paths.
+func CleanStale(src string) ([]string, error) {
+	found, err := filepath.Glob(filepath.Clean(src) + suffix + "*")
+	if err != nil {
+		return nil, fmt.Errorf("failed to look for stale staging of %s: %w", src, err)
+	}
+	var errs []error
+	for _, dir := range found {
+		errs = append(errs, Remove(dir))
+	}
+	return found, errors.Join(errs...)
+}
+
+// Remove deletes a staging directory, even one holding read-only
+// directories.
+func Remove(dir string) error {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("failed to remove staging directory %s: %w", dir, err)
+	}
+	return nil
+}
