@@ -34,6 +34,7 @@ type publicJSON struct {
 	AddedBytes int64     `json:"added_bytes"`
 	Blobs      string    `json:"blobs"`
 	Details    string    `json:"details"`
+	DowntimeMS int64     `json:"downtime_ms,omitempty"`
 }
 
 type macJSON struct {
@@ -80,7 +81,7 @@ func Encode(m *Manifest, keys *chunkstore.Keys, codec *chunkstore.Codec) ([]byte
 	}
 	line, err := json.Marshal(publicJSON{
 		Version: Version, Name: m.Name, Kind: m.Kind, Time: m.Time.UTC(), Incomplete: m.Incomplete,
-		StreamSize: m.StreamSize, AddedBytes: m.AddedBytes,
+		StreamSize: m.StreamSize, AddedBytes: m.AddedBytes, DowntimeMS: m.DowntimeMS,
 		Blobs:   base64.StdEncoding.EncodeToString(blobs),
 		Details: base64.StdEncoding.EncodeToString(sealed),
 	})
@@ -117,7 +118,7 @@ func Decode(b []byte, keys *chunkstore.Keys) (*Manifest, error) {
 	}
 	m := &Manifest{
 		Version: pj.Version, Name: pj.Name, Kind: pj.Kind, Time: pj.Time, Incomplete: pj.Incomplete,
-		StreamSize: pj.StreamSize, AddedBytes: pj.AddedBytes,
+		StreamSize: pj.StreamSize, AddedBytes: pj.AddedBytes, DowntimeMS: pj.DowntimeMS,
 	}
 	if err := m.checkPublic(pj); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -139,7 +140,7 @@ func (m *Manifest) checkPublic(pj publicJSON) error {
 	if kind != m.Kind || !t.Equal(m.Time) {
 		return fmt.Errorf("name %q does not match kind %q and time %s", m.Name, m.Kind, m.Time)
 	}
-	if m.StreamSize < 0 || m.AddedBytes < 0 {
+	if m.StreamSize < 0 || m.AddedBytes < 0 || m.DowntimeMS < 0 {
 		return errors.New("negative size")
 	}
 	raw, err := base64.StdEncoding.DecodeString(pj.Blobs)

@@ -27,6 +27,9 @@ type Manifest struct {
 	AddedBytes int64
 	// Blobs is the sorted set of blob IDs the snapshot references.
 	Blobs []chunkstore.ID
+	// DowntimeMS is how long the source's service was stopped for the
+	// snapshot, in milliseconds; 0 when it was not stopped.
+	DowntimeMS int64
 
 	// sealed is the private part as stored; Details once opened.
 	sealed  []byte

@@ -23,6 +23,18 @@ import (
 type Options struct {
 	Kind   string
 	Source string
+	// Dir, when set, is read instead of Source: a staged view of Source
+	// (see package stage). Source is still what the manifest records and
+	// what the files cache belongs to.
+	Dir string
+	// Immutable, when set, names the files (by slash-separated path
+	// relative to the source) that are never modified once written, such
+	// as RocksDB's SSTs: the files cache ignores their ctime, which
+	// hard-linking them into a staged view changes.
+	Immutable func(rel string) bool
+	// Downtime is how long the source's service was stopped for the
+	// snapshot, recorded in the manifest.
+	Downtime time.Duration
 	// ForceRead ignores the files cache and reads every file.
 	ForceRead bool
 	// Host and Tool are recorded in the manifest.
@@ -40,6 +52,14 @@ type Options struct {
 	Warn func(path string, err error)
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
+}
+
+// dir is the directory the backup reads.
+func (o *Options) dir() string {
+	if o.Dir != "" {
+		return o.Dir
+	}
+	return o.Source
 }
 
 // Result is the outcome of a backup.
@@ -294,6 +314,7 @@ func (b *backup) finish(start time.Time) (*Result, error) {
 		Version: manifest.Version, Name: manifest.Name(b.opt.Kind, start), Kind: b.opt.Kind,
 		Time: start.Truncate(time.Second), Incomplete: b.incomplete,
 		StreamSize: b.streamOff, AddedBytes: st.Stored, Blobs: blobs,
+		DowntimeMS: b.opt.Downtime.Milliseconds(),
 	}
 	m.SetDetails(d)
 	if err := manifest.Save(b.s, m); err != nil {

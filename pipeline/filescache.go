@@ -85,11 +85,16 @@ func writeCache(w io.Writer, c *filesCache) error {
 	return errors.Join(gob.NewEncoder(zw).Encode(c), zw.Close())
 }
 
-// lookup returns the cached blob IDs of an unchanged file.
-func (c *filesCache) lookup(e *entry) ([]chunkstore.ID, bool) {
+// lookup returns the cached blob IDs of an unchanged file. The ctime of
+// a file immutable says is not compared: linking it into a staged view
+// changes it, while size, mtime and inode still tell a replaced file.
+func (c *filesCache) lookup(e *entry, immutable func(rel string) bool) ([]chunkstore.ID, bool) {
 	cf, ok := c.Files[e.rel]
 	st := e.st
-	if !ok || cf.Size != st.Size || cf.MTime != st.Mtim.Nano() || cf.CTime != st.Ctim.Nano() || cf.Ino != st.Ino {
+	if !ok || cf.Size != st.Size || cf.MTime != st.Mtim.Nano() || cf.Ino != st.Ino {
+		return nil, false
+	}
+	if cf.CTime != st.Ctim.Nano() && (immutable == nil || !immutable(e.rel)) {
 		return nil, false
 	}
 	return cf.Blobs, true

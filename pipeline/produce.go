@@ -31,7 +31,7 @@ func (b *backup) produce(ctx context.Context, emit func(*job) error) error {
 			return b.entry(e, emit)
 		},
 	}
-	if err := wk.walk(b.opt.Source); err != nil {
+	if err := wk.walk(b.opt.dir()); err != nil {
 		return err
 	}
 	b.streamOff += int64(len(trailer))
@@ -97,7 +97,7 @@ func (b *backup) emit(emit func(*job) error, j *job) error {
 // entry before its header is written).
 func (b *backup) body(e *entry) (func(func(*job) error) (int, error), error) {
 	want := e.st.Size + padding(e.st.Size)
-	if ids, ok := b.cache.lookup(e); ok && b.cachedSize(ids) == want {
+	if ids, ok := b.cache.lookup(e, b.opt.Immutable); ok && b.cachedSize(ids) == want {
 		return func(emit func(*job) error) (int, error) {
 			for _, id := range ids {
 				loc, _ := b.ix.Lookup(id)
