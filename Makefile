@@ -32,6 +32,7 @@ lint:
 bench: test-tools
 	scripts/bench
 	scripts/bench-export
+	scripts/bench-db-downtime
 
 clean:
 	rm -rf bin

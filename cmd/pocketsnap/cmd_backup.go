@@ -17,6 +17,8 @@ type backupOptions struct {
 	forceRead bool
 	noRotate  bool
 	compat    compatFlags
+	// dbStopCmd and dbStartCmd override DB_STOP_CMD and DB_START_CMD.
+	dbStopCmd, dbStartCmd string
 }
 
 func backupCommand() *command {
@@ -25,7 +27,7 @@ func backupCommand() *command {
 		name: "backup", group: "Back up",
 		summary: "snapshot a directory (db, rootfs, or any kind with --source)",
 		usage:   "backup KIND [--source DIR] [flags]",
-		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "DB_DIR", "ROOTFS_DIR", "PREFIX", "BACKUP_KEEP_DB", "BACKUP_KEEP_ROOTFS", "BACKUP_KEEP_<KIND>", "BACKUP_COMPAT"},
+		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "DB_DIR", "ROOTFS_DIR", "PREFIX", "BACKUP_KEEP_DB", "BACKUP_KEEP_ROOTFS", "BACKUP_KEEP_<KIND>", "BACKUP_COMPAT", "DB_STOP_CMD", "DB_START_CMD", "DB_IMMUTABLE_GLOBS"},
 		examples: []string{
 			"pocketsnap backup db                      # DB_DIR, default ${ROOTFS_DIR}/var/lib/conduwuit/db",
 			"pocketsnap backup rootfs                  # ROOTFS_DIR, the proot-distro Debian userland",
@@ -35,6 +37,8 @@ func backupCommand() *command {
 			fs.StringVar(&o.source, "source", "", "back up `DIR` (default: DB_DIR for db, ROOTFS_DIR for rootfs)")
 			fs.BoolVar(&o.forceRead, "force-read", false, "read every file, ignoring the files cache")
 			fs.BoolVar(&o.noRotate, "no-rotate", false, "do not apply retention afterwards (see 'pocketsnap rotate --help')")
+			fs.StringVar(&o.dbStopCmd, "db-stop-cmd", "", "`CMD` that stops the database service before a db backup stages its directory (default DB_STOP_CMD)")
+			fs.StringVar(&o.dbStartCmd, "db-start-cmd", "", "`CMD` that starts it again once staged, even after a failure (default DB_START_CMD)")
 			o.compat.register(fs)
 			return func(ctx context.Context, e *env, args []string) error { return runBackup(ctx, e, o, args) }
 		},
@@ -46,6 +50,9 @@ func runBackup(ctx context.Context, e *env, o backupOptions, args []string) erro
 		return usageErrorf("backup needs exactly one KIND (db, rootfs, or a name of your own with --source)")
 	}
 	kind := args[0]
+	if kind != "db" && (o.dbStopCmd != "" || o.dbStartCmd != "") {
+		return usageErrorf("--db-stop-cmd and --db-start-cmd apply to backup db only")
+	}
 	if o.source == "" {
 		switch kind {
 		case "db":
@@ -84,13 +91,21 @@ func runBackup(ctx context.Context, e *env, o backupOptions, args []string) erro
 
 	host, _ := os.Hostname()
 	prog := new(pipeline.Progress)
-	stop := e.ui.startProgress("backup "+kind, prog)
-	res, err := pipeline.Backup(ctx, s, pipeline.Options{
+	opt := pipeline.Options{
 		Kind: kind, Source: o.source, ForceRead: o.forceRead, Host: host, Tool: versionString(),
 		Frames:   arc.frames(),
 		Progress: prog,
 		Warn:     func(path string, err error) { e.ui.warnf("%s: %v", path, err) },
-	})
+	}
+	if kind == "db" {
+		cleanup, err := e.prepareDB(ctx, o, &opt)
+		if err != nil {
+			return fmt.Errorf("backup of %s failed: %w", o.source, err)
+		}
+		defer cleanup()
+	}
+	stop := e.ui.startProgress("backup "+kind, prog)
+	res, err := pipeline.Backup(ctx, s, opt)
 	stop()
 	if err != nil {
 		return fmt.Errorf("backup of %s failed: %w", o.source, err)

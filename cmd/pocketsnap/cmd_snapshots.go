@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -45,6 +46,8 @@ type snapshotJSON struct {
 	AddedBytes int64     `json:"added_bytes"`
 	Blobs      int       `json:"blobs"`
 	Incomplete bool      `json:"incomplete"`
+	// DowntimeMS is how long the database was stopped for the snapshot.
+	DowntimeMS int64 `json:"downtime_ms,omitempty"`
 }
 
 func runSnapshots(ctx context.Context, e *env, o snapshotsOptions, args []string) error {
@@ -63,7 +66,7 @@ func runSnapshots(ctx context.Context, e *env, o snapshotsOptions, args []string
 	out := []snapshotJSON{}
 	for _, m := range list {
 		if o.kind == "" || m.Kind == o.kind {
-			out = append(out, snapshotJSON{m.Name, m.Kind, m.Time, m.StreamSize, m.AddedBytes, len(m.Blobs), m.Incomplete})
+			out = append(out, snapshotJSON{m.Name, m.Kind, m.Time, m.StreamSize, m.AddedBytes, len(m.Blobs), m.Incomplete, m.DowntimeMS})
 		}
 	}
 	if o.json {
@@ -77,6 +80,9 @@ func runSnapshots(ctx context.Context, e *env, o snapshotsOptions, args []string
 		flag := ""
 		if m.Incomplete {
 			flag = "incomplete"
+		}
+		if m.DowntimeMS > 0 {
+			flag = strings.TrimSpace(flag + " downtime " + (time.Duration(m.DowntimeMS) * time.Millisecond).String())
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Kind, m.Time.Format("2006-01-02 15:04:05"), humanBytes(m.Size), humanBytes(m.AddedBytes), flag)
 	}

@@ -29,6 +29,7 @@ var configKeys = []string{
 	"ENABLE_BACKUP_DAEMON", "BACKUP_DAEMON_HOUR", "BACKUP_DB_CADENCE", "BACKUP_DAEMON_HC_URL",
 	"ENABLE_OFFSITE_BACKUP", "DB_DIR", "ROOTFS_DIR", "PREFIX", "BACKUP_REPO",
 	"STACK_STOP_CMD", "STACK_START_CMD", "BACKUP_COMPAT",
+	"DB_STOP_CMD", "DB_START_CMD", "DB_IMMUTABLE_GLOBS",
 }
 
 // loadConfig reads the env file (when given or present) and overlays the
