@@ -127,18 +127,20 @@ func pick(s *chunkstore.Store, list []*manifest.Manifest, kind, ref string, at t
 }
 
 func (e *env) stackCommands(o restoreOptions) (stop, start hooks.Command, err error) {
-	stopV, startV := o.stopCmd, o.startCmd
-	if stopV == "" {
-		stopV = e.cfg.get("STACK_STOP_CMD", "")
-	}
-	if startV == "" {
-		startV = e.cfg.get("STACK_START_CMD", "")
-	}
-	if stop, err = hooks.Parse("STACK_STOP_CMD", stopV); err != nil {
+	if stop, err = e.hook("STACK_STOP_CMD", o.stopCmd); err != nil {
 		return stop, start, err
 	}
-	start, err = hooks.Parse("STACK_START_CMD", startV)
+	start, err = e.hook("STACK_START_CMD", o.startCmd)
 	return stop, start, err
+}
+
+// hook parses the service command given by a flag's value or, when that
+// is empty, by the configuration key.
+func (e *env) hook(key, flag string) (hooks.Command, error) {
+	if flag == "" {
+		flag = e.cfg.get(key, "")
+	}
+	return hooks.Parse(key, flag)
 }
 
 // printPlan describes what the restore will do. It fails when the free

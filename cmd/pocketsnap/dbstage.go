@@ -22,18 +22,11 @@ type dbService struct {
 // dbService reads DB_STOP_CMD, DB_START_CMD (or the flags overriding them)
 // and DB_IMMUTABLE_GLOBS.
 func (e *env) dbService(o backupOptions) (*dbService, error) {
-	stopV, startV := o.dbStopCmd, o.dbStartCmd
-	if stopV == "" {
-		stopV = e.cfg.get("DB_STOP_CMD", "")
-	}
-	if startV == "" {
-		startV = e.cfg.get("DB_START_CMD", "")
-	}
-	stop, err := hooks.Parse("DB_STOP_CMD", stopV)
+	stop, err := e.hook("DB_STOP_CMD", o.dbStopCmd)
 	if err != nil {
 		return nil, err
 	}
-	start, err := hooks.Parse("DB_START_CMD", startV)
+	start, err := e.hook("DB_START_CMD", o.dbStartCmd)
 	if err != nil {
 		return nil, err
 	}
