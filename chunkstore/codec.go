@@ -65,9 +65,6 @@ func (c *Codec) Encrypted() bool { return len(c.recipients) > 0 }
 // SetIdentities provides the identities that open encrypted objects.
 func (c *Codec) SetIdentities(ids []age.Identity) { c.identities = ids }
 
-// CanOpen reports whether encrypted objects can be read.
-func (c *Codec) CanOpen() bool { return !c.Encrypted() || len(c.identities) > 0 }
-
 // Seal returns a writer whose output, written to w, is the stored form of
 // what is written to it. Close must be called to finish the object.
 func (c *Codec) Seal(w io.Writer) (io.WriteCloser, error) {

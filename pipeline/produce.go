@@ -181,7 +181,6 @@ func (b *backup) readBody(e *entry, f *os.File, emit func(*job) error) (int, err
 			}
 		}
 	}
-	b.opt.Progress.Read.Add(size)
 	b.counts.BytesRead += size
 	if b.unchanged(e, f, br) {
 		b.readFiles = append(b.readFiles, readFile{path: e.rel, meta: cacheEntry(e), first: first, n: b.seq - first})

@@ -9,8 +9,6 @@ type Progress struct {
 	Entries atomic.Int64
 	// Bytes is the number of stream bytes processed.
 	Bytes atomic.Int64
-	// Read is the number of bytes read from source files.
-	Read atomic.Int64
 }
 
 func (p *Progress) addStream(n int64) { p.Bytes.Add(n) }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/extract"
+	"github.com/pocketsnap/pocketsnap/internal/tree"
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/pipeline"
 )
@@ -120,13 +121,7 @@ func checkTarget(target string) error {
 // removeAll removes a partial tree, including directories extracted
 // without write permission.
 func removeAll(dir string) error {
-	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			_ = os.Chmod(p, 0o700)
-		}
-		return nil
-	})
-	if err := os.RemoveAll(dir); err != nil {
+	if err := tree.Remove(dir); err != nil {
 		return fmt.Errorf("failed to remove partial restore %s: %w", dir, err)
 	}
 	return nil

@@ -3,10 +3,10 @@ package stage
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/pocketsnap/pocketsnap/internal/tree"
 )
 
 // suffix separates a source's path from its staging stamp.
@@ -35,13 +35,7 @@ func CleanStale(src string) ([]string, error) {
 // Remove deletes a staging directory, even one holding read-only
 // directories.
 func Remove(dir string) error {
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			os.Chmod(p, 0o700)
-		}
-		return nil
-	})
-	if err := os.RemoveAll(dir); err != nil {
+	if err := tree.Remove(dir); err != nil {
 		return fmt.Errorf("failed to remove staging directory %s: %w", dir, err)
 	}
 	return nil

@@ -11,15 +11,16 @@ const mod = "github.com/pocketsnap/pocketsnap/"
 // forbidden maps a package to the packages it must not depend on, directly
 // or indirectly.
 var forbidden = map[string][]string{
-	"chunkstore": {"manifest", "pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"manifest":   {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"pipeline":   {"restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"extract":    {"chunkstore", "manifest", "pipeline", "restore", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"restore":    {"cmd/pocketsnap", "github.com/spf13/pflag"},
-	"compat":     {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"retention":  {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
-	"hooks":      {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
-	"stage":      {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
+	"chunkstore":    {"manifest", "pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"manifest":      {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"pipeline":      {"restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"extract":       {"chunkstore", "manifest", "pipeline", "restore", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"restore":       {"cmd/pocketsnap", "github.com/spf13/pflag"},
+	"compat":        {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"retention":     {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
+	"hooks":         {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
+	"internal/tree": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "stage", "cmd/pocketsnap"},
+	"stage":         {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
 }
 
 func TestLayering(t *testing.T) {
