@@ -62,8 +62,9 @@ func writeFileAtomic(path string, perm os.FileMode, data []byte) error {
 	})
 }
 
-// isTemp reports whether a file name is a temporary file of writeAtomic.
-func isTemp(name string) bool { return strings.Contains(name, tempMarker) }
+// IsTemp reports whether a file name is that of an unfinished write, which
+// is not part of the repository.
+func IsTemp(name string) bool { return strings.Contains(name, tempMarker) }
 
 // sweepTemps removes temporary files left below dir by crashed writers.
 func sweepTemps(dir string) error {
@@ -74,7 +75,7 @@ func sweepTemps(dir string) error {
 			}
 			return err
 		}
-		if !d.IsDir() && isTemp(d.Name()) {
+		if !d.IsDir() && IsTemp(d.Name()) {
 			if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 				return fmt.Errorf("failed to remove stale temporary file %s: %w", path, err)
 			}

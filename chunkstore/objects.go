@@ -37,7 +37,7 @@ func (s *Store) ListPacks() ([]ObjectInfo, error) {
 			}
 			return err
 		}
-		if d.IsDir() || isTemp(d.Name()) {
+		if d.IsDir() || IsTemp(d.Name()) {
 			return nil
 		}
 		id, err := ParseID(d.Name())

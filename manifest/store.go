@@ -69,7 +69,7 @@ func Names(s *chunkstore.Store) ([]string, error) {
 	}
 	var names []string
 	for _, e := range ents {
-		if strings.Contains(e.Name(), ".tmp-") {
+		if chunkstore.IsTemp(e.Name()) {
 			continue
 		}
 		if _, _, err := ParseName(e.Name()); err != nil {
