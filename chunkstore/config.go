@@ -75,7 +75,8 @@ func newConfig(recipients []string) (Config, error) {
 	}, nil
 }
 
-func parseConfig(b []byte) (Config, error) {
+// ParseConfig decodes and validates a repository's config object.
+func ParseConfig(b []byte) (Config, error) {
 	var c Config
 	if err := json.Unmarshal(b, &c); err != nil {
 		return c, err

@@ -60,7 +60,25 @@ func (s *Store) Usage(live map[ID]struct{}) (*Usage, error) {
 	if err != nil {
 		return nil, err
 	}
-	packs := ix.Packs()
+	if _, adopted, err := s.loadRemote(); err == nil && len(adopted.blobs) > 0 {
+		// Blobs that only the bucket holds are accounted for: they do not
+		// make orphans worth keeping.
+		local := make(map[ID]struct{}, len(live))
+		for id := range live {
+			if !adopted.Has(id) || ix.Has(id) {
+				local[id] = struct{}{}
+			}
+		}
+		live = local
+	}
+	return MeasureUsage(ix.Packs(), files, live), nil
+}
+
+// MeasureUsage measures packs, in index order, against live, the blobs
+// that the kept snapshots reference; files are the pack files stored,
+// those that no pack of packs names are orphans. A live blob stored in
+// several packs counts in the last one only.
+func MeasureUsage(packs []PackInfo, files []ObjectInfo, live map[ID]struct{}) *Usage {
 	owner := make(map[ID]int, len(live))
 	for i, p := range packs {
 		for _, b := range p.Blobs {
@@ -88,7 +106,7 @@ func (s *Store) Usage(live map[ID]struct{}) (*Usage, error) {
 			u.Orphans = append(u.Orphans, f)
 		}
 	}
-	return u, nil
+	return u
 }
 
 // Garbage returns the packs that garbage collection deletes: the indexed
@@ -126,6 +144,9 @@ func (u *Usage) PartlyDead(threshold float64) []PackUsage {
 // exclusive lock and has no [Writer] open, and has made sure that no kept
 // snapshot needs a blob that only these packs hold.
 func (s *Store) DropPacks(ids []ID) error {
+	if s.ReadOnly() {
+		return ErrReadOnly
+	}
 	ix, err := s.Index()
 	if err != nil {
 		return err
@@ -135,21 +156,11 @@ func (s *Store) DropPacks(ids []ID) error {
 		drop[id] = true
 	}
 	packs := ix.Packs()
-	keep := make([]PackInfo, 0, len(packs))
-	for _, p := range packs {
-		if !drop[p.ID] {
-			keep = append(keep, p)
-		}
-	}
-	if len(keep) < len(packs) {
+	if keep := without(packs, drop); len(keep) < len(packs) {
 		if err := s.log.rewrite(keep); err != nil {
 			return fmt.Errorf("failed to rewrite the index without %d packs: %w", len(packs)-len(keep), err)
 		}
-		nix := newIndex()
-		for _, p := range keep {
-			nix.add(p)
-		}
-		s.index = nix
+		s.index = indexOf(keep)
 	}
 	dirs := map[string]bool{}
 	for _, id := range ids {
@@ -172,6 +183,9 @@ func (s *Store) DropPacks(ids []ID) error {
 // relies on it: a snapshot's manifest goes before the packs only it
 // referenced.
 func (s *Store) RemoveFile(name string) error {
+	if s.ReadOnly() {
+		return ErrReadOnly
+	}
 	p := s.Path(name)
 	if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
 		return err

@@ -65,6 +65,23 @@ func (ix *Index) Lookup(id ID) (Location, bool) {
 	return Location{Pack: ix.packs[l.pack].ID, BlobEntry: BlobEntry{ID: id, Offset: l.offset, Length: l.length, RawLength: l.rawLen}}, true
 }
 
+// HasPack reports whether the pack is indexed.
+func (ix *Index) HasPack(id ID) bool {
+	_, ok := ix.Pack(id)
+	return ok
+}
+
+// Pack returns an indexed pack.
+func (ix *Index) Pack(id ID) (PackInfo, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	i, ok := ix.byPack[id]
+	if !ok {
+		return PackInfo{}, false
+	}
+	return ix.packs[i], true
+}
+
 // Packs returns every indexed pack.
 func (ix *Index) Packs() []PackInfo {
 	ix.mu.RLock()

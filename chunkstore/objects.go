@@ -2,10 +2,10 @@ package chunkstore
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+	"io/fs"
 )
 
 // ObjectInfo names a stored pack and its size.
@@ -29,10 +29,9 @@ func (e *PackError) Unwrap() error { return e.Err }
 // of interrupted writes are not packs).
 func (s *Store) ListPacks() ([]ObjectInfo, error) {
 	var out []ObjectInfo
-	root := filepath.Join(s.dir, dataDir)
-	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+	err := fs.WalkDir(s.fsys, dataDir, func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if os.IsNotExist(err) && path == root {
+			if errors.Is(err, fs.ErrNotExist) && name == dataDir {
 				return nil
 			}
 			return err
@@ -42,7 +41,7 @@ func (s *Store) ListPacks() ([]ObjectInfo, error) {
 		}
 		id, err := ParseID(d.Name())
 		if err != nil {
-			return fmt.Errorf("unexpected file %s in the repository: %w", path, err)
+			return fmt.Errorf("unexpected file %s in the repository: %w", name, err)
 		}
 		fi, err := d.Info()
 		if err != nil {
@@ -59,15 +58,15 @@ func (s *Store) ListPacks() ([]ObjectInfo, error) {
 
 // HasPack reports whether the pack file exists.
 func (s *Store) HasPack(id ID) bool {
-	_, err := os.Stat(s.packPath(id))
+	_, err := fs.Stat(s.fsys, PackName(id))
 	return err == nil
 }
 
 // VerifyPack re-hashes a stored pack and compares the digest with its name.
 // It needs no identity.
 func (s *Store) VerifyPack(id ID) error {
-	f, err := os.Open(s.packPath(id))
-	if os.IsNotExist(err) {
+	f, err := s.fsys.Open(PackName(id))
+	if errors.Is(err, fs.ErrNotExist) {
 		return &PackError{Pack: id, Err: ErrMissing}
 	}
 	if err != nil {

@@ -67,8 +67,10 @@ func readTrailer(ra io.ReaderAt, size int64) ([]BlobEntry, error) {
 	if size < trailerFixed {
 		return nil, fmt.Errorf("%w: pack too short (%d bytes)", errBadTrailer, size)
 	}
+	// io.ReaderAt may report io.EOF with a full read at the end (age's
+	// does): io.ReadFull on a section takes that as success.
 	var tail [4]byte
-	if _, err := ra.ReadAt(tail[:], size-4); err != nil {
+	if _, err := io.ReadFull(io.NewSectionReader(ra, size-4, 4), tail[:]); err != nil {
 		return nil, fmt.Errorf("failed to read trailer length: %w", err)
 	}
 	total := int64(binary.LittleEndian.Uint32(tail[:]))
@@ -76,7 +78,7 @@ func readTrailer(ra io.ReaderAt, size int64) ([]BlobEntry, error) {
 		return nil, fmt.Errorf("%w: length %d", errBadTrailer, total)
 	}
 	buf := make([]byte, total)
-	if _, err := ra.ReadAt(buf, size-total); err != nil {
+	if _, err := io.ReadFull(io.NewSectionReader(ra, size-total, total), buf); err != nil {
 		return nil, fmt.Errorf("failed to read trailer: %w", err)
 	}
 	return parseTrailer(buf, size-total)

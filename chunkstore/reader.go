@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"sync"
 )
 
@@ -60,7 +60,7 @@ func (s *Store) ReadFrame(id ID, dst []byte) (frame, plain []byte, err error) {
 	}
 	loc, ok := ix.Lookup(id)
 	if !ok {
-		return nil, nil, &BlobError{Blob: id, Err: ErrMissing}
+		return nil, nil, &BlobError{Blob: id, Err: s.missing(id)}
 	}
 	frame = make([]byte, loc.Length)
 	if err := s.packs.readAt(loc.Pack, frame, int64(loc.Offset)); err != nil {
@@ -75,6 +75,14 @@ func (s *Store) ReadFrame(id ID, dst []byte) (frame, plain []byte, err error) {
 		return nil, nil, &BlobError{Blob: id, Pack: loc.Pack, Err: fmt.Errorf("%w: content does not match its ID", ErrCorrupt)}
 	}
 	return frame, out, nil
+}
+
+// missing tells why a blob is not in the index.
+func (s *Store) missing(id ID) error {
+	if _, adopted, err := s.loadRemote(); err == nil && adopted.Has(id) {
+		return fmt.Errorf("%w: %w", ErrMissing, ErrRemoteOnly)
+	}
+	return ErrMissing
 }
 
 // packTrailer reads the blob table of a pack.
@@ -103,7 +111,7 @@ type packCache struct {
 
 type packHandle struct {
 	id      ID
-	f       *os.File
+	f       fs.File
 	ra      io.ReaderAt
 	size    int64
 	refs    int
@@ -159,8 +167,8 @@ func (c *packCache) acquire(id ID) (*packHandle, error) {
 }
 
 func (c *packCache) open(id ID) (*packHandle, error) {
-	f, err := os.Open(c.s.packPath(id))
-	if os.IsNotExist(err) {
+	f, err := c.s.fsys.Open(PackName(id))
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrMissing
 	}
 	if err != nil {
@@ -171,7 +179,12 @@ func (c *packCache) open(id ID) (*packHandle, error) {
 		f.Close()
 		return nil, err
 	}
-	ra, size, err := c.s.codec.OpenAt(f, fi.Size())
+	fra, ok := f.(io.ReaderAt)
+	if !ok {
+		f.Close()
+		return nil, fmt.Errorf("%s cannot be read by range", PackName(id))
+	}
+	ra, size, err := c.s.codec.OpenAt(fra, fi.Size())
 	if err != nil {
 		f.Close()
 		if errors.Is(err, ErrNoIdentity) || errors.Is(err, ErrWrongIdentity) {

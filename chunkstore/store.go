@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +14,9 @@ import (
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 )
+
+// ConfigName is the repository-relative name of the config object.
+const ConfigName = configFile
 
 // Names inside a repository directory.
 const (
@@ -22,17 +27,27 @@ const (
 	localDir       = "local"
 	localKeys      = "local/keys"
 	localIndex     = "local/index"
+	remoteIndex    = "local/remote-index"
+	adoptedIndex   = "local/adopted-index"
 )
+
+// ErrReadOnly is returned by the writing methods of a store opened with
+// [OpenFS].
+var ErrReadOnly = errors.New("the repository is read-only here")
 
 // ErrNotExist is returned by [Open] when dir holds no repository.
 var ErrNotExist = errors.New("no repository")
 
 // Store is an open repository.
 type Store struct {
+	// dir is the repository directory; empty for a read-only store.
 	dir   string
+	fsys  fs.FS
 	cfg   Config
 	codec *Codec
 	log   *indexLog
+	// bucket is what the device knows is in its bucket (see remote.go).
+	bucket remoteState
 
 	keysOnce sync.Once
 	keys     *Keys
@@ -56,9 +71,6 @@ func Init(dir string, recipients []string) (*Store, error) {
 // InitWith is Init with chunking parameters other than the defaults, for
 // measuring them.
 func InitWith(dir string, recipients []string, ch Chunking) (*Store, error) {
-	if _, err := os.Stat(filepath.Join(dir, configFile)); err == nil {
-		return nil, fmt.Errorf("a repository already exists in %s", dir)
-	}
 	recs, _, err := ParseRecipients(strings.Join(recipients, "\n"))
 	if err != nil {
 		return nil, err
@@ -76,13 +88,41 @@ func InitWith(dir string, recipients []string, ch Chunking) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	codec := NewCodec(recs)
-	sealed, err := codec.SealBytes(kb)
+	sealed, err := NewCodec(recs).SealBytes(kb)
 	if err != nil {
 		return nil, fmt.Errorf("failed to encrypt secrets: %w", err)
 	}
+	return create(dir, cfg, kb, sealed)
+}
+
+// Clone creates a repository in dir that is src on this device: the same
+// config and stored secrets, and the device's plaintext copy of the
+// secrets, which needs src's identity. It copies no pack; see
+// [Store.Adopt].
+func Clone(dir string, src *Store) (*Store, error) {
+	keys, err := src.Keys()
+	if err != nil {
+		return nil, err
+	}
+	kb, err := json.Marshal(keys)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := fs.ReadFile(src.fsys, src.SecretsName())
+	if err != nil {
+		return nil, fmt.Errorf("failed to read repository secrets: %w", err)
+	}
+	return create(dir, src.cfg, kb, sealed)
+}
+
+// create writes a new repository's files; keys is the plaintext of the
+// secrets and sealed their stored form.
+func create(dir string, cfg Config, keys, sealed []byte) (*Store, error) {
+	if _, err := os.Stat(filepath.Join(dir, configFile)); err == nil {
+		return nil, fmt.Errorf("a repository already exists in %s", dir)
+	}
 	name := secretsFile
-	if codec.Encrypted() {
+	if cfg.Encoding == EncodingAge {
 		name = secretsFileAge
 	}
 	for _, d := range []string{dataDir, "snapshots", localDir} {
@@ -90,7 +130,7 @@ func InitWith(dir string, recipients []string, ch Chunking) (*Store, error) {
 			return nil, fmt.Errorf("failed to create repository: %w", err)
 		}
 	}
-	if err := writeFileAtomic(filepath.Join(dir, localKeys), 0o600, kb); err != nil {
+	if err := writeFileAtomic(filepath.Join(dir, localKeys), 0o600, keys); err != nil {
 		return nil, fmt.Errorf("failed to write %s: %w", localKeys, err)
 	}
 	if err := writeFileAtomic(filepath.Join(dir, name), 0o600, sealed); err != nil {
@@ -110,16 +150,51 @@ func InitWith(dir string, recipients []string, ch Chunking) (*Store, error) {
 // Open opens the repository in dir. Identities are optional; without them
 // the store can write and verify but not read blobs back.
 func Open(dir string) (*Store, error) {
-	b, err := os.ReadFile(filepath.Join(dir, configFile))
-	if os.IsNotExist(err) {
-		return nil, fmt.Errorf("%w in %s", ErrNotExist, dir)
+	s, err := open(dir, os.DirFS(dir))
+	if err != nil {
+		return nil, err
+	}
+	s.log = &indexLog{path: filepath.Join(dir, localIndex)}
+	s.bucket = remoteState{
+		log:     &indexLog{path: filepath.Join(dir, remoteIndex)},
+		adopted: &indexLog{path: filepath.Join(dir, adoptedIndex)},
+	}
+	return s, nil
+}
+
+// OpenFS opens a read-only view of a repository stored elsewhere, e.g. in
+// a bucket: fsys holds the repository's objects under their names. It
+// reads the secrets from keys, when given (the device's own, for a copy
+// of its repository), or else decrypts them with the identity; the blob
+// index is rebuilt from the pack trailers when first needed, which also
+// needs the identity. Files of fsys that implement io.ReaderAt are read
+// by range; packs must.
+func OpenFS(fsys fs.FS, keys *Keys) (*Store, error) {
+	s, err := open("", fsys)
+	if err != nil {
+		return nil, err
+	}
+	if keys != nil {
+		s.keysOnce.Do(func() { s.keys = keys })
+	}
+	return s, nil
+}
+
+func open(dir string, fsys fs.FS) (*Store, error) {
+	where := dir
+	if where == "" {
+		where = fmt.Sprint(fsys)
+	}
+	b, err := fs.ReadFile(fsys, configFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w in %s", ErrNotExist, where)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("failed to read repository config: %w", err)
 	}
-	cfg, err := parseConfig(b)
+	cfg, err := ParseConfig(b)
 	if err != nil {
-		return nil, fmt.Errorf("invalid repository config %s: %w", filepath.Join(dir, configFile), err)
+		return nil, fmt.Errorf("invalid repository config %s: %w", path.Join(where, configFile), err)
 	}
 	recs, _, err := ParseRecipients(strings.Join(cfg.Recipients, "\n"))
 	if err != nil {
@@ -139,9 +214,9 @@ func Open(dir string) (*Store, error) {
 	}
 	s := &Store{
 		dir:   dir,
+		fsys:  fsys,
 		cfg:   cfg,
 		codec: NewCodec(recs),
-		log:   &indexLog{path: filepath.Join(dir, localIndex)},
 		enc:   enc,
 		dec:   dec,
 	}
@@ -156,8 +231,15 @@ func (s *Store) Close() error {
 	return s.enc.Close()
 }
 
-// Dir returns the repository directory.
+// Dir returns the repository directory; empty for a read-only store
+// ([OpenFS]).
 func (s *Store) Dir() string { return s.dir }
+
+// FS returns the repository's objects as a file system, for reading.
+func (s *Store) FS() fs.FS { return s.fsys }
+
+// ReadOnly reports whether the store was opened with [OpenFS].
+func (s *Store) ReadOnly() bool { return s.dir == "" }
 
 // Config returns the repository configuration.
 func (s *Store) Config() Config { return s.cfg }
@@ -171,6 +253,13 @@ func (s *Store) SetIdentities(ids []age.Identity) { s.codec.SetIdentities(ids) }
 // Lock takes the repository lock: exclusive for writers, shared for
 // readers. It fails at once with a *LockedError if it is taken.
 func (s *Store) Lock(exclusive bool) (*Lock, error) {
+	if s.ReadOnly() {
+		if exclusive {
+			return nil, ErrReadOnly
+		}
+		// Nothing to exclude: this process only reads the objects.
+		return &Lock{}, nil
+	}
 	l, err := lockRepo(s.dir, exclusive)
 	if err != nil {
 		return nil, err
@@ -192,13 +281,14 @@ func (s *Store) Keys() (*Keys, error) {
 }
 
 func (s *Store) loadKeys() (*Keys, error) {
-	b, err := os.ReadFile(filepath.Join(s.dir, localKeys))
-	if os.IsNotExist(err) {
-		name := secretsFile
-		if s.codec.Encrypted() {
-			name = secretsFileAge
-		}
-		sealed, rerr := os.ReadFile(filepath.Join(s.dir, name))
+	var b []byte
+	err := fs.ErrNotExist
+	if !s.ReadOnly() {
+		b, err = os.ReadFile(filepath.Join(s.dir, localKeys))
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		name := s.SecretsName()
+		sealed, rerr := fs.ReadFile(s.fsys, name)
 		if rerr != nil {
 			return nil, fmt.Errorf("failed to read repository secrets: %w", rerr)
 		}
@@ -215,6 +305,14 @@ func (s *Store) loadKeys() (*Keys, error) {
 	return &k, nil
 }
 
+// SecretsName is the repository-relative name of the stored secrets.
+func (s *Store) SecretsName() string {
+	if s.codec.Encrypted() {
+		return secretsFileAge
+	}
+	return secretsFile
+}
+
 // Index returns the blob index, loading it on first use: from the device's
 // plaintext log, or, where the repository has no such log (a copy on the
 // machine that holds the identity), by reading every pack's trailer.
@@ -224,6 +322,13 @@ func (s *Store) Index() (*Index, error) {
 }
 
 func (s *Store) loadIndex() (*Index, error) {
+	if s.ReadOnly() {
+		packs, err := s.ListPacks()
+		if err != nil {
+			return nil, err
+		}
+		return s.rebuildIndex(packs)
+	}
 	if _, err := os.Stat(s.log.path); os.IsNotExist(err) {
 		packs, err := s.ListPacks()
 		if err != nil {
@@ -233,10 +338,7 @@ func (s *Store) loadIndex() (*Index, error) {
 			return s.rebuildIndex(packs)
 		}
 	}
-	return s.log.load(func(id ID) bool {
-		_, err := os.Stat(s.packPath(id))
-		return err == nil
-	})
+	return s.log.load(s.HasPack)
 }
 
 // rebuildIndex reads the trailer of every pack (which needs the identity).
@@ -253,8 +355,13 @@ func (s *Store) rebuildIndex(packs []ObjectInfo) (*Index, error) {
 }
 
 func (s *Store) packPath(id ID) string {
+	return filepath.Join(s.dir, filepath.FromSlash(PackName(id)))
+}
+
+// PackName is the repository-relative name of a pack.
+func PackName(id ID) string {
 	h := id.String()
-	return filepath.Join(s.dir, dataDir, h[:2], h)
+	return dataDir + "/" + h[:2] + "/" + h
 }
 
 // Path returns the absolute path of a repository-relative name.
@@ -262,6 +369,9 @@ func (s *Store) Path(name string) string { return filepath.Join(s.dir, filepath.
 
 // WriteFile stores data atomically under a repository-relative name.
 func (s *Store) WriteFile(name string, data []byte) error {
+	if s.ReadOnly() {
+		return ErrReadOnly
+	}
 	return writeFileAtomic(s.Path(name), 0o600, data)
 }
 
@@ -272,7 +382,7 @@ func (s *Store) CheckIdentity() error {
 	if !s.codec.Encrypted() {
 		return nil
 	}
-	sealed, err := os.ReadFile(filepath.Join(s.dir, secretsFileAge))
+	sealed, err := fs.ReadFile(s.fsys, secretsFileAge)
 	if err != nil {
 		return fmt.Errorf("failed to read repository secrets: %w", err)
 	}

@@ -41,7 +41,9 @@ const (
 type Writer struct {
 	s     *Store
 	index *Index
-	open  [numClasses]*openPack
+	// adopted holds the blobs of packs that are only in the bucket.
+	adopted *Index
+	open    [numClasses]*openPack
 	// pending holds blobs added but not yet in the index.
 	pending map[ID]struct{}
 
@@ -63,11 +65,20 @@ type WriteStats struct {
 // NewWriter returns a Writer for the store. The caller must hold the
 // exclusive lock.
 func (s *Store) NewWriter() (*Writer, error) {
+	if s.ReadOnly() {
+		return nil, ErrReadOnly
+	}
 	ix, err := s.Index()
 	if err != nil {
 		return nil, err
 	}
-	return s.newWriter(ix), nil
+	_, adopted, err := s.loadRemote()
+	if err != nil {
+		return nil, err
+	}
+	w := s.newWriter(ix)
+	w.adopted = adopted
+	return w, nil
 }
 
 // newWriter returns a Writer that deduplicates against ix.
@@ -85,7 +96,7 @@ func (w *Writer) Has(id ID) bool {
 	if _, ok := w.pending[id]; ok {
 		return true
 	}
-	return w.index.Has(id)
+	return w.index.Has(id) || w.adopted != nil && w.adopted.Has(id)
 }
 
 // Add stores a blob given its ID, its zstd frame and its plaintext length,

@@ -1,7 +1,9 @@
 package manifest
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"slices"
@@ -44,9 +46,9 @@ func Load(s *chunkstore.Store, name string) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(s.Path(path.Join(Dir, name)))
+	b, err := fs.ReadFile(s.FS(), path.Join(Dir, name))
 	if err != nil {
-		if os.IsNotExist(err) {
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("snapshot %s not found", name)
 		}
 		return nil, fmt.Errorf("failed to read manifest %s: %w", name, err)
@@ -63,8 +65,8 @@ func Load(s *chunkstore.Store, name string) (*Manifest, error) {
 
 // Names returns the names of all stored snapshots, oldest first.
 func Names(s *chunkstore.Store) ([]string, error) {
-	ents, err := os.ReadDir(s.Path(Dir))
-	if err != nil && !os.IsNotExist(err) {
+	ents, err := fs.ReadDir(s.FS(), Dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("failed to list snapshots: %w", err)
 	}
 	var names []string
