@@ -3,20 +3,26 @@ GO      ?= go
 BIN     ?= bin/pocketsnap
 FUZZTIME ?= 10s
 
-.PHONY: build test test-tools lint fuzz-smoke bench clean
+.PHONY: build test test-tools test-minio lint fuzz-smoke bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/pocketsnap
 
 # The README's test command. Installs the real tools the interop tests use
-# (age, zstd, GNU tar, python3) when they are missing, then runs every test
-# with the race detector and a short fuzz smoke of every parser.
-test: test-tools
-	$(GO) test -race -count=1 -timeout 25m ./...
+# (age, zstd, GNU tar, python3) when they are missing and the MinIO server
+# the remote tests run against, then runs every test with the race
+# detector and a short fuzz smoke of every parser.
+test: test-tools test-minio
+	POCKETSNAP_MINIO=$$(scripts/install-minio) $(GO) test -race -count=1 -timeout 25m ./...
 	$(MAKE) fuzz-smoke
 
 test-tools:
 	scripts/install-test-tools
+
+# Builds the pinned MinIO server into the user's cache the first time
+# (about five minutes on two cores); later runs find it there.
+test-minio:
+	scripts/install-minio >/dev/null
 
 fuzz-smoke:
 	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./manifest/
