@@ -1,0 +1,269 @@
+package remote
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"golang.org/x/time/rate"
+)
+
+// Settings say where the bucket is and how to sign in. They come from the
+// 0600 secrets file ${DATA_DIR}/secrets/offsite.env.
+type Settings struct {
+	Endpoint        string // S3_ENDPOINT, https://host[:port]
+	Bucket          string // S3_BUCKET
+	Region          string // S3_REGION
+	AccessKeyID     string // S3_ACCESS_KEY_ID
+	SecretAccessKey string // S3_SECRET_ACCESS_KEY
+	Prefix          string // S3_PREFIX, optional
+	CAFile          string // S3_CA_FILE, optional: a private CA to trust
+}
+
+// Options tune a connection.
+type Options struct {
+	// AllowInsecureLoopback permits an http:// endpoint on a loopback
+	// address, for tests.
+	AllowInsecureLoopback bool
+	// Retries bounds the attempts of each request after the first (for
+	// server errors, timeouts and resets); 0 means 5.
+	Retries int
+	// StallTimeout aborts (and retries) a transfer that made no progress
+	// for that long; 0 means one minute.
+	StallTimeout time.Duration
+	// UploadLimit caps the upload rate in bytes per second; 0: no cap.
+	UploadLimit int64
+}
+
+// ErrDenied is the cause of an error the server gave for bad credentials or
+// missing permissions: retrying cannot help.
+var ErrDenied = errors.New("access denied")
+
+// Bucket is a connection to the bucket that holds a repository.
+type Bucket struct {
+	c        *minio.Client
+	endpoint string // scheme://host, for messages
+	name     string
+	prefix   string
+	opt      Options
+	limit    *rate.Limiter // nil: no upload cap
+}
+
+// Dial checks the settings and prepares a connection; it sends nothing.
+func Dial(s Settings, opt Options) (*Bucket, error) {
+	u, err := checkEndpoint(s.Endpoint, opt.AllowInsecureLoopback)
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range [][2]string{{"S3_BUCKET", s.Bucket}, {"S3_ACCESS_KEY_ID", s.AccessKeyID}, {"S3_SECRET_ACCESS_KEY", s.SecretAccessKey}} {
+		if kv[1] == "" {
+			return nil, fmt.Errorf("%s is not set", kv[0])
+		}
+	}
+	tr, err := transport(s.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Retries == 0 {
+		opt.Retries = 5
+	}
+	if opt.StallTimeout == 0 {
+		opt.StallTimeout = time.Minute
+	}
+	c, err := minio.New(u.Host, &minio.Options{
+		Creds:     credentials.NewStaticV4(s.AccessKeyID, s.SecretAccessKey, ""),
+		Secure:    u.Scheme == "https",
+		Region:    s.Region,
+		Transport: tr,
+		// Retries are ours (see retry), so that a stalled transfer is
+		// retried like a reset one and the bound holds for both.
+		MaxRetries: 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("S3_ENDPOINT %s: %w", u.Host, err)
+	}
+	b := &Bucket{c: c, endpoint: u.Scheme + "://" + u.Host, name: s.Bucket, prefix: strings.Trim(s.Prefix, "/"), opt: opt}
+	if opt.UploadLimit > 0 {
+		// A burst of 64 KiB keeps the rate smooth on a slow link.
+		b.limit = rate.NewLimiter(rate.Limit(opt.UploadLimit), 64<<10)
+	}
+	return b, nil
+}
+
+// checkEndpoint accepts https URLs, and http ones on a loopback address
+// only when allowed.
+func checkEndpoint(endpoint string, insecureLoopback bool) (*url.URL, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.User != nil || u.RawQuery != "" {
+		return nil, fmt.Errorf("S3_ENDPOINT %q is not a URL of the form https://host[:port]", redactURL(endpoint))
+	}
+	switch u.Scheme {
+	case "https":
+		return u, nil
+	case "http":
+		ip := net.ParseIP(u.Hostname())
+		if insecureLoopback && (u.Hostname() == "localhost" || ip != nil && ip.IsLoopback()) {
+			return u, nil
+		}
+		return nil, fmt.Errorf("S3_ENDPOINT %s uses http: backups leave the device only over https (http is allowed only on a loopback address, with --allow-insecure-loopback)", u.Host)
+	}
+	return nil, fmt.Errorf("S3_ENDPOINT %s: unsupported scheme %q (want https)", u.Host, u.Scheme)
+}
+
+// redactURL drops anything that could be a credential from a URL that is
+// about to be shown.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		u.User, u.RawQuery, u.Fragment = nil, "", ""
+		return u.String()
+	}
+	return "(unparsable)"
+}
+
+// transport is the default transport, trusting caFile's certificates too.
+func transport(caFile string) (http.RoundTripper, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = 2 * time.Minute
+	if caFile == "" {
+		return tr, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("S3_CA_FILE: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("S3_CA_FILE %s holds no PEM certificate", caFile)
+	}
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return tr, nil
+}
+
+// String names the bucket for messages: endpoint, bucket and prefix.
+func (b *Bucket) String() string {
+	s := b.endpoint + "/" + b.name
+	if b.prefix != "" {
+		s += "/" + b.prefix
+	}
+	return s
+}
+
+// key is the object key of a repository-relative name.
+func (b *Bucket) key(name string) string {
+	if b.prefix == "" {
+		return name
+	}
+	return b.prefix + "/" + name
+}
+
+// Object is a listed object.
+type Object struct {
+	Name string // repository-relative
+	Size int64
+}
+
+// List returns every object under the prefix, by repository-relative name.
+func (b *Bucket) List(ctx context.Context) (map[string]int64, error) {
+	out := map[string]int64{}
+	err := b.retry(ctx, "list", func(ctx context.Context) error {
+		clear(out)
+		pfx := ""
+		if b.prefix != "" {
+			pfx = b.prefix + "/"
+		}
+		for o := range b.c.ListObjects(ctx, b.name, minio.ListObjectsOptions{Prefix: pfx, Recursive: true}) {
+			if o.Err != nil {
+				return o.Err
+			}
+			out[strings.TrimPrefix(o.Key, pfx)] = o.Size
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Put uploads an object of size bytes read from src with one PUT, the
+// server checking its Content-MD5. sent, if not nil, is told of the bytes
+// as they go out; a failed attempt that is retried reports them again.
+func (b *Bucket) Put(ctx context.Context, name string, src io.ReaderAt, size int64, sent func(int64)) error {
+	return b.retry(ctx, "upload "+name, func(ctx context.Context) error {
+		ctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		w := newWatchdog(ctx, b.opt.StallTimeout, cancel, b.limit, sent)
+		defer w.stop()
+		_, err := b.c.PutObject(ctx, b.name, b.key(name), io.NewSectionReader(src, 0, size), size, minio.PutObjectOptions{
+			DisableMultipart: true,
+			SendContentMd5:   true,
+			ContentType:      "application/octet-stream",
+			Progress:         w,
+		})
+		return stalled(ctx, err)
+	})
+}
+
+// Remove deletes an object; a missing one is not an error.
+func (b *Bucket) Remove(ctx context.Context, name string) error {
+	return b.retry(ctx, "delete "+name, func(ctx context.Context) error {
+		return b.c.RemoveObject(ctx, b.name, b.key(name), minio.RemoveObjectOptions{})
+	})
+}
+
+// ReadRange reads length bytes of an object from off.
+func (b *Bucket) ReadRange(ctx context.Context, name string, off, length int64) ([]byte, error) {
+	var out []byte
+	err := b.retry(ctx, "download "+name, func(ctx context.Context) error {
+		var o minio.GetObjectOptions
+		if err := o.SetRange(off, off+length-1); err != nil {
+			return permanent(err)
+		}
+		ctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		w := newWatchdog(ctx, b.opt.StallTimeout, cancel, nil, nil)
+		defer w.stop()
+		obj, err := b.c.GetObject(ctx, b.name, b.key(name), o)
+		if err != nil {
+			return stalled(ctx, err)
+		}
+		defer obj.Close()
+		buf := make([]byte, length)
+		if _, err := io.ReadFull(io.TeeReader(obj, w), buf); err != nil {
+			return stalled(ctx, err)
+		}
+		out = buf
+		return nil
+	})
+	return out, err
+}
+
+// ReadFile reads a whole object.
+func (b *Bucket) ReadFile(ctx context.Context, name string) ([]byte, error) {
+	var out []byte
+	err := b.retry(ctx, "download "+name, func(ctx context.Context) error {
+		ctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		w := newWatchdog(ctx, b.opt.StallTimeout, cancel, nil, nil)
+		defer w.stop()
+		obj, err := b.c.GetObject(ctx, b.name, b.key(name), minio.GetObjectOptions{})
+		if err != nil {
+			return stalled(ctx, err)
+		}
+		defer obj.Close()
+		out, err = io.ReadAll(io.TeeReader(obj, w))
+		return stalled(ctx, err)
+	})
+	return out, err
+}

@@ -1,0 +1,432 @@
+package remote_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/internal/faultproxy"
+	"github.com/pocketsnap/pocketsnap/internal/miniotest"
+	"github.com/pocketsnap/pocketsnap/internal/repotest"
+	"github.com/pocketsnap/pocketsnap/internal/testtree"
+	"github.com/pocketsnap/pocketsnap/manifest"
+	"github.com/pocketsnap/pocketsnap/pipeline"
+	"github.com/pocketsnap/pocketsnap/remote"
+	"github.com/pocketsnap/pocketsnap/retention"
+)
+
+func TestMain(m *testing.M) { miniotest.Main(m) }
+
+// fixture is a repository with backups, and a fresh bucket for it.
+type fixture struct {
+	repo *repotest.Repo
+	srv  *miniotest.Server
+	set  remote.Settings
+}
+
+func newFixture(t *testing.T) *fixture {
+	srv := miniotest.Shared(t)
+	return &fixture{
+		repo: repotest.New(t, false),
+		srv:  srv,
+		set: remote.Settings{
+			Endpoint: srv.Endpoint, Bucket: srv.NewBucket(t), Region: srv.Region,
+			AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey,
+			Prefix: "pocket", CAFile: srv.CAFile,
+		},
+	}
+}
+
+func (f *fixture) bucket(t *testing.T, opt remote.Options) *remote.Bucket {
+	t.Helper()
+	b, err := remote.Dial(f.set, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (f *fixture) push(t *testing.T, b *remote.Bucket, opt remote.PushOptions) (*remote.PushResult, error) {
+	t.Helper()
+	s := f.repo.Open(t, false)
+	defer s.Close()
+	return remote.Push(t.Context(), s, b, opt)
+}
+
+func listing(t *testing.T, b *remote.Bucket) map[string]int64 {
+	t.Helper()
+	l, err := b.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// source writes a generated tree plus a large random file.
+func source(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := testtree.Generate(dir, 1); err != nil {
+		t.Fatal(err)
+	}
+	writeRandom(t, filepath.Join(dir, "big.bin"), 6<<20)
+	return dir
+}
+
+func writeRandom(t *testing.T, p string, n int) {
+	t.Helper()
+	b := make([]byte, n)
+	rand.Read(b)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkVisibleComplete asserts that every snapshot in the bucket has
+// every pack it needs there: the invariant a push keeps at every instant.
+func checkVisibleComplete(t *testing.T, f *fixture, b *remote.Bucket) (snapshots int) {
+	t.Helper()
+	l := listing(t, b)
+	s := f.repo.Open(t, false)
+	defer s.Close()
+	ix, err := s.Index()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range remote.SnapshotNames(l) {
+		m := f.repo.Load(t, name)
+		for _, id := range m.Blobs {
+			loc, ok := ix.Lookup(id)
+			if !ok {
+				t.Fatalf("blob %s of %s is not in the local index", id, name)
+			}
+			if _, ok := l[chunkstore.PackName(loc.Pack)]; !ok {
+				t.Fatalf("snapshot %s is visible in the bucket, but its pack %s is not there", name, loc.Pack)
+			}
+		}
+		snapshots++
+	}
+	return snapshots
+}
+
+func TestSecondPushSendsOnlyTheNewPacksAndManifest(t *testing.T) {
+	f := newFixture(t)
+	src := source(t)
+	f.repo.Backup(t, "db", src, nil)
+	b := f.bucket(t, remote.Options{})
+
+	first, err := f.push(t, b, remote.PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := listing(t, b)
+	if first.SentObjects != len(before) {
+		t.Fatalf("first push sent %d objects, the bucket holds %d", first.SentObjects, len(before))
+	}
+
+	// Day 2: one small file changes.
+	time.Sleep(1100 * time.Millisecond) // a new snapshot name
+	if err := os.WriteFile(filepath.Join(src, "changed.txt"), []byte("day two\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := f.repo.Backup(t, "db", src, nil)
+	second, err := f.push(t, b, remote.PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := listing(t, b)
+	var added []string
+	var addedBytes int64
+	for name, size := range after {
+		if _, ok := before[name]; !ok {
+			added = append(added, name)
+			addedBytes += size
+		}
+	}
+	slices.Sort(added)
+	wantManifest := path.Join(manifest.Dir, res.Manifest.Name)
+	var packs int
+	for _, name := range added {
+		if strings.HasPrefix(name, "data/") {
+			packs++
+		} else if name != wantManifest {
+			t.Errorf("day 2 uploaded %s", name)
+		}
+	}
+	if packs != res.Manifest.Details().Counts.NewPacks || !slices.Contains(added, wantManifest) {
+		t.Fatalf("day 2 added %v; want the backup's %d new packs and its manifest", added, res.Manifest.Details().Counts.NewPacks)
+	}
+	if second.SentObjects != len(added) || second.SentBytes != addedBytes {
+		t.Fatalf("second push reports %d objects / %d bytes, the bucket gained %d / %d", second.SentObjects, second.SentBytes, len(added), addedBytes)
+	}
+	if addedBytes > 64<<10 {
+		t.Fatalf("a one-file change uploaded %d bytes", addedBytes)
+	}
+	if n := checkVisibleComplete(t, f, b); n != 2 {
+		t.Fatalf("the bucket shows %d snapshots, want 2", n)
+	}
+}
+
+func TestPushResumesThroughResetsAndStalls(t *testing.T) {
+	f := newFixture(t)
+	src := source(t)
+	f.repo.Backup(t, "db", src, nil)
+	writeRandom(t, filepath.Join(src, "more.bin"), 5<<20)
+	time.Sleep(1100 * time.Millisecond)
+	f.repo.Backup(t, "db", src, nil)
+
+	proxy, err := faultproxy.New(f.srv.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	f.set.Endpoint = "https://" + proxy.Addr()
+	b := f.bucket(t, remote.Options{Retries: 1, StallTimeout: 500 * time.Millisecond})
+
+	var failures int
+	for attempt := 0; ; attempt++ {
+		if attempt == 12 {
+			t.Fatal("the push did not complete in 12 attempts")
+		}
+		// Every other attempt suffers: resets a few hundred KiB into a
+		// connection, or stalls.
+		switch attempt % 3 {
+		case 0:
+			proxy.Next(8, faultproxy.Fault{After: 300 << 10, Reset: true})
+		case 1:
+			proxy.Next(3, faultproxy.Fault{After: 100 << 10, Stall: faultproxy.Forever})
+		default:
+			proxy.Clear()
+		}
+		_, err := f.push(t, b, remote.PushOptions{Jobs: 2})
+		proxy.Clear()
+		checkVisibleComplete(t, f, b)
+		if err == nil {
+			break
+		}
+		failures++
+		t.Logf("attempt %d failed: %v", attempt, err)
+	}
+	if st := proxy.Stats(); failures == 0 || st.Resets == 0 || st.Stalls == 0 {
+		t.Fatalf("%d failed attempts, proxy stats %+v: the faults were not injected", failures, st)
+	}
+	if n := checkVisibleComplete(t, f, b); n != 2 {
+		t.Fatalf("the bucket shows %d snapshots, want 2", n)
+	}
+}
+
+func TestPushCapStopsCleanlyAndDBGoesFirst(t *testing.T) {
+	f := newFixture(t)
+	src := source(t)
+	f.repo.Backup(t, "rootfs", src, nil)
+	small := t.TempDir()
+	if err := os.WriteFile(filepath.Join(small, "db.sst"), []byte("database"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.repo.Backup(t, "db", small, nil)
+	b := f.bucket(t, remote.Options{})
+
+	res, err := f.push(t, b, remote.PushOptions{MaxUpload: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Capped || res.SentBytes > 64<<10 || res.LeftObjects == 0 {
+		t.Fatalf("capped push: %+v", res)
+	}
+	if len(res.Snapshots) != 1 || !strings.HasPrefix(res.Snapshots[0], "db-") {
+		t.Fatalf("the capped push made %v visible, want the db snapshot", res.Snapshots)
+	}
+	checkVisibleComplete(t, f, b)
+	rest, err := f.push(t, b, remote.PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rest.SentObjects != res.LeftObjects || rest.SentBytes != res.LeftBytes {
+		t.Fatalf("the next push sent %d objects / %d bytes, the capped one left %d / %d", rest.SentObjects, rest.SentBytes, res.LeftObjects, res.LeftBytes)
+	}
+	if n := checkVisibleComplete(t, f, b); n != 2 {
+		t.Fatalf("the bucket shows %d snapshots, want 2", n)
+	}
+}
+
+func TestPruneMirrorsRetentionSafely(t *testing.T) {
+	f := newFixture(t)
+	src := source(t)
+	var names []string
+	for i := range 4 {
+		writeRandom(t, filepath.Join(src, "day.bin"), 2<<20+i)
+		names = append(names, f.repo.Backup(t, "db", src, nil).Manifest.Name)
+		time.Sleep(1100 * time.Millisecond)
+	}
+	b := f.bucket(t, remote.Options{})
+	if _, err := f.push(t, b, remote.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	keep2 := remote.PruneOptions{Policy: func(string) retention.Policy { return retention.Policy{Last: 2} }}
+	s := f.repo.Open(t, false)
+	defer s.Close()
+
+	dry := keep2
+	dry.DryRun = true
+	before := listing(t, b)
+	plan, err := remote.Prune(t.Context(), s, b, dry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(before, listing(t, b)) {
+		t.Fatal("a dry run changed the bucket")
+	}
+	res, err := remote.Prune(t.Context(), s, b, keep2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Snapshots, names[:2]) || !slices.Equal(plan.Snapshots, res.Snapshots) || len(res.Packs) != len(plan.Packs) {
+		t.Fatalf("pruned %v and %d packs (dry run said %v and %d); want %v", res.Snapshots, len(res.Packs), plan.Snapshots, len(plan.Packs), names[:2])
+	}
+	if len(res.Packs) == 0 {
+		t.Fatal("no pack deleted, though two snapshots' own day.bin went")
+	}
+	if n := checkVisibleComplete(t, f, b); n != 2 {
+		t.Fatalf("the bucket keeps %d snapshots, want 2", n)
+	}
+
+	// An empty local repository deletes nothing.
+	empty := repotest.New(t, false)
+	es := empty.Open(t, false)
+	defer es.Close()
+	after := listing(t, b)
+	keep1 := remote.PruneOptions{Policy: func(string) retention.Policy { return retention.Policy{Last: 1} }}
+	r, err := remote.Prune(t.Context(), es, b, keep1)
+	if err != nil || r.Skipped == "" || !maps.Equal(after, listing(t, b)) {
+		t.Fatalf("prune from an empty repository: %+v, %v", r, err)
+	}
+	// Another repository with snapshots is refused.
+	empty.Backup(t, "db", src, nil)
+	if _, err := remote.Prune(t.Context(), es, b, keep1); !errors.Is(err, remote.ErrForeign) {
+		t.Fatalf("prune from another repository: %v, want ErrForeign", err)
+	}
+	if _, err := remote.Push(t.Context(), es, b, remote.PushOptions{}); !errors.Is(err, remote.ErrForeign) {
+		t.Fatalf("push from another repository: %v, want ErrForeign", err)
+	}
+	if !maps.Equal(after, listing(t, b)) {
+		t.Fatal("another repository changed the bucket")
+	}
+}
+
+func TestPruneKeepsSnapshotsNewerThanTheNewestLocal(t *testing.T) {
+	f := newFixture(t)
+	src := source(t)
+	var names []string
+	for range 3 {
+		names = append(names, f.repo.Backup(t, "db", src, nil).Manifest.Name)
+		time.Sleep(1100 * time.Millisecond)
+	}
+	b := f.bucket(t, remote.Options{})
+	if _, err := f.push(t, b, remote.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The device loses its newest snapshot (restored from an old copy,
+	// say): the bucket's newer one must survive a prune that keeps 1.
+	s := f.repo.Open(t, false)
+	defer s.Close()
+	if err := manifest.Delete(s, names[2]); err != nil {
+		t.Fatal(err)
+	}
+	res, err := remote.Prune(t.Context(), s, b, remote.PruneOptions{Policy: func(string) retention.Policy { return retention.Policy{Last: 1} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Snapshots, names[:2]) || !slices.Equal(res.Remaining, names[2:]) {
+		t.Fatalf("pruned %v, kept %v; want %v pruned and %v kept", res.Snapshots, res.Remaining, names[:2], names[2:])
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	f := newFixture(t)
+	for _, ep := range []string{"http://198.51.100.7:9000", "http://127.0.0.1:9000", "ftp://127.0.0.1"} {
+		set := f.set
+		set.Endpoint = ep
+		if _, err := remote.Dial(set, remote.Options{}); err == nil || !strings.Contains(err.Error(), "S3_ENDPOINT") {
+			t.Errorf("endpoint %s: %v, want a refusal naming S3_ENDPOINT", ep, err)
+		}
+	}
+	set := f.set
+	set.Endpoint = "http://127.0.0.1:9000"
+	if _, err := remote.Dial(set, remote.Options{AllowInsecureLoopback: true}); err != nil {
+		t.Errorf("http on loopback with AllowInsecureLoopback: %v", err)
+	}
+
+	plain := repotest.New(t, true)
+	plain.Backup(t, "db", source(t), nil)
+	ps := plain.Open(t, false)
+	defer ps.Close()
+	if _, err := remote.Push(t.Context(), ps, f.bucket(t, remote.Options{}), remote.PushOptions{}); !errors.Is(err, remote.ErrPlaintext) {
+		t.Fatalf("push of an unencrypted repository: %v", err)
+	}
+
+	wrong := f.set
+	wrong.SecretAccessKey = "not-the-secret-" + f.srv.SecretKey[:4]
+	bw, err := remote.Dial(wrong, remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = bw.List(context.Background())
+	if !errors.Is(err, remote.ErrDenied) || !strings.Contains(err.Error(), f.set.Bucket) || strings.Contains(err.Error(), wrong.SecretAccessKey) {
+		t.Fatalf("bad credentials: %v", err)
+	}
+}
+
+func TestRestoreStreamFromTheBucketFetchesEachRangeOnce(t *testing.T) {
+	f := newFixture(t)
+	res := f.repo.Backup(t, "db", source(t), nil)
+	b := f.bucket(t, remote.Options{})
+	if _, err := f.push(t, b, remote.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := b.FS(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	s, err := remote.Open(fsys, nil, []age.Identity{f.repo.Identity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err := manifest.Load(s, res.Manifest.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Open(s.Codec()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(pipeline.NewStreamReader(t.Context(), s, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, f.repo.Stream(t, res.Manifest.Name)) {
+		t.Fatal("the stream read from the bucket differs from the local one")
+	}
+	var stored int64
+	for _, size := range fsys.Listing() {
+		stored += size
+	}
+	reqs, fetched := fsys.Fetched()
+	t.Logf("%d ranged GETs fetched %d bytes of %d stored", reqs, fetched, stored)
+	if fetched > stored {
+		t.Fatalf("fetched %d bytes, more than the %d the bucket holds: some ranges were fetched twice", fetched, stored)
+	}
+}
