@@ -48,6 +48,13 @@ func (s *Store) RemoteIndex() (*Index, error) {
 	return ix, err
 }
 
+// Adopted returns the packs of an adopted repository that exist only in
+// the bucket.
+func (s *Store) Adopted() (*Index, error) {
+	_, own, err := s.loadRemote()
+	return own, err
+}
+
 // RecordRemote notes packs as stored in the bucket, durably.
 func (s *Store) RecordRemote(packs ...PackInfo) error {
 	ix, _, err := s.loadRemote()

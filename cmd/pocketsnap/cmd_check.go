@@ -113,9 +113,18 @@ func runCheck(ctx context.Context, e *env, o checkOptions, args []string) error 
 func (c *checker) checkReferences(list []*manifest.Manifest) {
 	checked := map[chunkstore.ID]bool{}
 	var missing []chunkstore.ID
+	adopted, err := c.s.Adopted()
+	if err != nil {
+		adopted = nil // a read-only store: the bucket is what is checked
+	}
+	inBucket := 0
 	for _, m := range list {
 		for _, id := range m.Blobs {
 			loc, ok := c.ix.Lookup(id)
+			if !ok && adopted != nil && adopted.Has(id) {
+				inBucket++
+				continue
+			}
 			if !ok {
 				c.problems++
 				c.e.ui.errorf("%v (needed by %s)", &chunkstore.BlobError{Blob: id, Err: chunkstore.ErrMissing}, m.Name)
@@ -135,6 +144,9 @@ func (c *checker) checkReferences(list []*manifest.Manifest) {
 	// Reported after the loop, so each names every snapshot that needs it.
 	for _, p := range missing {
 		c.report(&chunkstore.PackError{Pack: p, Err: chunkstore.ErrMissing}, p)
+	}
+	if inBucket > 0 {
+		c.e.ui.infof("%d blob references are to packs of the adopted repository that are only in the bucket (restore those snapshots with --from=remote)", inBucket)
 	}
 }
 

@@ -26,6 +26,7 @@ type exportOptions struct {
 	kind, at string
 	plain    bool
 	partSize byteSize
+	from     repoSource
 }
 
 func exportCommand() *command {
@@ -39,6 +40,7 @@ func exportCommand() *command {
 			"BACKUP_AGE_IDENTITY=~/key.txt pocketsnap export db-20261129T040000Z   # ${BACKUP_DIR}/db/db-20261129T040000Z.tar.zst.age and .sha256",
 			"pocketsnap export --kind rootfs --at 2026-11-01 -o /sdcard/   # the newest complete rootfs snapshot of that day or before",
 			"pocketsnap export db-2026 -o - --plain | tar --zstd -tvf -",
+			"pocketsnap export --from=remote --kind db -o /tmp/   # from the bucket, fetching only what the snapshot needs",
 		},
 		setup: func(fs *pflag.FlagSet) runner {
 			fs.StringVarP(&o.out, "output", "o", "", "write to `PATH`: a file, a directory, or - for stdout (default ${BACKUP_DIR}/KIND/SNAPSHOT.tar.zst[.age])")
@@ -46,12 +48,14 @@ func exportCommand() *command {
 			fs.StringVar(&o.at, "at", "", "with --kind: at or before `TIME` (20261129T040000Z, RFC 3339, 2026-11-29 for the end of that UTC day, or an age: 36h, 3d)")
 			fs.BoolVar(&o.plain, "plain", false, "write a plaintext .tar.zst even from an encrypted repository")
 			partSizeFlag(fs, &o.partSize)
+			fromFlag(fs, &o.from)
 			return func(ctx context.Context, e *env, args []string) error { return runExport(ctx, e, o, args) }
 		},
 	}
 }
 
 func runExport(ctx context.Context, e *env, o exportOptions, args []string) error {
+	e.fromRemote = o.from == "remote"
 	switch {
 	case len(args) > 1:
 		return usageErrorf("export takes one SNAPSHOT")

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/pflag"
+
+	"github.com/pocketsnap/pocketsnap/remote"
 )
 
 func initCommand() *command {
@@ -12,19 +14,59 @@ func initCommand() *command {
 		name: "init", group: "Back up",
 		summary: "create a repository",
 		usage:   "init [flags]",
-		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "BACKUP_AGE_RECIPIENTS_FILE"},
+		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "BACKUP_AGE_RECIPIENTS_FILE", "BACKUP_AGE_IDENTITY (--from-remote)"},
 		examples: []string{
 			"BACKUP_AGE_RECIPIENT=age1... pocketsnap init",
 			"pocketsnap init --repo /sdcard/pocket/repo",
+			"BACKUP_AGE_IDENTITY=~/key.txt pocketsnap init --from-remote   # a new phone takes over the bucket's repository",
 		},
-		setup: func(fs *pflag.FlagSet) runner { return runInit },
+		setup: func(fs *pflag.FlagSet) runner {
+			var fromRemote bool
+			fs.BoolVar(&fromRemote, "from-remote", false, "adopt the repository in the bucket (${DATA_DIR}/secrets/offsite.env), decrypting its secrets with BACKUP_AGE_IDENTITY")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) > 0 {
+					return usageErrorf("init takes no arguments")
+				}
+				if fromRemote {
+					return runAdopt(ctx, e)
+				}
+				return runInit(e)
+			}
+		},
 	}
 }
 
-func runInit(_ context.Context, e *env, args []string) error {
-	if len(args) > 0 {
-		return usageErrorf("init takes no arguments")
+// runAdopt creates the device's repository from the bucket's.
+func runAdopt(ctx context.Context, e *env) error {
+	ids, err := e.identities()
+	if err != nil {
+		return err
 	}
+	b, err := e.bucket(remote.Options{})
+	if err != nil {
+		return err
+	}
+	dir := e.cfg.repoDir()
+	s, err := remote.Adopt(ctx, b, dir, ids)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	rix, err := s.RemoteIndex()
+	if err != nil {
+		return err
+	}
+	var size int64
+	for _, p := range rix.Packs() {
+		size += p.Size
+	}
+	fmt.Fprintf(e.ui.stdout, "adopted repository %s from %s into %s: %d packs (%s) stay in the bucket, and backups deduplicate against them\n",
+		s.Config().ID, b, dir, len(rix.Packs()), humanBytes(size))
+	fmt.Fprintf(e.ui.stdout, "device secrets: %s (mode 0600, never uploaded); restore older snapshots with --from=remote\n", s.Path("local/keys"))
+	return nil
+}
+
+func runInit(e *env) error {
 	s, err := e.initStore(e.cfg.repoDir())
 	if err != nil {
 		return err

@@ -29,6 +29,7 @@ type restoreOptions struct {
 	startCmd string
 	archive  string
 	noVerify bool
+	from     repoSource
 }
 
 func restoreCommand() *command {
@@ -47,6 +48,7 @@ func restoreCommand() *command {
 			"pocketsnap restore --only db --at 2026-11-28 --confirm=" + confirmPhrase,
 			"pocketsnap restore db-20261129T040000Z --target /tmp/db   # look without touching the live system",
 			"pocketsnap restore --rollback --confirm=" + confirmPhrase + "    # undo the last restore",
+			"pocketsnap restore --from=remote db --target /tmp/db   # a lost phone: straight from the bucket",
 		},
 		setup: func(fs *pflag.FlagSet) runner {
 			fs.StringVar(&o.target, "target", "", "restore into `DIR` (must not exist or be empty) instead of the live system")
@@ -60,12 +62,14 @@ func restoreCommand() *command {
 			fs.StringVar(&o.startCmd, "start-cmd", "", "`CMD` that starts them again (default STACK_START_CMD)")
 			fs.StringVar(&o.archive, "archive", "", "restore a classic `FILE` <kind>-<UTC>.tar.zst[.age] instead of a snapshot")
 			fs.BoolVar(&o.noVerify, "no-verify", false, "with --archive: accept an archive without a matching .sha256 sidecar")
+			fromFlag(fs, &o.from)
 			return func(ctx context.Context, e *env, args []string) error { return runRestore(ctx, e, o, args) }
 		},
 	}
 }
 
 func runRestore(ctx context.Context, e *env, o restoreOptions, args []string) error {
+	e.fromRemote = o.from == "remote"
 	if o.confirm != "" && o.confirm != confirmPhrase {
 		return usageErrorf("--confirm takes exactly the phrase %s", confirmPhrase)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -11,11 +13,22 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/manifest"
+	"github.com/pocketsnap/pocketsnap/remote"
 )
 
+// names returns the manifests' names.
+func names(list []*manifest.Manifest) []string {
+	out := make([]string, len(list))
+	for i, m := range list {
+		out[i] = m.Name
+	}
+	return out
+}
+
 type snapshotsOptions struct {
-	json bool
-	kind string
+	json   bool
+	kind   string
+	remote bool
 }
 
 func snapshotsCommand() *command {
@@ -28,10 +41,12 @@ func snapshotsCommand() *command {
 		examples: []string{
 			"pocketsnap snapshots",
 			"pocketsnap snapshots --kind db --json | jq -r '.[-1].name'",
+			"pocketsnap snapshots --remote      # what the bucket holds, newest of each kind last",
 		},
 		setup: func(fs *pflag.FlagSet) runner {
 			fs.BoolVar(&o.json, "json", false, "print a JSON array")
 			fs.StringVar(&o.kind, "kind", "", "only snapshots of `KIND`")
+			fs.BoolVar(&o.remote, "remote", false, "list the snapshots in the bucket (${DATA_DIR}/secrets/offsite.env) instead")
 			return func(ctx context.Context, e *env, args []string) error { return runSnapshots(ctx, e, o, args) }
 		},
 	}
@@ -54,6 +69,7 @@ func runSnapshots(ctx context.Context, e *env, o snapshotsOptions, args []string
 	if len(args) > 0 {
 		return usageErrorf("snapshots takes no arguments")
 	}
+	e.fromRemote = o.remote
 	s, release, err := e.openLocked(ctx, false)
 	if err != nil {
 		return err
@@ -88,5 +104,11 @@ func runSnapshots(ctx context.Context, e *env, o snapshotsOptions, args []string
 	}
 	tw.Flush()
 	fmt.Fprintf(e.ui.stdout, "%d snapshots\n", len(out))
+	if o.remote {
+		newest := remote.Newest(names(list))
+		for _, kind := range slices.Sorted(maps.Keys(newest)) {
+			fmt.Fprintf(e.ui.stdout, "newest %s in the bucket: %s\n", kind, newest[kind])
+		}
+	}
 	return nil
 }

@@ -16,6 +16,8 @@ type globalOptions struct {
 	repo     string
 	quiet    bool
 	lockWait time.Duration
+	// insecureLoopback lets tests use a plain-http bucket on 127.0.0.1.
+	insecureLoopback bool
 }
 
 // command describes one subcommand: its help and how to run it.
@@ -36,15 +38,17 @@ type env struct {
 	ui  *ui
 	cfg *config
 	g   globalOptions
+	// fromRemote makes readers read the repository in the bucket.
+	fromRemote bool
 }
 
 var groups = []string{"Back up", "Inspect and verify", "Restore"}
 
-var commandOrder = []string{"init", "backup", "rotate", "snapshots", "check", "verify-archive", "restore", "export"}
+var commandOrder = []string{"init", "backup", "rotate", "push", "snapshots", "check", "verify-archive", "restore", "export"}
 
 func commands() map[string]*command {
 	m := map[string]*command{}
-	for _, c := range []*command{initCommand(), backupCommand(), rotateCommand(), snapshotsCommand(), checkCommand(), restoreCommand(), exportCommand(), verifyArchiveCommand()} {
+	for _, c := range []*command{initCommand(), backupCommand(), rotateCommand(), pushCommand(), snapshotsCommand(), checkCommand(), restoreCommand(), exportCommand(), verifyArchiveCommand()} {
 		m[c.name] = c
 	}
 	return m
@@ -58,6 +62,8 @@ func (c *command) exec(ctx context.Context, u *ui, args []string) error {
 	fs.StringVar(&g.repo, "repo", "", "repository `DIR` (default ${BACKUP_DIR}/repo)")
 	fs.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors and results")
 	fs.DurationVar(&g.lockWait, "lock-wait", 10*time.Minute, "wait up to `DURATION` while another process holds the repository (0: fail at once)")
+	fs.BoolVar(&g.insecureLoopback, "allow-insecure-loopback", false, "allow an http:// S3_ENDPOINT on a loopback address (for tests)")
+	_ = fs.MarkHidden("allow-insecure-loopback")
 	run := c.setup(fs)
 	fs.Usage = func() { fmt.Fprint(u.stdout, c.help(fs)) }
 	if err := fs.Parse(args); err != nil {

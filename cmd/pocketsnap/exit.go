@@ -34,6 +34,15 @@ func usageErrorf(format string, a ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, a...)}
 }
 
+// hintError is an error with advice on how to fix it.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
+
 // errIncomplete reports a snapshot saved with entries that could not be
 // read in full; the warnings have been printed already.
 var errIncomplete = errors.New("snapshot is incomplete")
@@ -64,7 +73,10 @@ func exitCode(err error) int {
 func hint(err error) string {
 	var ue *usageError
 	var le *chunkstore.LockedError
+	var he *hintError
 	switch {
+	case errors.As(err, &he):
+		return he.hint
 	case errors.As(err, &ue):
 		return "run 'pocketsnap --help' or 'pocketsnap COMMAND --help'"
 	case errors.As(err, &le):

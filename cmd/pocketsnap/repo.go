@@ -138,8 +138,12 @@ func (e *env) lock(ctx context.Context, s *chunkstore.Store, exclusive bool) (*c
 }
 
 // openLocked opens the configured repository and takes its lock
-// (exclusive or shared); release unlocks and closes it.
+// (exclusive or shared); release unlocks and closes it. A reader with
+// --from=remote gets the repository in the bucket instead.
 func (e *env) openLocked(ctx context.Context, exclusive bool) (s *chunkstore.Store, release func(), err error) {
+	if e.fromRemote && !exclusive {
+		return e.openRemote(ctx)
+	}
 	if s, err = e.openStore(false); err != nil {
 		return nil, nil, err
 	}

@@ -3,21 +3,24 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"filippo.io/age"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/pocketsnap/pocketsnap/internal/miniotest"
 	"github.com/pocketsnap/pocketsnap/internal/testenv"
 	"github.com/pocketsnap/pocketsnap/internal/testtree"
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(miniotest.Wrap(m), map[string]func(){
 		"pocketsnap": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
 	})
 }
@@ -27,8 +30,62 @@ func TestMain(m *testing.M) {
 // $WORK/key.txt and its recipient in $RECIPIENT (not yet configured).
 func TestScripts(t *testing.T) {
 	testenv.NeedTools(t, "age", "zstd", "tar", "sha256sum")
-	testscript.Run(t, testscript.Params{
-		Dir: filepath.Join("testdata", "script"),
+	testscript.Run(t, scriptParams(filepath.Join("testdata", "script"), nil))
+}
+
+// TestRemoteScripts runs the stories in testdata/remote against a real
+// MinIO server. Besides what TestScripts gives, the command "bucket"
+// creates a fresh bucket and writes ${DATA_DIR}/secrets/offsite.env for
+// it, and "nosecret" checks that the bucket's secret key appears in no
+// output.
+func TestRemoteScripts(t *testing.T) {
+	testenv.NeedTools(t, "age", "zstd", "tar", "sha256sum")
+	srv := miniotest.Shared(t)
+	secrets := map[*testscript.TestScript]string{}
+	var mu sync.Mutex
+	testscript.Run(t, scriptParams(filepath.Join("testdata", "remote"), map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		// bucket: a fresh bucket, and the secrets file for it (0600).
+		"bucket": func(ts *testscript.TestScript, neg bool, args []string) {
+			bucket := srv.NewBucket(t)
+			secret := srv.SecretKey
+			mu.Lock()
+			secrets[ts] = secret
+			mu.Unlock()
+			dir := filepath.Join(ts.Getenv("DATA_DIR"), "secrets")
+			ts.Check(os.MkdirAll(dir, 0o700))
+			ts.Check(os.WriteFile(filepath.Join(dir, "offsite.env"), fmt.Appendf(nil,
+				"S3_ENDPOINT=%s\nS3_BUCKET=%s\nS3_REGION=%s\nS3_ACCESS_KEY_ID=%s\nS3_SECRET_ACCESS_KEY=%s\nS3_PREFIX=pocket\nS3_CA_FILE=%s\n",
+				srv.Endpoint, bucket, srv.Region, srv.AccessKey, secret, srv.CAFile), 0o600))
+			ts.Setenv("S3_HOST", srv.Host)
+		},
+		// nosecret: the last command's stdout and stderr hold no secret.
+		"nosecret": func(ts *testscript.TestScript, neg bool, args []string) {
+			mu.Lock()
+			secret := secrets[ts]
+			mu.Unlock()
+			for _, f := range []string{"stdout", "stderr"} {
+				if strings.Contains(ts.ReadFile(f), secret) {
+					ts.Fatalf("the secret key appears in %s", f)
+				}
+			}
+		},
+	}))
+}
+
+// scriptParams are the parameters of the CLI stories in dir, with extra
+// commands.
+func scriptParams(dir string, extra map[string]func(ts *testscript.TestScript, neg bool, args []string)) testscript.Params {
+	cmds := map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"gentree": cmdGentree,
+		"treecmp": cmdTreecmp,
+		"flipbit": cmdFlipbit,
+		"latest":  cmdLatest,
+		"setglob": cmdSetglob,
+		"treesum": cmdTreesum,
+	}
+	maps.Copy(cmds, extra)
+	return testscript.Params{
+		Dir: dir,
 		Setup: func(e *testscript.Env) error {
 			id, err := age.GenerateX25519Identity()
 			if err != nil {
@@ -43,16 +100,9 @@ func TestScripts(t *testing.T) {
 			}
 			return os.WriteFile(filepath.Join(e.WorkDir, "other-key.txt"), []byte(other.String()+"\n"), 0o600)
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"gentree": cmdGentree,
-			"treecmp": cmdTreecmp,
-			"flipbit": cmdFlipbit,
-			"latest":  cmdLatest,
-			"setglob": cmdSetglob,
-			"treesum": cmdTreesum,
-		},
+		Cmds:                cmds,
 		RequireExplicitExec: true,
-	})
+	}
 }
 
 // gentree DIR SEED: generate a tree with every entry type.

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pocketsnap/pocketsnap/remote"
+	"github.com/pocketsnap/pocketsnap/retention"
+)
+
+type pushOptions struct {
+	dryRun    bool
+	jobs      int
+	limit     byteSize
+	maxUpload byteSize
+}
+
+func pushCommand() *command {
+	var o pushOptions
+	return &command{
+		name: "push", group: "Back up",
+		summary: "send new snapshots to the S3 bucket, then apply retention there (needs only the recipient)",
+		usage:   "push [--dry-run] [--jobs N] [--limit-upload RATE] [--max-upload SIZE]",
+		keys: []string{"ENABLE_OFFSITE_BACKUP", "DATA_DIR (${DATA_DIR}/secrets/offsite.env: S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_PREFIX, S3_CA_FILE)",
+			"BACKUP_DIR", "BACKUP_KEEP_<KIND>", "OFFSITE_MAX_UPLOAD_PER_RUN"},
+		examples: []string{
+			"pocketsnap push --dry-run              # what would be uploaded and deleted, in objects and bytes",
+			"pocketsnap push --limit-upload 200K    # at most 200 KiB/s on the SIM",
+			"pocketsnap push --max-upload 50M       # stop after 50 MiB; the next push continues (db snapshots go first)",
+		},
+		setup: func(fs *pflag.FlagSet) runner {
+			fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be uploaded and deleted; change nothing")
+			fs.IntVar(&o.jobs, "jobs", 4, "upload `N` objects at once")
+			fs.Var(&o.limit, "limit-upload", "cap the upload rate at `RATE` bytes per second (e.g. 200K, 1M)")
+			fs.Var(&o.maxUpload, "max-upload", "stop cleanly before sending more than `SIZE` in this run (default OFFSITE_MAX_UPLOAD_PER_RUN, else no cap)")
+			return func(ctx context.Context, e *env, args []string) error { return runPush(ctx, e, o, args) }
+		},
+	}
+}
+
+func runPush(ctx context.Context, e *env, o pushOptions, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("push takes no arguments")
+	}
+	if o.jobs < 1 {
+		return usageErrorf("--jobs must be at least 1")
+	}
+	if v := e.cfg.get("ENABLE_OFFSITE_BACKUP", ""); !strings.EqualFold(v, "true") {
+		return &hintError{
+			err:  fmt.Errorf("offsite backup is off (ENABLE_OFFSITE_BACKUP is %q, %s)", v, e.cfg.where("ENABLE_OFFSITE_BACKUP")),
+			hint: "set ENABLE_OFFSITE_BACKUP=true in .env, and create ${DATA_DIR}/secrets/offsite.env (mode 0600)",
+		}
+	}
+	if o.maxUpload == 0 {
+		if v := e.cfg.get("OFFSITE_MAX_UPLOAD_PER_RUN", ""); v != "" && v != "0" {
+			if err := o.maxUpload.Set(v); err != nil {
+				return fmt.Errorf("OFFSITE_MAX_UPLOAD_PER_RUN (%s): %w", e.cfg.where("OFFSITE_MAX_UPLOAD_PER_RUN"), err)
+			}
+		}
+	}
+	pol, err := e.keepPolicies(nil, retention.Policy{})
+	if err != nil {
+		return err
+	}
+	s, release, err := e.openLocked(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer release()
+	b, err := e.bucket(remote.Options{UploadLimit: int64(o.limit)})
+	if err != nil {
+		return err
+	}
+	files, err := e.classicArchives()
+	if err != nil {
+		return err
+	}
+	opt := remote.PushOptions{Jobs: o.jobs, MaxUpload: int64(o.maxUpload), DryRun: o.dryRun, Files: files}
+	update, stop := e.ui.byteProgress("push")
+	opt.Progress = update
+	res, err := remote.Push(ctx, s, b, opt)
+	stop()
+	if err != nil {
+		return err
+	}
+	out := e.ui.stdout
+	if o.dryRun {
+		for _, u := range res.Planned {
+			fmt.Fprintf(out, "would upload %s (%s)\n", u.Name, humanBytes(u.Size))
+		}
+		fmt.Fprintf(out, "would upload %d objects, %s, to %s\n", len(res.Planned), humanBytes(res.PlannedBytes()), b)
+	} else {
+		fmt.Fprintf(out, "uploaded %d objects, %s, to %s; %d new snapshots visible there\n",
+			res.SentObjects, humanBytes(res.SentBytes), b, len(res.Snapshots))
+	}
+	if res.Capped {
+		e.ui.warnf("stopped at the upload cap of %s: %d objects (%s) are left for the next push", humanBytes(int64(o.maxUpload)), res.LeftObjects, humanBytes(res.LeftBytes))
+	}
+	pr, err := remote.Prune(ctx, s, b, remote.PruneOptions{Policy: pol.of, DryRun: o.dryRun, Warn: e.ui.warnf})
+	if err != nil {
+		return fmt.Errorf("retention in the bucket: %w", err)
+	}
+	verb := "deleted"
+	if o.dryRun {
+		verb = "would delete"
+	}
+	if pr.Skipped != "" {
+		fmt.Fprintf(out, "retention in the bucket: nothing deleted: %s\n", pr.Skipped)
+	} else {
+		for _, name := range pr.Snapshots {
+			fmt.Fprintf(out, "%s snapshot %s\n", verb, name)
+		}
+		if o.dryRun {
+			for _, p := range pr.Packs {
+				fmt.Fprintf(out, "would delete %s (%s)\n", p.Name, humanBytes(p.Size))
+			}
+		}
+		fmt.Fprintf(out, "retention in the bucket: %s %d snapshots and %d packs (%s); %d snapshots kept\n",
+			verb, len(pr.Snapshots), len(pr.Packs), humanBytes(pr.PackBytes()), pr.Kept)
+	}
+	if o.dryRun {
+		return nil
+	}
+	return remote.SaveRecord(s, remote.PushRecord{
+		Bucket: b.String(), Time: time.Now().UTC(), Newest: remote.Newest(pr.Remaining),
+		SentBytes: res.SentBytes, SentObjects: res.SentObjects,
+	})
+}

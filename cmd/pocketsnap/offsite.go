@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"filippo.io/age"
+	"github.com/spf13/pflag"
+
+	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/compat"
+	"github.com/pocketsnap/pocketsnap/manifest"
+	"github.com/pocketsnap/pocketsnap/remote"
+)
+
+// offsiteFile is the secrets file of the bucket, under DATA_DIR.
+func (c *config) offsiteFile() string {
+	return filepath.Join(c.dataDir(), "secrets", "offsite.env")
+}
+
+// offsiteSettings reads the bucket's settings from the secrets file,
+// which must not be readable by anyone but its owner.
+func (e *env) offsiteSettings() (remote.Settings, error) {
+	path := e.cfg.offsiteFile()
+	fi, err := os.Stat(path)
+	if err != nil {
+		return remote.Settings{}, &hintError{
+			err:  fmt.Errorf("offsite secrets file: %w", err),
+			hint: "create it with S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (and S3_PREFIX) and chmod 600 it",
+		}
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return remote.Settings{}, &hintError{
+			err:  fmt.Errorf("offsite secrets file %s is readable by group or others (mode %04o); refusing to use it", path, fi.Mode().Perm()),
+			hint: "run: chmod 600 " + path,
+		}
+	}
+	f := &config{values: map[string]string{}, source: map[string]string{}}
+	if err := f.readFile(path); err != nil {
+		return remote.Settings{}, err
+	}
+	return remote.Settings{
+		Endpoint:        f.get("S3_ENDPOINT", ""),
+		Bucket:          f.get("S3_BUCKET", ""),
+		Region:          f.get("S3_REGION", ""),
+		AccessKeyID:     f.get("S3_ACCESS_KEY_ID", ""),
+		SecretAccessKey: f.get("S3_SECRET_ACCESS_KEY", ""),
+		Prefix:          f.get("S3_PREFIX", ""),
+		CAFile:          f.get("S3_CA_FILE", ""),
+	}, nil
+}
+
+// bucket connects to the configured bucket.
+func (e *env) bucket(opt remote.Options) (*remote.Bucket, error) {
+	s, err := e.offsiteSettings()
+	if err != nil {
+		return nil, err
+	}
+	opt.AllowInsecureLoopback = e.g.insecureLoopback
+	b, err := remote.Dial(s, opt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", e.cfg.offsiteFile(), err)
+	}
+	return b, nil
+}
+
+// openRemote opens the repository in the bucket for reading. On the
+// device that pushed it, the device's secrets authenticate its
+// manifests, and a bucket whose newest snapshots are older than the ones
+// the device last pushed is reported loudly.
+func (e *env) openRemote(ctx context.Context) (*chunkstore.Store, func(), error) {
+	b, err := e.bucket(remote.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	fsys, err := b.FS(ctx, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, ok := fsys.Listing()[chunkstore.ConfigName]; !ok {
+		fsys.Close()
+		return nil, nil, &hintError{
+			err:  fmt.Errorf("the bucket %s holds no repository yet", b),
+			hint: "run 'pocketsnap push' on the device first (or check S3_BUCKET and S3_PREFIX)",
+		}
+	}
+	var keys *chunkstore.Keys
+	if local, err := chunkstore.Open(e.cfg.repoDir()); err == nil {
+		keys = e.deviceKeys(local, fsys)
+		local.Close()
+	}
+	var ids []age.Identity
+	if keys == nil {
+		// Not this device's repository: the identity opens its secrets.
+		if ids, err = e.identities(); err != nil {
+			fsys.Close()
+			return nil, nil, err
+		}
+	}
+	s, err := remote.Open(fsys, keys, ids)
+	if err != nil {
+		fsys.Close()
+		return nil, nil, fmt.Errorf("%s: %w", b, err)
+	}
+	e.ui.infof("reading from the bucket %s", b)
+	return s, func() { s.Close(); fsys.Close() }, nil
+}
+
+// deviceKeys returns the local repository's secrets when it is the
+// bucket's repository, after warning about snapshots missing from the
+// bucket since the last push.
+func (e *env) deviceKeys(local *chunkstore.Store, fsys *remote.FS) *chunkstore.Keys {
+	raw, err := fs.ReadFile(fsys, chunkstore.ConfigName)
+	if err != nil {
+		return nil
+	}
+	cfg, err := chunkstore.ParseConfig(raw)
+	if err != nil || cfg.ID != local.Config().ID {
+		return nil
+	}
+	if rec, ok, err := remote.LoadRecord(local); err == nil && ok {
+		for _, w := range rec.Rollbacks(remote.SnapshotNames(fsys.Listing())) {
+			e.ui.warnf("POSSIBLE ROLLBACK: %s; snapshots were deleted from the bucket since", w)
+		}
+	}
+	keys, err := local.Keys()
+	if err != nil {
+		return nil
+	}
+	return keys
+}
+
+// classicArchives lists the encrypted classic archives under BACKUP_DIR,
+// to push as they are: each archive (or its parts) before its sidecar.
+func (e *env) classicArchives() ([]remote.LocalFile, error) {
+	base := e.cfg.backupDir()
+	ents, err := os.ReadDir(base)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []remote.LocalFile
+	for _, ent := range ents {
+		kind := ent.Name()
+		if !ent.IsDir() || manifest.CheckKind(kind) != nil {
+			continue
+		}
+		archives, err := compat.List(compat.Dir(base, kind), kind)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range archives {
+			files := slices.Clone(a.Files)
+			slices.SortStableFunc(files, func(x, y string) int {
+				return boolCmp(strings.HasSuffix(x, ".sha256"), strings.HasSuffix(y, ".sha256"))
+			})
+			for _, f := range files {
+				if !strings.Contains(filepath.Base(f), ".tar.zst.age") {
+					continue // plaintext never leaves the device
+				}
+				fi, err := os.Stat(f)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, remote.LocalFile{Name: remote.ArchivesDir + "/" + kind + "/" + filepath.Base(f), Path: f, Size: fi.Size()})
+			}
+		}
+	}
+	return out, nil
+}
+
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// repoSource is the value of --from: where a reader finds the repository.
+type repoSource string
+
+func (r *repoSource) Set(s string) error {
+	if s != "local" && s != "remote" {
+		return fmt.Errorf("%q is neither local nor remote", s)
+	}
+	*r = repoSource(s)
+	return nil
+}
+
+func (r *repoSource) String() string { return string(*r) }
+func (r *repoSource) Type() string   { return "where" }
+
+// fromFlag registers --from.
+func fromFlag(fs *pflag.FlagSet, r *repoSource) {
+	*r = "local"
+	fs.Var(r, "from", "read the repository `WHERE`: local (this device's) or remote (the bucket in ${DATA_DIR}/secrets/offsite.env; needs BACKUP_AGE_IDENTITY)")
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/internal/miniotest"
+	"github.com/pocketsnap/pocketsnap/internal/testtree"
+	"github.com/pocketsnap/pocketsnap/manifest"
+	"github.com/pocketsnap/pocketsnap/remote"
+)
+
+// pushFixture is a CLI whose offsite secrets point at a fresh bucket.
+type pushFixture struct {
+	*cli
+	srv    *miniotest.Server
+	bucket string
+}
+
+func newPushFixture(t *testing.T) *pushFixture {
+	srv := miniotest.Shared(t)
+	c := newCLI(t)
+	f := &pushFixture{cli: c, srv: srv, bucket: srv.NewBucket(t)}
+	dir := filepath.Join(c.dir, "data", "secrets")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf("S3_ENDPOINT=%s\nS3_BUCKET=%s\nS3_REGION=%s\nS3_ACCESS_KEY_ID=%s\nS3_SECRET_ACCESS_KEY=%s\nS3_PREFIX=p\nS3_CA_FILE=%s\n",
+		srv.Endpoint, f.bucket, srv.Region, srv.AccessKey, srv.SecretKey, srv.CAFile)
+	if err := os.WriteFile(filepath.Join(dir, "offsite.env"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Retention in the bucket is tested on its own: keep everything here.
+	c.env = append(c.env, "ENABLE_OFFSITE_BACKUP=true", "BACKUP_KEEP_DB=1000")
+	return f
+}
+
+// objects lists the bucket: name → last modification, which a second PUT
+// of the same object would change.
+func (f *pushFixture) objects() map[string]time.Time {
+	f.t.Helper()
+	out := map[string]time.Time{}
+	for o := range f.srv.Client(f.t).ListObjects(f.t.Context(), f.bucket, minio.ListObjectsOptions{Prefix: "p/", Recursive: true}) {
+		if o.Err != nil {
+			f.t.Fatal(o.Err)
+		}
+		out[strings.TrimPrefix(o.Key, "p/")] = o.LastModified
+	}
+	return out
+}
+
+// checkInvariants asserts that every snapshot visible in the bucket has
+// all its packs there, and that no object of before was sent again.
+func (f *pushFixture) checkInvariants(before, now map[string]time.Time) {
+	f.t.Helper()
+	for name, mod := range before {
+		if cur, ok := now[name]; ok && cur != mod {
+			f.t.Fatalf("%s was uploaded again (modified %v, then %v)", name, mod, now[name])
+		}
+	}
+	s, err := chunkstore.Open(filepath.Join(f.dir, "data", "backups", "repo"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer s.Close()
+	ix, err := s.Index()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, name := range remote.SnapshotNames(sizesOf(now)) {
+		m, err := manifest.Load(s, name)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		for _, id := range m.Blobs {
+			loc, ok := ix.Lookup(id)
+			if !ok {
+				f.t.Fatalf("blob %s of %s is not indexed", id, name)
+			}
+			if _, ok := now[chunkstore.PackName(loc.Pack)]; !ok {
+				f.t.Fatalf("snapshot %s is visible in the bucket without its pack %s", name, loc.Pack)
+			}
+		}
+	}
+}
+
+// noSecretInArgv fails if any process's argv holds the secret.
+func noSecretInArgv(t *testing.T, secret string) {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(secret)) {
+			t.Fatalf("the secret key is in the argv of %s: %q", p, b)
+		}
+	}
+}
+
+// Acceptance (offsite issue): a push killed with SIGKILL at random
+// moments never leaves a visible snapshot without its packs, never sends a
+// finished object again, and the next push completes. Meanwhile the
+// secret key is in no process's argv and in no output.
+func TestPushSurvivesSIGKILL(t *testing.T) {
+	f := newPushFixture(t)
+	src := filepath.Join(f.dir, "src")
+	os.MkdirAll(src, 0o755)
+	if err := testtree.Generate(src, 5); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 3 {
+		writeRandom(t, filepath.Join(src, "bulk", fmt.Sprint(i)), 6<<20, r)
+		f.mustRun("backup", "db", "--source", src, "--no-rotate")
+		time.Sleep(1100 * time.Millisecond)
+	}
+	f.bin = buildBinary(t)
+	// A capped rate makes a whole push last a few seconds.
+	push := []string{"push", "--limit-upload", "4M", "--jobs", "2"}
+	full := 5 * time.Second
+
+	var output bytes.Buffer
+	killed := 0
+	for i := 0; killed < 10; i++ {
+		if i == 30 {
+			t.Fatalf("only %d of 30 pushes were killed before they finished", killed)
+		}
+		before := f.objects()
+		cmd := f.command(push...)
+		cmd.Stdout, cmd.Stderr = &output, &output
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(time.Duration(r.Int64N(int64(full))))
+		for time.Now().Before(deadline) {
+			noSecretInArgv(t, f.srv.SecretKey)
+			time.Sleep(50 * time.Millisecond)
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		f.checkInvariants(before, f.objects())
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			killed++
+			continue
+		}
+		// It finished first: start over with a new snapshot to push.
+		writeRandom(t, filepath.Join(src, "bulk", "new"), 8<<20, r)
+		f.mustRun("backup", "db", "--source", src, "--no-rotate")
+	}
+	before := f.objects()
+	out := f.mustRun("push")
+	output.WriteString(out)
+	f.checkInvariants(before, f.objects())
+	if strings.Contains(output.String(), f.srv.SecretKey) {
+		t.Fatal("the secret key appears in the output of push")
+	}
+	if got, want := len(remote.SnapshotNames(sizesOf(f.objects()))), len(f.snapshots()); got != want {
+		t.Fatalf("the bucket shows %d snapshots, the device has %d", got, want)
+	}
+	if out := f.mustRun("push"); !strings.Contains(out, "uploaded 0 objects") {
+		t.Fatalf("a push after a complete one sent something:\n%s", out)
+	}
+}
+
+func sizesOf(m map[string]time.Time) map[string]int64 {
+	out := make(map[string]int64, len(m))
+	for k := range m {
+		out[k] = 0
+	}
+	return out
+}
