@@ -39,6 +39,7 @@ bench: test-tools
 	scripts/bench
 	scripts/bench-export
 	scripts/bench-db-downtime
+	scripts/bench-offsite
 
 clean:
 	rm -rf bin
