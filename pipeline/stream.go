@@ -32,10 +32,11 @@ var _ BlobReader = (*chunkstore.Store)(nil)
 // [NewFrameReader], the blobs' stored zstd frames (a .tar.zst of the
 // stream), or, from [NewEntryReader], some of its entries. Every blob is
 // authenticated (age) and its keyed ID recomputed as it is fetched; at
-// the end of the stream its length and, when the manifest records one,
-// its SHA-256 are compared with the manifest. Read returns an error,
+// the end of the whole stream its length and, when the manifest records
+// one, its SHA-256 are compared with the manifest (for some entries, each
+// is checked against the file index instead). Read returns an error,
 // never io.EOF, if any check fails, so a consumer that reads to EOF has
-// seen exactly the snapshot.
+// seen exactly what it asked for.
 type StreamReader struct {
 	ctx    context.Context
 	cancel context.CancelFunc
