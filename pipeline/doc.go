@@ -13,7 +13,8 @@
 // being read.
 //
 // [NewStreamReader] runs the pipe backwards: it fetches, verifies and
-// concatenates a snapshot's blobs into its tar stream.
+// concatenates a snapshot's blobs into its tar stream; [NewEntryReader]
+// does the same for some entries only, found through the file index.
 //
 // The API is not stable before v1.
 package pipeline

@@ -123,10 +123,13 @@ func xattrs(path string) (map[string]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("failed to read xattr %s: %w", name, err)
 		}
-		recs["SCHILY.xattr."+name] = string(val[:vsize])
+		recs[xattrPrefix+name] = string(val[:vsize])
 	}
 	return recs, nil
 }
+
+// xattrPrefix starts the PAX record of an extended attribute.
+const xattrPrefix = "SCHILY.xattr."
 
 func splitNul(b []byte) []string {
 	var out []string

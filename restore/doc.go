@@ -8,5 +8,8 @@
 // to its verified end is the staging directory renamed into place; any
 // failure removes it, so a failed restore leaves nothing behind.
 //
+// [Select] chooses the entries that include patterns name, for a partial
+// restore that reads only their blobs through [pipeline.NewEntryReader].
+//
 // The API is not stable before v1.
 package restore

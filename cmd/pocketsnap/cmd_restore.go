@@ -30,6 +30,7 @@ type restoreOptions struct {
 	archive  string
 	noVerify bool
 	from     repoSource
+	include  []string
 }
 
 func restoreCommand() *command {
@@ -38,7 +39,7 @@ func restoreCommand() *command {
 		name: "restore", group: "Restore",
 		summary: "restore the system (plan first) or one snapshot into a directory",
 		usage: "restore [--at TIME] [--rootfs NAME] [--db NAME] [--only KIND] [--confirm=" + confirmPhrase + "]\n" +
-			"       pocketsnap restore SNAPSHOT --target DIR\n" +
+			"       pocketsnap restore SNAPSHOT --target DIR [--include PATH]...\n" +
 			"       pocketsnap restore --archive FILE [--target DIR | --confirm=" + confirmPhrase + "]\n" +
 			"       pocketsnap restore --rollback --confirm=" + confirmPhrase,
 		keys: []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_IDENTITY", "ROOTFS_DIR", "DB_DIR", "PREFIX", "STACK_STOP_CMD", "STACK_START_CMD"},
@@ -49,6 +50,7 @@ func restoreCommand() *command {
 			"pocketsnap restore db-20261129T040000Z --target /tmp/db   # look without touching the live system",
 			"pocketsnap restore --rollback --confirm=" + confirmPhrase + "    # undo the last restore",
 			"pocketsnap restore --from=remote db --target /tmp/db   # a lost phone: straight from the bucket",
+			"pocketsnap restore rootfs-2026 --target /tmp/r --include etc/ssh --include 'home/*/.bashrc'   # only those",
 		},
 		setup: func(fs *pflag.FlagSet) runner {
 			fs.StringVar(&o.target, "target", "", "restore into `DIR` (must not exist or be empty) instead of the live system")
@@ -63,6 +65,7 @@ func restoreCommand() *command {
 			fs.StringVar(&o.archive, "archive", "", "restore a classic `FILE` <kind>-<UTC>.tar.zst[.age] instead of a snapshot")
 			fs.BoolVar(&o.noVerify, "no-verify", false, "with --archive: accept an archive without a matching .sha256 sidecar")
 			fromFlag(fs, &o.from)
+			fs.StringArrayVar(&o.include, "include", nil, "with SNAPSHOT: restore only `PATH` (relative to the snapshot's root; a directory with all below it, or a glob), and the directories above it; repeatable")
 			return func(ctx context.Context, e *env, args []string) error { return runRestore(ctx, e, o, args) }
 		},
 	}
@@ -83,7 +86,9 @@ func runRestore(ctx context.Context, e *env, o restoreOptions, args []string) er
 		if o.target == "" {
 			return usageErrorf("restoring one snapshot needs --target DIR (to restore the live system, use --rootfs/--db and --confirm)")
 		}
-		return restoreOne(ctx, e, args[0], o.target)
+		return restoreOne(ctx, e, args[0], o.target, o.include)
+	case len(o.include) > 0:
+		return usageErrorf("--include goes with a SNAPSHOT and --target")
 	case o.target != "" && o.archive == "":
 		return usageErrorf("--target goes with a SNAPSHOT or --archive")
 	case o.rollback:
@@ -114,7 +119,7 @@ func extractOptions() extract.Options {
 	return extract.Options{Owners: root, Devices: root}
 }
 
-func restoreOne(ctx context.Context, e *env, ref, target string) error {
+func restoreOne(ctx context.Context, e *env, ref, target string, include []string) error {
 	s, release, err := openForReading(ctx, e)
 	if err != nil {
 		return err
@@ -132,11 +137,23 @@ func restoreOne(ctx context.Context, e *env, ref, target string) error {
 		e.ui.warnf("snapshot %s is incomplete: some files were not read in full when it was taken", m.Name)
 	}
 	start := time.Now()
-	st, err := restore.Into(ctx, restore.Source{Store: s, Manifest: m}, target, extractOptions())
+	src := restore.Source{Store: s, Manifest: m}
+	var partial *partialRestore
+	if len(include) > 0 {
+		if partial, err = startPartial(ctx, s, m, include); err != nil {
+			return err
+		}
+		defer partial.Close()
+		src = partial.source()
+	}
+	st, err := restore.Into(ctx, src, target, extractOptions())
 	if err != nil {
 		return fmt.Errorf("restore of %s failed, nothing was written to %s: %w", m.Name, target, err)
 	}
 	fmt.Fprintf(e.ui.stdout, "restored %s into %s: %d entries (%d files, %d dirs, %d symlinks, %d hardlinks), %s, verified, took %s\n",
 		m.Name, target, st.Entries, st.Files, st.Dirs, st.Symlinks, st.Hardlinks, humanBytes(st.Bytes), time.Since(start).Round(time.Millisecond))
+	if partial != nil {
+		partial.report(e.ui.stdout)
+	}
 	return nil
 }

@@ -116,12 +116,17 @@ func cmdGentree(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(testtree.Generate(dir, seed))
 }
 
-// treecmp WANT GOT: the trees are identical.
+// treecmp [-subset] WANT GOT: the trees are identical; with -subset, GOT
+// is identical to the same paths of WANT.
 func cmdTreecmp(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 2 {
-		ts.Fatalf("usage: treecmp WANT GOT")
+	opt := testtree.Options{IgnoreOwner: os.Geteuid() != 0}
+	if len(args) > 0 && args[0] == "-subset" {
+		opt.Subset, args = true, args[1:]
 	}
-	err := testtree.Compare(ts.MkAbs(args[0]), ts.MkAbs(args[1]), testtree.Options{IgnoreOwner: os.Geteuid() != 0})
+	if len(args) != 2 {
+		ts.Fatalf("usage: treecmp [-subset] WANT GOT")
+	}
+	err := testtree.Compare(ts.MkAbs(args[0]), ts.MkAbs(args[1]), opt)
 	if neg {
 		if err == nil {
 			ts.Fatalf("trees are identical")

@@ -26,6 +26,10 @@ type Options struct {
 	IgnoreOwner    bool // don't compare uid/gid
 	IgnoreRootDir  bool // don't compare the mode/mtime of dir itself
 	IgnoreDirMtime bool // don't compare directory mtimes
+	// Subset lets got lack paths of want (but not have paths want lacks):
+	// got is compared with the same paths of want, whose hardlink groups
+	// are cut down to the paths in got.
+	Subset bool
 }
 
 // Compare walks want and got and returns nil if they are identical, otherwise
@@ -50,9 +54,16 @@ func Compare(want, got string, opt Options) error {
 	if err != nil {
 		return err
 	}
+	if opt.Subset {
+		restrict(we, ge)
+	}
 	for i, j := 0, 0; i < len(we) || j < len(ge); {
 		switch {
 		case j == len(ge) || (i < len(we) && we[i].rel < ge[j].rel):
+			if opt.Subset {
+				i++
+				continue
+			}
 			return fmt.Errorf("%s: missing in got", display(we[i].rel))
 		case i == len(we) || ge[j].rel < we[i].rel:
 			return fmt.Errorf("%s: unexpected in got", display(ge[j].rel))
@@ -179,6 +190,25 @@ func scan(root string) ([]*entry, error) {
 		e.group = g
 	}
 	return out, nil
+}
+
+// restrict cuts the hardlink groups of want down to the paths in got.
+func restrict(want, got []*entry) {
+	in := make(map[string]bool, len(got))
+	for _, e := range got {
+		in[e.rel] = true
+	}
+	cut := map[*[]string]*[]string{}
+	for _, e := range want {
+		if e.group == nil {
+			continue
+		}
+		if cut[e.group] == nil {
+			g := slices.DeleteFunc(slices.Clone(*e.group), func(p string) bool { return !in[p] })
+			cut[e.group] = &g
+		}
+		e.group = cut[e.group]
+	}
 }
 
 // typeName names the file type in st.

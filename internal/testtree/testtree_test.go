@@ -397,6 +397,44 @@ func TestCompareOptions(t *testing.T) {
 	})
 }
 
+func TestCompareSubset(t *testing.T) {
+	want := generate(t, 4)
+	got := generate(t, 4)
+	check(t, Compare(want, got, Options{Subset: true}))
+	// Dropping a path and one link of a triple is a subset once the
+	// directories' mtimes are put back; the remaining links must still
+	// share their inode.
+	keep := preserve(t, filepath.Join(got, "docs"), filepath.Join(got, "hard/sub"))
+	check(t, os.Remove(filepath.Join(got, "docs/hello.txt")))
+	check(t, os.Remove(filepath.Join(got, "hard/sub/triple-2")))
+	keep()
+	if err := Compare(want, got, Options{}); err == nil || !strings.HasPrefix(err.Error(), "docs/hello.txt: missing in got") {
+		t.Fatalf("Compare = %v, want docs/hello.txt missing", err)
+	}
+	check(t, Compare(want, got, Options{Subset: true}))
+
+	// A link that became a copy is a difference.
+	keep = preserve(t, filepath.Join(got, "nested/a/b"))
+	breakLink(t, filepath.Join(got, "nested/a/b/triple-3"))
+	keep()
+	if err := Compare(want, got, Options{Subset: true}); err == nil || !strings.Contains(err.Error(), "hardlink group") {
+		t.Fatalf("Compare = %v, want a hardlink group difference", err)
+	}
+	// So are an extra path and a changed one.
+	got = generate(t, 4)
+	keep = preserve(t, got)
+	check(t, os.WriteFile(filepath.Join(got, "extra"), nil, 0o644))
+	keep()
+	if err := Compare(want, got, Options{Subset: true}); err == nil || !strings.HasPrefix(err.Error(), "extra: unexpected in got") {
+		t.Fatalf("Compare = %v, want extra unexpected", err)
+	}
+	got = generate(t, 4)
+	check(t, os.Chmod(filepath.Join(got, "docs/hello.txt"), 0o600))
+	if err := Compare(want, got, Options{Subset: true}); err == nil || !strings.HasPrefix(err.Error(), "docs/hello.txt: mode") {
+		t.Fatalf("Compare = %v, want a mode difference", err)
+	}
+}
+
 func TestCompareDevices(t *testing.T) {
 	mk := func(minor uint32) string {
 		dir := t.TempDir()
