@@ -97,13 +97,11 @@ func runBackup(ctx context.Context, e *env, o backupOptions, args []string) erro
 		Progress: prog,
 		Warn:     func(path string, err error) { e.ui.warnf("%s: %v", path, err) },
 	}
-	if kind == "db" {
-		cleanup, err := e.prepareDB(ctx, o, &opt)
-		if err != nil {
-			return fmt.Errorf("backup of %s failed: %w", o.source, err)
-		}
-		defer cleanup()
+	cleanup, err := e.prepareStaged(ctx, kind, o, &opt)
+	if err != nil {
+		return fmt.Errorf("backup of %s failed: %w", o.source, err)
 	}
+	defer cleanup()
 	stop := e.ui.startProgress("backup "+kind, prog)
 	res, err := pipeline.Backup(ctx, s, opt)
 	stop()

@@ -32,6 +32,14 @@ var configKeys = []string{
 	"DB_STOP_CMD", "DB_START_CMD", "DB_IMMUTABLE_GLOBS", "OFFSITE_MAX_UPLOAD_PER_RUN",
 }
 
+// perKindKey reports whether k is a per-kind key read from the
+// environment: BACKUP_KEEP_<KIND>, <KIND>_STOP_CMD, <KIND>_START_CMD,
+// <KIND>_IMMUTABLE_GLOBS.
+func perKindKey(k string) bool {
+	return strings.HasPrefix(k, keepKeyPrefix) || strings.HasSuffix(k, "_STOP_CMD") ||
+		strings.HasSuffix(k, "_START_CMD") || strings.HasSuffix(k, "_IMMUTABLE_GLOBS")
+}
+
 // loadConfig reads the env file (when given or present) and overlays the
 // environment.
 func loadConfig(envFile string) (*config, error) {
@@ -57,7 +65,7 @@ func loadConfig(envFile string) (*config, error) {
 		}
 	}
 	for _, kv := range os.Environ() {
-		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, keepKeyPrefix) {
+		if k, v, _ := strings.Cut(kv, "="); perKindKey(k) {
 			c.set(k, v, "environment")
 		}
 	}

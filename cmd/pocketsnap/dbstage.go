@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/pocketsnap/pocketsnap/hooks"
@@ -12,39 +13,53 @@ import (
 	"github.com/pocketsnap/pocketsnap/stage"
 )
 
-// dbService is how a database directory is stopped and started around its
-// staging.
+// dbService is how the service that writes a kind's directory is stopped
+// and started around its staging.
 type dbService struct {
 	stop, start hooks.Command
 	immutable   func(rel string) bool
 }
 
-// dbService reads DB_STOP_CMD, DB_START_CMD (or the flags overriding them)
-// and DB_IMMUTABLE_GLOBS.
-func (e *env) dbService(o backupOptions) (*dbService, error) {
-	stop, err := e.hook("DB_STOP_CMD", o.dbStopCmd)
+// stageKey is the configuration key of a kind's staging setting: DB_STOP_CMD
+// for db, NOTES_STOP_CMD for notes.
+func stageKey(kind, setting string) string {
+	return strings.ToUpper(strings.ReplaceAll(kind, "-", "_")) + "_" + setting
+}
+
+// dbService reads <KIND>_STOP_CMD, <KIND>_START_CMD (for db, the flags
+// override them) and <KIND>_IMMUTABLE_GLOBS.
+func (e *env) dbService(kind string, o backupOptions) (*dbService, error) {
+	stopFlag, startFlag := o.dbStopCmd, o.dbStartCmd
+	if kind != "db" {
+		stopFlag, startFlag = "", ""
+	}
+	stop, err := e.hook(stageKey(kind, "STOP_CMD"), stopFlag)
 	if err != nil {
 		return nil, err
 	}
-	start, err := e.hook("DB_START_CMD", o.dbStartCmd)
+	start, err := e.hook(stageKey(kind, "START_CMD"), startFlag)
 	if err != nil {
 		return nil, err
 	}
-	imm, err := stage.Matcher(e.cfg.get("DB_IMMUTABLE_GLOBS", stage.DefaultImmutable))
+	globs := stageKey(kind, "IMMUTABLE_GLOBS")
+	imm, err := stage.Matcher(e.cfg.get(globs, stage.DefaultImmutable))
 	if err != nil {
-		return nil, fmt.Errorf("DB_IMMUTABLE_GLOBS (%s): %w", e.cfg.where("DB_IMMUTABLE_GLOBS"), err)
+		return nil, fmt.Errorf("%s (%s): %w", globs, e.cfg.where(globs), err)
 	}
 	return &dbService{stop: stop, start: start, immutable: imm}, nil
 }
 
-// prepareDB readies a backup of the database directory in opt.Source:
-// without a stop command it warns and reads the live directory; with one
-// it stops the service, stages the directory, starts the service and
-// points opt at the staged view. cleanup removes the view.
-func (e *env) prepareDB(ctx context.Context, o backupOptions, opt *pipeline.Options) (cleanup func(), err error) {
-	svc, err := e.dbService(o)
+// prepareStaged readies a backup of a service's directory in opt.Source:
+// with a stop command it stops the service, stages the directory, starts
+// the service and points opt at the staged view; cleanup removes the
+// view. Without one it reads the live directory, warning for db.
+func (e *env) prepareStaged(ctx context.Context, kind string, o backupOptions, opt *pipeline.Options) (cleanup func(), err error) {
+	svc, err := e.dbService(kind, o)
 	if err != nil {
 		return nil, err
+	}
+	if kind != "db" && !svc.stop.Set() {
+		return func() {}, nil
 	}
 	opt.Immutable = svc.immutable
 	stale, err := stage.CleanStale(opt.Source)
@@ -76,8 +91,12 @@ func (e *env) prepareDB(ctx context.Context, o backupOptions, opt *pipeline.Opti
 	if res.LinkErr != nil {
 		e.ui.warnf("could not hard-link into %s (%v): copied every file instead", dir, res.LinkErr)
 	}
-	fmt.Fprintf(e.ui.stdout, "database stopped for %s (DB_STOP_CMD finished → DB_START_CMD started): %d files hard-linked, %d copied\n",
-		downtime.Round(time.Millisecond), res.Linked, res.Copied)
+	what := "database"
+	if kind != "db" {
+		what = kind + " service"
+	}
+	fmt.Fprintf(e.ui.stdout, "%s stopped for %s (%s finished → %s started): %d files hard-linked, %d copied\n",
+		what, downtime.Round(time.Millisecond), svc.stop.Key, svc.start.Key, res.Linked, res.Copied)
 	opt.Dir, opt.Downtime = dir, downtime
 	return cleanup, nil
 }

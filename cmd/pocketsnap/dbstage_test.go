@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pocketsnap/pocketsnap/hooks"
 
 	"github.com/pocketsnap/pocketsnap/internal/testenv"
 )
@@ -168,4 +171,36 @@ func TestDBStaleStagingAndUnstopped(t *testing.T) {
 	if code, out := c.run("backup", "notes", "--source", db, "--db-stop-cmd", "true"); code == 0 {
 		t.Fatalf("--db-stop-cmd accepted for another kind:\n%s", out)
 	}
+}
+
+// The start command runs even when staging panics, and the panic goes on.
+func TestDBStartAfterPanicInStaging(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "db")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "000001.sst"), []byte("sst"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	started := filepath.Join(dir, "started")
+	stop, err := hooks.Parse("DB_STOP_CMD", "true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := hooks.Parse("DB_START_CMD", "touch "+started)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &dbService{stop: stop, start: start, immutable: func(string) bool { panic("staging bug") }}
+	defer func() {
+		if r := recover(); r != "staging bug" {
+			t.Fatalf("recovered %v, want the staging panic", r)
+		}
+		if !exists(started) {
+			t.Fatal("DB_START_CMD did not run after a panic during staging")
+		}
+	}()
+	svc.stageStopped(t.Context(), io.Discard, src, filepath.Join(dir, "staged"))
+	t.Fatal("staging did not panic")
 }
