@@ -37,6 +37,7 @@ type Store struct {
 	keysOnce sync.Once
 	keys     *Keys
 	keysErr  error
+	keysFile string // repository-relative name the keys were read from
 
 	indexOnce sync.Once
 	index     *Index
@@ -192,25 +193,45 @@ func (s *Store) Keys() (*Keys, error) {
 }
 
 func (s *Store) loadKeys() (*Keys, error) {
+	s.keysFile = localKeys
 	b, err := os.ReadFile(filepath.Join(s.dir, localKeys))
 	if os.IsNotExist(err) {
-		name := secretsFile
-		if s.codec.Encrypted() {
-			name = secretsFileAge
-		}
-		sealed, rerr := os.ReadFile(filepath.Join(s.dir, name))
-		if rerr != nil {
-			return nil, fmt.Errorf("failed to read repository secrets: %w", rerr)
-		}
-		if b, err = s.codec.OpenBytes(sealed); err != nil {
-			return nil, fmt.Errorf("failed to decrypt repository secrets %s: %w", name, err)
-		}
-	} else if err != nil {
+		s.keysFile = s.secretsName()
+		return s.decryptSecrets()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("failed to read %s: %w", localKeys, err)
 	}
+	return parseKeys(b, localKeys)
+}
+
+// secretsName is the repository-relative name of the stored secrets.
+func (s *Store) secretsName() string {
+	if s.codec.Encrypted() {
+		return secretsFileAge
+	}
+	return secretsFile
+}
+
+// decryptSecrets reads the secrets stored in the repository, which needs
+// the identity when it is encrypted.
+func (s *Store) decryptSecrets() (*Keys, error) {
+	name := s.secretsName()
+	sealed, err := os.ReadFile(filepath.Join(s.dir, name))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read repository secrets: %w", err)
+	}
+	b, err := s.codec.OpenBytes(sealed)
+	if err != nil {
+		return nil, fmt.Errorf("failed to decrypt repository secrets %s: %w", name, err)
+	}
+	return parseKeys(b, name)
+}
+
+func parseKeys(b []byte, name string) (*Keys, error) {
 	var k Keys
 	if err := json.Unmarshal(b, &k); err != nil {
-		return nil, fmt.Errorf("invalid repository secrets: %w", err)
+		return nil, fmt.Errorf("invalid repository secrets %s: %w", name, err)
 	}
 	return &k, nil
 }
@@ -267,17 +288,24 @@ func (s *Store) WriteFile(name string, data []byte) error {
 
 // CheckIdentity verifies that the identities given to SetIdentities open
 // this repository, by decrypting its secrets. It returns ErrNoIdentity or
-// ErrWrongIdentity otherwise, before any data is touched.
+// ErrWrongIdentity otherwise, before any data is touched. On the device,
+// which keeps the secrets in local/keys, it also checks that the stored
+// secrets are the same: a *[FingerprintError] says they were replaced,
+// which would mislead every machine that adopts the repository later.
 func (s *Store) CheckIdentity() error {
 	if !s.codec.Encrypted() {
 		return nil
 	}
-	sealed, err := os.ReadFile(filepath.Join(s.dir, secretsFileAge))
+	stored, err := s.decryptSecrets()
 	if err != nil {
-		return fmt.Errorf("failed to read repository secrets: %w", err)
+		return err
 	}
-	if _, err := s.codec.OpenBytes(sealed); err != nil {
-		return fmt.Errorf("failed to decrypt %s: %w", secretsFileAge, err)
+	k, err := s.Keys()
+	if err != nil {
+		return err
+	}
+	if got, want := stored.Fingerprint(), k.Fingerprint(); s.keysFile == localKeys && got != want {
+		return &FingerprintError{Secrets: secretsFileAge, Got: got, Want: want, WantFrom: "the device's " + localKeys}
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ type exportOptions struct {
 	kind, at string
 	plain    bool
 	partSize byteSize
+	expect   string
 }
 
 func exportCommand() *command {
@@ -34,7 +35,7 @@ func exportCommand() *command {
 		name: "export", group: "Restore",
 		summary: "write a snapshot as a classic .tar.zst[.age] with a .sha256 sidecar (needs the identity)",
 		usage:   "export SNAPSHOT [-o PATH] [flags]\n       pocketsnap export --kind KIND [--at TIME] [-o PATH] [flags]",
-		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_IDENTITY"},
+		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_IDENTITY", fingerprintKey},
 		examples: []string{
 			"BACKUP_AGE_IDENTITY=~/key.txt pocketsnap export db-20261129T040000Z   # ${BACKUP_DIR}/db/db-20261129T040000Z.tar.zst.age and .sha256",
 			"pocketsnap export --kind rootfs --at 2026-11-01 -o /sdcard/   # the newest complete rootfs snapshot of that day or before",
@@ -46,6 +47,7 @@ func exportCommand() *command {
 			fs.StringVar(&o.at, "at", "", "with --kind: at or before `TIME` (20261129T040000Z, RFC 3339, 2026-11-29 for the end of that UTC day, or an age: 36h, 3d)")
 			fs.BoolVar(&o.plain, "plain", false, "write a plaintext .tar.zst even from an encrypted repository")
 			partSizeFlag(fs, &o.partSize)
+			fingerprintFlag(fs, &o.expect)
 			return func(ctx context.Context, e *env, args []string) error { return runExport(ctx, e, o, args) }
 		},
 	}
@@ -62,7 +64,7 @@ func runExport(ctx context.Context, e *env, o exportOptions, args []string) erro
 	case o.out == "-" && isTerminal(e.ui.stdout):
 		return usageErrorf("refusing to write an archive to a terminal: redirect stdout, or give -o PATH")
 	}
-	s, release, err := openForReading(ctx, e)
+	s, release, err := openForReading(ctx, e, o.expect)
 	if err != nil {
 		return err
 	}

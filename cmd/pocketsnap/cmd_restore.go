@@ -29,6 +29,7 @@ type restoreOptions struct {
 	startCmd string
 	archive  string
 	noVerify bool
+	expect   string
 }
 
 func restoreCommand() *command {
@@ -40,7 +41,7 @@ func restoreCommand() *command {
 			"       pocketsnap restore SNAPSHOT --target DIR\n" +
 			"       pocketsnap restore --archive FILE [--target DIR | --confirm=" + confirmPhrase + "]\n" +
 			"       pocketsnap restore --rollback --confirm=" + confirmPhrase,
-		keys: []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_IDENTITY", "ROOTFS_DIR", "DB_DIR", "PREFIX", "STACK_STOP_CMD", "STACK_START_CMD"},
+		keys: []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_IDENTITY", "ROOTFS_DIR", "DB_DIR", "PREFIX", "STACK_STOP_CMD", "STACK_START_CMD", fingerprintKey},
 		examples: []string{
 			"pocketsnap restore                                   # print the plan: latest rootfs and db, nothing changes",
 			"pocketsnap restore --at 3d --confirm=" + confirmPhrase + "   # the system as it was 3 days ago",
@@ -60,6 +61,7 @@ func restoreCommand() *command {
 			fs.StringVar(&o.startCmd, "start-cmd", "", "`CMD` that starts them again (default STACK_START_CMD)")
 			fs.StringVar(&o.archive, "archive", "", "restore a classic `FILE` <kind>-<UTC>.tar.zst[.age] instead of a snapshot")
 			fs.BoolVar(&o.noVerify, "no-verify", false, "with --archive: accept an archive without a matching .sha256 sidecar")
+			fingerprintFlag(fs, &o.expect)
 			return func(ctx context.Context, e *env, args []string) error { return runRestore(ctx, e, o, args) }
 		},
 	}
@@ -79,7 +81,7 @@ func runRestore(ctx context.Context, e *env, o restoreOptions, args []string) er
 		if o.target == "" {
 			return usageErrorf("restoring one snapshot needs --target DIR (to restore the live system, use --rootfs/--db and --confirm)")
 		}
-		return restoreOne(ctx, e, args[0], o.target)
+		return restoreOne(ctx, e, args[0], o.target, o.expect)
 	case o.target != "" && o.archive == "":
 		return usageErrorf("--target goes with a SNAPSHOT or --archive")
 	case o.rollback:
@@ -91,14 +93,19 @@ func runRestore(ctx context.Context, e *env, o restoreOptions, args []string) er
 }
 
 // openForReading opens the repository under the shared lock with the
-// identity loaded and checked, so that a missing or wrong identity fails
-// before anything else.
-func openForReading(ctx context.Context, e *env) (*chunkstore.Store, func(), error) {
+// identity loaded and checked, and its fingerprint printed and checked
+// against expect (see checkFingerprint), so that a missing or wrong
+// identity or a substituted repository fails before anything else.
+func openForReading(ctx context.Context, e *env, expect string) (*chunkstore.Store, func(), error) {
 	s, release, err := e.openLocked(ctx, false)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := e.loadIdentity(s); err != nil {
+		release()
+		return nil, nil, err
+	}
+	if err := e.checkFingerprint(s, expect); err != nil {
 		release()
 		return nil, nil, err
 	}
@@ -110,8 +117,8 @@ func extractOptions() extract.Options {
 	return extract.Options{Owners: root, Devices: root}
 }
 
-func restoreOne(ctx context.Context, e *env, ref, target string) error {
-	s, release, err := openForReading(ctx, e)
+func restoreOne(ctx context.Context, e *env, ref, target, expect string) error {
+	s, release, err := openForReading(ctx, e, expect)
 	if err != nil {
 		return err
 	}

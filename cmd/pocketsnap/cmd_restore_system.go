@@ -33,6 +33,9 @@ func restoreSystem(ctx context.Context, e *env, o restoreOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := e.checkFingerprint(s, o.expect); err != nil {
+		return err
+	}
 	for _, c := range skipped {
 		fmt.Fprintf(e.ui.stdout, "skipped %s: %s\n", c.Manifest.Name, c.Skipped)
 	}
