@@ -68,7 +68,7 @@ func readTrailer(ra io.ReaderAt, size int64) ([]BlobEntry, error) {
 		return nil, fmt.Errorf("%w: pack too short (%d bytes)", errBadTrailer, size)
 	}
 	var tail [4]byte
-	if _, err := ra.ReadAt(tail[:], size-4); err != nil {
+	if err := readFullAt(ra, tail[:], size-4); err != nil {
 		return nil, fmt.Errorf("failed to read trailer length: %w", err)
 	}
 	total := int64(binary.LittleEndian.Uint32(tail[:]))
@@ -76,10 +76,21 @@ func readTrailer(ra io.ReaderAt, size int64) ([]BlobEntry, error) {
 		return nil, fmt.Errorf("%w: length %d", errBadTrailer, total)
 	}
 	buf := make([]byte, total)
-	if _, err := ra.ReadAt(buf, size-total); err != nil {
+	if err := readFullAt(ra, buf, size-total); err != nil {
 		return nil, fmt.Errorf("failed to read trailer: %w", err)
 	}
 	return parseTrailer(buf, size-total)
+}
+
+// readFullAt fills p from ra at off. An io.ReaderAt may return io.EOF
+// with a full read that ends at the end of its data (age's decrypting
+// reader does): that is success.
+func readFullAt(ra io.ReaderAt, p []byte, off int64) error {
+	n, err := ra.ReadAt(p, off)
+	if n == len(p) && errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
 }
 
 func parseTrailer(buf []byte, trailerStart int64) ([]BlobEntry, error) {

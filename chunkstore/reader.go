@@ -124,7 +124,7 @@ func (c *packCache) readAt(id ID, p []byte, off int64) error {
 	if off+int64(len(p)) > h.size {
 		return fmt.Errorf("%w: range %d+%d beyond the pack's %d bytes", ErrCorrupt, off, len(p), h.size)
 	}
-	if _, err := h.ra.ReadAt(p, off); err != nil {
+	if err := readFullAt(h.ra, p, off); err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	return nil
