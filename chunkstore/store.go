@@ -43,9 +43,10 @@ type Store struct {
 	index     *Index
 	indexErr  error
 
-	enc   *zstd.Encoder
-	dec   *zstd.Decoder
-	packs *packCache
+	enc     *zstd.Encoder
+	dec     *zstd.Decoder
+	packs   *packCache
+	padding Padding
 }
 
 // Init creates a repository in dir, which must not hold one already. With
