@@ -32,11 +32,5 @@ func runInit(_ context.Context, e *env, args []string) error {
 	defer s.Close()
 	fmt.Fprintf(e.ui.stdout, "repository %s (id %s, encoding %s)\n", s.Dir(), s.Config().ID, s.Config().Encoding)
 	fmt.Fprintf(e.ui.stdout, "device secrets: %s (mode 0600, never uploaded)\n", s.Path("local/keys"))
-	keys, err := s.Keys()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.ui.stdout, "repository fingerprint: %s\n", keys.Fingerprint())
-	fmt.Fprintf(e.ui.stdout, "keep it beside the identity: restore and export check it with --expect-fingerprint (or %s)\n", fingerprintKey)
-	return nil
+	return e.printFingerprint(s)
 }

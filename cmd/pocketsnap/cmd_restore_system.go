@@ -29,11 +29,11 @@ func restoreSystem(ctx context.Context, e *env, o restoreOptions) error {
 	if o.confirm != "" && idErr != nil {
 		return idErr
 	}
-	sys, skipped, err := e.systemPlan(s, o)
-	if err != nil {
+	if err := e.checkFingerprint(s, o.expect); err != nil {
 		return err
 	}
-	if err := e.checkFingerprint(s, o.expect); err != nil {
+	sys, skipped, err := e.systemPlan(s, o)
+	if err != nil {
 		return err
 	}
 	for _, c := range skipped {

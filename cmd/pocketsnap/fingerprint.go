@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
@@ -13,6 +15,18 @@ const fingerprintKey = "BACKUP_REPO_FINGERPRINT"
 // fingerprintFlag registers --expect-fingerprint.
 func fingerprintFlag(fs *pflag.FlagSet, p *string) {
 	fs.StringVar(p, "expect-fingerprint", "", "refuse a repository whose fingerprint is not `FP`, the one 'pocketsnap init' printed (default "+fingerprintKey+")")
+}
+
+// printFingerprint tells the user, on stdout, the fingerprint of a new
+// repository and what to do with it.
+func (e *env) printFingerprint(s *chunkstore.Store) error {
+	keys, err := s.Keys()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.ui.stdout, "repository fingerprint: %s\nkeep it beside the identity: restore and export check it with --expect-fingerprint (or %s)\n",
+		keys.Fingerprint(), fingerprintKey)
+	return nil
 }
 
 // checkFingerprint prints the fingerprint of the repository's secrets and
