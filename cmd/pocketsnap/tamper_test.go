@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/pocketsnap/pocketsnap/internal/testenv"
 	"github.com/pocketsnap/pocketsnap/internal/testtree"
 )
 
@@ -317,6 +319,13 @@ func TestAttackerIsRefused(t *testing.T) {
 		code, out := expecting.run("export", name, "-o", filepath.Join(t.TempDir(), "x.tar.zst.age"), "--repo", repo)
 		if code != exitVerify || !strings.Contains(out, want[0]) {
 			t.Errorf("export: exit %d:\n%s", code, out)
+		}
+		// So does recovery by hand.
+		testenv.NeedTools(t, "python3", "age", "zstd")
+		script, _ := filepath.Abs(filepath.Join("..", "..", "scripts", "pocketsnap-recover"))
+		b, err := exec.Command("python3", script, repo, name, "-i", filepath.Join(v.c.dir, "key.txt"), "-f", v.fingerprint).CombinedOutput()
+		if err == nil || !strings.Contains(string(b), "keys/secrets.age: fingerprint ") {
+			t.Errorf("pocketsnap-recover -f: %v\n%s", err, b)
 		}
 
 		// On the device, keys/secrets.age no longer matches local/keys.
