@@ -11,7 +11,7 @@ import (
 
 // Fingerprint names a repository by its secrets, in a form short enough to
 // compare by eye: 100 bits of a keyed hash of the [Keys], as four groups of
-// five lower-case base32 characters ("mfrgg-zdfmz-tgq4d-sojrg"). It
+// five lower-case base32 characters ("yun7z-qpxav-av5mo-gypi5"). It
 // reveals nothing of the secrets. Whoever holds only the recipient can
 // replace keys/secrets.age with secrets of their own and write snapshots
 // that authenticate under them, but cannot give them the repository's

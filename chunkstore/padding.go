@@ -36,8 +36,8 @@ func (s *Store) SetPadding(p Padding) { s.padding = p }
 // Leakage from Encrypted Files and Communication with PURBs", PETS 2019):
 // n rounded up to a multiple of 2^(E−S), where E = ⌊log₂ n⌋ and
 // S = ⌊log₂ E⌋ + 1. Below its leading bit, a Padmé length has at most S
-// significant bits, so it reveals O(log log n) bits of n; the cost is at
-// most 1/2^S of n (11.1% at worst, at 9 bytes; at most 3.125% from
+// significant bits, so it reveals O(log log n) bits of n; the cost is
+// less than 2^−S of n (11.1% at worst, at 9 bytes; under 3.125% from
 // 64 KiB to 4 GiB).
 func Padme(n int64) int64 {
 	if n < 2 {
