@@ -73,14 +73,23 @@ func (s *Store) VerifyPack(id ID) error {
 		return &PackError{Pack: id, Err: err}
 	}
 	defer f.Close()
+	if err := checkPackHash(f, id); err != nil {
+		return &PackError{Pack: id, Err: err}
+	}
+	return nil
+}
+
+// checkPackHash reads a pack's stored bytes and compares their SHA-256
+// with its name.
+func checkPackHash(r io.Reader, id ID) error {
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return &PackError{Pack: id, Err: fmt.Errorf("failed to read: %w", err)}
+	if _, err := io.Copy(h, r); err != nil {
+		return fmt.Errorf("failed to read: %w", err)
 	}
 	var got ID
 	h.Sum(got[:0])
 	if got != id {
-		return &PackError{Pack: id, Err: fmt.Errorf("%w: stored bytes hash to %s", ErrCorrupt, got)}
+		return fmt.Errorf("%w: stored bytes hash to %s", ErrCorrupt, got)
 	}
 	return nil
 }

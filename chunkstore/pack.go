@@ -1,6 +1,7 @@
 package chunkstore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,7 +17,9 @@ const (
 )
 
 // The pack trailer is a zstd skippable frame, so the plaintext of a pack is
-// still a valid zstd stream: `age -d pack | zstd -d` prints its blobs.
+// still a valid zstd stream: `age -d pack | zstd -d` prints its blobs. The
+// blobs' frames start at offset 0 and follow each other; between the last
+// one and the trailer there is nothing, or a padding frame (padding.go).
 //
 //	magic    uint32 LE  0x184D2A5B (skippable frame)
 //	size     uint32 LE  length of what follows
@@ -67,10 +70,8 @@ func readTrailer(ra io.ReaderAt, size int64) ([]BlobEntry, error) {
 	if size < trailerFixed {
 		return nil, fmt.Errorf("%w: pack too short (%d bytes)", errBadTrailer, size)
 	}
-	// io.ReaderAt may report io.EOF with a full read at the end (age's
-	// does): io.ReadFull on a section takes that as success.
 	var tail [4]byte
-	if _, err := io.ReadFull(io.NewSectionReader(ra, size-4, 4), tail[:]); err != nil {
+	if err := readFullAt(ra, tail[:], size-4); err != nil {
 		return nil, fmt.Errorf("failed to read trailer length: %w", err)
 	}
 	total := int64(binary.LittleEndian.Uint32(tail[:]))
@@ -78,24 +79,64 @@ func readTrailer(ra io.ReaderAt, size int64) ([]BlobEntry, error) {
 		return nil, fmt.Errorf("%w: length %d", errBadTrailer, total)
 	}
 	buf := make([]byte, total)
-	if _, err := io.ReadFull(io.NewSectionReader(ra, size-total, total), buf); err != nil {
+	if err := readFullAt(ra, buf, size-total); err != nil {
 		return nil, fmt.Errorf("failed to read trailer: %w", err)
 	}
-	return parseTrailer(buf, size-total)
+	entries, end, err := parseTrailer(buf, size-total)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPadding(ra, end, size-total); err != nil {
+		return nil, err
+	}
+	return entries, nil
 }
 
-func parseTrailer(buf []byte, trailerStart int64) ([]BlobEntry, error) {
+// checkPadding checks what lies between the end of the last blob and the
+// start of the trailer: nothing, or one padding frame.
+func checkPadding(ra io.ReaderAt, end, trailerStart int64) error {
+	gap := trailerStart - end
+	if gap == 0 {
+		return nil
+	}
+	var h [paddingHeader]byte
+	if gap < paddingHeader {
+		return fmt.Errorf("%w: blobs end at %d, trailer starts at %d", errBadTrailer, end, trailerStart)
+	}
+	if err := readFullAt(ra, h[:], end); err != nil {
+		return fmt.Errorf("failed to read padding: %w", err)
+	}
+	if !bytes.Equal(h[:], appendPaddingHeader(nil, gap)) {
+		return fmt.Errorf("%w: %d bytes between the blobs and the trailer are not a padding frame", errBadTrailer, gap)
+	}
+	return nil
+}
+
+// readFullAt fills p from ra at off. An io.ReaderAt may return io.EOF
+// with a full read that ends at the end of its data (age's decrypting
+// reader does): that is success.
+func readFullAt(ra io.ReaderAt, p []byte, off int64) error {
+	n, err := ra.ReadAt(p, off)
+	if n == len(p) && errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+// parseTrailer parses a trailer that starts at trailerStart in the pack,
+// and returns its entries and where the last blob ends.
+func parseTrailer(buf []byte, trailerStart int64) ([]BlobEntry, int64, error) {
 	le := binary.LittleEndian
 	n := int(le.Uint32(buf[13:17]))
 	switch {
 	case le.Uint32(buf[0:4]) != trailerMagic,
 		int(le.Uint32(buf[4:8])) != len(buf)-8,
 		string(buf[8:12]) != trailerTag:
-		return nil, fmt.Errorf("%w: bad header", errBadTrailer)
+		return nil, 0, fmt.Errorf("%w: bad header", errBadTrailer)
 	case buf[12] != trailerVersion:
-		return nil, fmt.Errorf("%w: unsupported version %d", errBadTrailer, buf[12])
+		return nil, 0, fmt.Errorf("%w: unsupported version %d", errBadTrailer, buf[12])
 	case n != (len(buf)-trailerFixed)/trailerEntrySize:
-		return nil, fmt.Errorf("%w: count %d does not match length", errBadTrailer, n)
+		return nil, 0, fmt.Errorf("%w: count %d does not match length", errBadTrailer, n)
 	}
 	entries := make([]BlobEntry, n)
 	var next int64
@@ -108,12 +149,9 @@ func parseTrailer(buf []byte, trailerStart int64) ([]BlobEntry, error) {
 		e.RawLength = le.Uint32(p[IDSize+8:])
 		end := int64(e.Offset) + int64(e.Length)
 		if int64(e.Offset) != next || e.Length == 0 || end > trailerStart || e.RawLength > maxBlobSize {
-			return nil, fmt.Errorf("%w: entry %d (%s) out of place", errBadTrailer, i, e.ID.Short())
+			return nil, 0, fmt.Errorf("%w: entry %d (%s) out of place", errBadTrailer, i, e.ID.Short())
 		}
 		next = end
 	}
-	if next != trailerStart {
-		return nil, fmt.Errorf("%w: blobs end at %d, trailer starts at %d", errBadTrailer, next, trailerStart)
-	}
-	return entries, nil
+	return entries, next, nil
 }

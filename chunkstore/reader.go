@@ -101,26 +101,37 @@ func (s *Store) packTrailer(id ID) ([]BlobEntry, error) {
 
 // packCache keeps recently used packs open, so that reading consecutive
 // blobs does not unwrap the pack's key (an X25519 operation) every time.
+// Before the first blob is read from a pack, the pack's stored bytes are
+// checked against its name, once per pack: the keyed blob IDs already
+// make any substitution fail, but a pack swapped with another or replaced
+// under a real pack's name is then reported as what it is, also on a
+// machine that rebuilt the index from the packs themselves.
 type packCache struct {
-	s   *Store
-	max int
-	mu  sync.Mutex
-	m   map[ID]*packHandle
-	seq uint64
+	s        *Store
+	max      int
+	mu       sync.Mutex
+	m        map[ID]*packHandle
+	seq      uint64
+	verified map[ID]bool
 }
 
 type packHandle struct {
 	id      ID
 	f       fs.File
-	ra      io.ReaderAt
-	size    int64
+	raw     io.ReaderAt // the stored bytes
+	ra      io.ReaderAt // the plaintext
+	size    int64       // of the plaintext
+	stored  int64
 	refs    int
 	used    uint64
 	evicted bool
+
+	verifyOnce sync.Once
+	verifyErr  error
 }
 
 func newPackCache(s *Store, max int) *packCache {
-	return &packCache{s: s, max: max, m: map[ID]*packHandle{}}
+	return &packCache{s: s, max: max, m: map[ID]*packHandle{}, verified: map[ID]bool{}}
 }
 
 func (c *packCache) readAt(id ID, p []byte, off int64) error {
@@ -129,13 +140,42 @@ func (c *packCache) readAt(id ID, p []byte, off int64) error {
 		return err
 	}
 	defer c.release(h)
+	if err := c.verify(h); err != nil {
+		return err
+	}
 	if off+int64(len(p)) > h.size {
 		return fmt.Errorf("%w: range %d+%d beyond the pack's %d bytes", ErrCorrupt, off, len(p), h.size)
 	}
-	if _, err := h.ra.ReadAt(p, off); err != nil {
+	if err := readFullAt(h.ra, p, off); err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	return nil
+}
+
+// verify checks that the pack's stored bytes hash to its name, unless
+// that was done already since the store was opened.
+func (c *packCache) verify(h *packHandle) error {
+	if c.s.ReadOnly() {
+		// Read by range from elsewhere (a bucket): hashing would fetch
+		// every pack whole. The keyed blob IDs still authenticate every
+		// blob read; a pack stored under another's name then only moves
+		// blobs that are found through its own trailer.
+		return nil
+	}
+	h.verifyOnce.Do(func() {
+		c.mu.Lock()
+		done := c.verified[h.id]
+		c.mu.Unlock()
+		if done {
+			return
+		}
+		if h.verifyErr = checkPackHash(io.NewSectionReader(h.raw, 0, h.stored), h.id); h.verifyErr == nil {
+			c.mu.Lock()
+			c.verified[h.id] = true
+			c.mu.Unlock()
+		}
+	})
+	return h.verifyErr
 }
 
 func (c *packCache) acquire(id ID) (*packHandle, error) {
@@ -192,7 +232,7 @@ func (c *packCache) open(id ID) (*packHandle, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	return &packHandle{id: id, f: f, ra: ra, size: size}, nil
+	return &packHandle{id: id, f: f, raw: fra, ra: ra, size: size, stored: fi.Size()}, nil
 }
 
 func (c *packCache) release(h *packHandle) {

@@ -52,14 +52,16 @@ type Store struct {
 	keysOnce sync.Once
 	keys     *Keys
 	keysErr  error
+	keysFile string // repository-relative name the keys were read from
 
 	indexOnce sync.Once
 	index     *Index
 	indexErr  error
 
-	enc   *zstd.Encoder
-	dec   *zstd.Decoder
-	packs *packCache
+	enc     *zstd.Encoder
+	dec     *zstd.Decoder
+	packs   *packCache
+	padding Padding
 }
 
 // Init creates a repository in dir, which must not hold one already. With
@@ -281,28 +283,20 @@ func (s *Store) Keys() (*Keys, error) {
 }
 
 func (s *Store) loadKeys() (*Keys, error) {
-	var b []byte
-	err := fs.ErrNotExist
-	if !s.ReadOnly() {
-		b, err = os.ReadFile(filepath.Join(s.dir, localKeys))
+	if s.ReadOnly() {
+		s.keysFile = s.SecretsName()
+		return s.decryptSecrets()
 	}
-	if errors.Is(err, fs.ErrNotExist) {
-		name := s.SecretsName()
-		sealed, rerr := fs.ReadFile(s.fsys, name)
-		if rerr != nil {
-			return nil, fmt.Errorf("failed to read repository secrets: %w", rerr)
-		}
-		if b, err = s.codec.OpenBytes(sealed); err != nil {
-			return nil, fmt.Errorf("failed to decrypt repository secrets %s: %w", name, err)
-		}
-	} else if err != nil {
+	s.keysFile = localKeys
+	b, err := os.ReadFile(filepath.Join(s.dir, localKeys))
+	if os.IsNotExist(err) {
+		s.keysFile = s.SecretsName()
+		return s.decryptSecrets()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("failed to read %s: %w", localKeys, err)
 	}
-	var k Keys
-	if err := json.Unmarshal(b, &k); err != nil {
-		return nil, fmt.Errorf("invalid repository secrets: %w", err)
-	}
-	return &k, nil
+	return parseKeys(b, localKeys)
 }
 
 // SecretsName is the repository-relative name of the stored secrets.
@@ -311,6 +305,29 @@ func (s *Store) SecretsName() string {
 		return secretsFileAge
 	}
 	return secretsFile
+}
+
+// decryptSecrets reads the secrets stored in the repository, which needs
+// the identity when it is encrypted.
+func (s *Store) decryptSecrets() (*Keys, error) {
+	name := s.SecretsName()
+	sealed, err := fs.ReadFile(s.fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read repository secrets: %w", err)
+	}
+	b, err := s.codec.OpenBytes(sealed)
+	if err != nil {
+		return nil, fmt.Errorf("failed to decrypt repository secrets %s: %w", name, err)
+	}
+	return parseKeys(b, name)
+}
+
+func parseKeys(b []byte, name string) (*Keys, error) {
+	var k Keys
+	if err := json.Unmarshal(b, &k); err != nil {
+		return nil, fmt.Errorf("invalid repository secrets %s: %w", name, err)
+	}
+	return &k, nil
 }
 
 // Index returns the blob index, loading it on first use: from the device's
@@ -377,17 +394,24 @@ func (s *Store) WriteFile(name string, data []byte) error {
 
 // CheckIdentity verifies that the identities given to SetIdentities open
 // this repository, by decrypting its secrets. It returns ErrNoIdentity or
-// ErrWrongIdentity otherwise, before any data is touched.
+// ErrWrongIdentity otherwise, before any data is touched. On the device,
+// which keeps the secrets in local/keys, it also checks that the stored
+// secrets are the same: a *[FingerprintError] says they were replaced,
+// which would mislead every machine that adopts the repository later.
 func (s *Store) CheckIdentity() error {
 	if !s.codec.Encrypted() {
 		return nil
 	}
-	sealed, err := fs.ReadFile(s.fsys, secretsFileAge)
+	stored, err := s.decryptSecrets()
 	if err != nil {
-		return fmt.Errorf("failed to read repository secrets: %w", err)
+		return err
 	}
-	if _, err := s.codec.OpenBytes(sealed); err != nil {
-		return fmt.Errorf("failed to decrypt %s: %w", secretsFileAge, err)
+	k, err := s.Keys()
+	if err != nil {
+		return err
+	}
+	if got, want := stored.Fingerprint(), k.Fingerprint(); s.keysFile == localKeys && got != want {
+		return &FingerprintError{Secrets: secretsFileAge, Got: got, Want: want, WantFrom: "the device's " + localKeys}
 	}
 	return nil
 }

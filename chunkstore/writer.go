@@ -236,6 +236,10 @@ type openPack struct {
 	sw      io.WriteCloser
 	size    int // plaintext bytes so far
 	entries []BlobEntry
+
+	padding   Padding
+	encrypted bool
+	header    int64 // stored bytes before the plaintext (age's header)
 }
 
 func (s *Store) newPack() (*openPack, error) {
@@ -243,12 +247,13 @@ func (s *Store) newPack() (*openPack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to create pack: %w", err)
 	}
-	p := &openPack{sealedPack: sealedPack{f: f}, h: sha256.New()}
+	p := &openPack{sealedPack: sealedPack{f: f}, h: sha256.New(), padding: s.padding, encrypted: s.codec.Encrypted()}
 	p.cw = &countWriter{w: io.MultiWriter(f, p.h)}
 	if p.sw, err = s.codec.Seal(p.cw); err != nil {
 		p.discard()
 		return nil, fmt.Errorf("failed to encrypt pack: %w", err)
 	}
+	p.header = p.cw.n
 	return p, nil
 }
 
@@ -261,11 +266,22 @@ func (p *openPack) add(id ID, frame []byte, rawLen int) error {
 	return nil
 }
 
-// finish writes the trailer and ends the encryption.
+// finish writes the padding, if any, and the trailer, and ends the
+// encryption.
 func (p *openPack) finish() (*sealedPack, error) {
-	_, err := p.sw.Write(appendTrailer(nil, p.entries))
+	trailer := appendTrailer(nil, p.entries)
+	var err error
+	if p.padding == PaddingPadme {
+		err = writePadding(p.sw, paddingFor(p.encrypted, p.header, int64(p.size+len(trailer))))
+	}
+	if err == nil {
+		_, err = p.sw.Write(trailer)
+	}
 	if err == nil {
 		err = p.sw.Close()
+	}
+	if err == nil && p.padding == PaddingPadme && Padme(p.cw.n) != p.cw.n {
+		err = fmt.Errorf("padding miscomputed: %d stored bytes is not a Padmé length", p.cw.n)
 	}
 	if err != nil {
 		p.discard()
@@ -274,6 +290,23 @@ func (p *openPack) finish() (*sealedPack, error) {
 	p.info = PackInfo{Size: p.cw.n, Blobs: p.entries}
 	p.h.Sum(p.info.ID[:0])
 	return &p.sealedPack, nil
+}
+
+// writePadding writes a padding frame of n bytes in all; nothing for 0.
+func writePadding(w io.Writer, n int64) error {
+	if n == 0 {
+		return nil
+	}
+	if _, err := w.Write(appendPaddingHeader(nil, n)); err != nil {
+		return err
+	}
+	var zeros [16 << 10]byte
+	for n -= paddingHeader; n > 0; n -= int64(len(zeros)) {
+		if _, err := w.Write(zeros[:min(n, int64(len(zeros)))]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // commitPack syncs a sealed pack, renames it to its name, syncs the

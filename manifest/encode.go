@@ -88,10 +88,15 @@ func Encode(m *Manifest, keys *chunkstore.Keys, codec *chunkstore.Codec) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	mac, _ := json.Marshal(macJSON{MAC: hex.EncodeToString(keys.MAC(line))})
 	out := append(line, '\n')
-	out = append(out, mac...)
+	out = append(out, macLine(keys.MAC(line))...)
 	return append(out, '\n'), nil
+}
+
+// macLine is the second line of a manifest, without its newline.
+func macLine(mac []byte) []byte {
+	b, _ := json.Marshal(macJSON{MAC: hex.EncodeToString(mac)})
+	return b
 }
 
 // Decode authenticates and parses a stored manifest's public part. The
@@ -104,13 +109,22 @@ func Decode(b []byte, keys *chunkstore.Keys) (*Manifest, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: truncated (no MAC line)", ErrInvalid)
 	}
+	// Exactly two lines, the second in the form Encode writes: a manifest
+	// cut short or with anything appended is not the one that was written.
+	ml, ok := bytes.CutSuffix(rest, []byte{'\n'})
+	if !ok {
+		return nil, fmt.Errorf("%w: truncated (the MAC line is cut short)", ErrInvalid)
+	}
 	var mj macJSON
-	if err := json.Unmarshal(bytes.TrimSuffix(rest, []byte{'\n'}), &mj); err != nil {
+	if err := json.Unmarshal(ml, &mj); err != nil {
 		return nil, fmt.Errorf("%w: bad MAC line: %v", ErrInvalid, err)
 	}
 	mac, err := hex.DecodeString(mj.MAC)
 	if err != nil || !keys.VerifyMAC(line, mac) {
 		return nil, fmt.Errorf("%w: authentication failed (forged, altered or from another repository)", ErrInvalid)
+	}
+	if !bytes.Equal(ml, macLine(mac)) {
+		return nil, fmt.Errorf("%w: bad MAC line: not as written (%d bytes)", ErrInvalid, len(ml))
 	}
 	var pj publicJSON
 	if err := json.Unmarshal(line, &pj); err != nil {

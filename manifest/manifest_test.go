@@ -118,6 +118,15 @@ func TestTamperingIsDetected(t *testing.T) {
 		"empty":            nil,
 		"MAC of other doc": append(append([]byte(`{"version":1}`), '\n'), good[len(line)+1:]...),
 	}
+	// Issue 10: a manifest cut short anywhere, even by its last newline,
+	// or with anything appended, is refused.
+	for n := range len(good) {
+		cases[fmt.Sprintf("first %d bytes", n)] = good[:n]
+	}
+	for _, tail := range []string{" ", "\n", "x", "{}\n"} {
+		cases[fmt.Sprintf("with %q appended", tail)] = append(bytes.Clone(good), tail...)
+	}
+	cases["MAC line in upper case"] = append(bytes.Clone(good[:len(line)+1]), bytes.ToUpper(good[len(line)+1:])...)
 	for name, b := range cases {
 		if _, err := Decode(b, keys); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: Decode = %v, want ErrInvalid", name, err)

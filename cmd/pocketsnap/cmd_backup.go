@@ -27,7 +27,7 @@ func backupCommand() *command {
 		name: "backup", group: "Back up",
 		summary: "snapshot a directory (db, rootfs, or any kind with --source)",
 		usage:   "backup KIND [--source DIR] [flags]",
-		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "DB_DIR", "ROOTFS_DIR", "PREFIX", "BACKUP_KEEP_DB", "BACKUP_KEEP_ROOTFS", "BACKUP_KEEP_<KIND>", "BACKUP_COMPAT", "DB_STOP_CMD", "DB_START_CMD", "DB_IMMUTABLE_GLOBS"},
+		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "DB_DIR", "ROOTFS_DIR", "PREFIX", "BACKUP_KEEP_DB", "BACKUP_KEEP_ROOTFS", "BACKUP_KEEP_<KIND>", "BACKUP_COMPAT", "DB_STOP_CMD", "DB_START_CMD", "DB_IMMUTABLE_GLOBS", "PACK_PADDING"},
 		examples: []string{
 			"pocketsnap backup db                      # DB_DIR, default ${ROOTFS_DIR}/var/lib/conduwuit/db",
 			"pocketsnap backup rootfs                  # ROOTFS_DIR, the proot-distro Debian userland",

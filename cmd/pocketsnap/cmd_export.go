@@ -27,6 +27,7 @@ type exportOptions struct {
 	plain    bool
 	partSize byteSize
 	from     repoSource
+	expect   string
 }
 
 func exportCommand() *command {
@@ -35,7 +36,7 @@ func exportCommand() *command {
 		name: "export", group: "Restore",
 		summary: "write a snapshot as a classic .tar.zst[.age] with a .sha256 sidecar (needs the identity)",
 		usage:   "export SNAPSHOT [-o PATH] [flags]\n       pocketsnap export --kind KIND [--at TIME] [-o PATH] [flags]",
-		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_IDENTITY"},
+		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_IDENTITY", fingerprintKey},
 		examples: []string{
 			"BACKUP_AGE_IDENTITY=~/key.txt pocketsnap export db-20261129T040000Z   # ${BACKUP_DIR}/db/db-20261129T040000Z.tar.zst.age and .sha256",
 			"pocketsnap export --kind rootfs --at 2026-11-01 -o /sdcard/   # the newest complete rootfs snapshot of that day or before",
@@ -49,6 +50,7 @@ func exportCommand() *command {
 			fs.BoolVar(&o.plain, "plain", false, "write a plaintext .tar.zst even from an encrypted repository")
 			partSizeFlag(fs, &o.partSize)
 			fromFlag(fs, &o.from)
+			fingerprintFlag(fs, &o.expect)
 			return func(ctx context.Context, e *env, args []string) error { return runExport(ctx, e, o, args) }
 		},
 	}
@@ -66,7 +68,7 @@ func runExport(ctx context.Context, e *env, o exportOptions, args []string) erro
 	case o.out == "-" && isTerminal(e.ui.stdout):
 		return usageErrorf("refusing to write an archive to a terminal: redirect stdout, or give -o PATH")
 	}
-	s, release, err := openForReading(ctx, e)
+	s, release, err := openForReading(ctx, e, o.expect)
 	if err != nil {
 		return err
 	}

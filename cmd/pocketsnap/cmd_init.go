@@ -74,5 +74,5 @@ func runInit(e *env) error {
 	defer s.Close()
 	fmt.Fprintf(e.ui.stdout, "repository %s (id %s, encoding %s)\n", s.Dir(), s.Config().ID, s.Config().Encoding)
 	fmt.Fprintf(e.ui.stdout, "device secrets: %s (mode 0600, never uploaded)\n", s.Path("local/keys"))
-	return nil
+	return e.printFingerprint(s)
 }

@@ -31,6 +31,7 @@ type restoreOptions struct {
 	noVerify bool
 	from     repoSource
 	include  []string
+	expect   string
 }
 
 func restoreCommand() *command {
@@ -42,7 +43,7 @@ func restoreCommand() *command {
 			"       pocketsnap restore SNAPSHOT --target DIR [--include PATH]...\n" +
 			"       pocketsnap restore --archive FILE [--target DIR | --confirm=" + confirmPhrase + "]\n" +
 			"       pocketsnap restore --rollback --confirm=" + confirmPhrase,
-		keys: []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_IDENTITY", "ROOTFS_DIR", "DB_DIR", "PREFIX", "STACK_STOP_CMD", "STACK_START_CMD"},
+		keys: []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_IDENTITY", "ROOTFS_DIR", "DB_DIR", "PREFIX", "STACK_STOP_CMD", "STACK_START_CMD", fingerprintKey},
 		examples: []string{
 			"pocketsnap restore                                   # print the plan: latest rootfs and db, nothing changes",
 			"pocketsnap restore --at 3d --confirm=" + confirmPhrase + "   # the system as it was 3 days ago",
@@ -66,6 +67,7 @@ func restoreCommand() *command {
 			fs.BoolVar(&o.noVerify, "no-verify", false, "with --archive: accept an archive without a matching .sha256 sidecar")
 			fromFlag(fs, &o.from)
 			fs.StringArrayVar(&o.include, "include", nil, "with SNAPSHOT: restore only `PATH` (relative to the snapshot's root; a directory with all below it, or a glob), and the directories above it; repeatable")
+			fingerprintFlag(fs, &o.expect)
 			return func(ctx context.Context, e *env, args []string) error { return runRestore(ctx, e, o, args) }
 		},
 	}
@@ -86,7 +88,7 @@ func runRestore(ctx context.Context, e *env, o restoreOptions, args []string) er
 		if o.target == "" {
 			return usageErrorf("restoring one snapshot needs --target DIR (to restore the live system, use --rootfs/--db and --confirm)")
 		}
-		return restoreOne(ctx, e, args[0], o.target, o.include)
+		return restoreOne(ctx, e, args[0], o.target, o.include, o.expect)
 	case len(o.include) > 0:
 		return usageErrorf("--include goes with a SNAPSHOT and --target")
 	case o.target != "" && o.archive == "":
@@ -100,14 +102,19 @@ func runRestore(ctx context.Context, e *env, o restoreOptions, args []string) er
 }
 
 // openForReading opens the repository under the shared lock with the
-// identity loaded and checked, so that a missing or wrong identity fails
-// before anything else.
-func openForReading(ctx context.Context, e *env) (*chunkstore.Store, func(), error) {
+// identity loaded and checked, and its fingerprint printed and checked
+// against expect (see checkFingerprint), so that a missing or wrong
+// identity or a substituted repository fails before anything else.
+func openForReading(ctx context.Context, e *env, expect string) (*chunkstore.Store, func(), error) {
 	s, release, err := e.openLocked(ctx, false)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := e.loadIdentity(s); err != nil {
+		release()
+		return nil, nil, err
+	}
+	if err := e.checkFingerprint(s, expect); err != nil {
 		release()
 		return nil, nil, err
 	}
@@ -119,8 +126,8 @@ func extractOptions() extract.Options {
 	return extract.Options{Owners: root, Devices: root}
 }
 
-func restoreOne(ctx context.Context, e *env, ref, target string, include []string) error {
-	s, release, err := openForReading(ctx, e)
+func restoreOne(ctx context.Context, e *env, ref, target string, include []string, expect string) error {
+	s, release, err := openForReading(ctx, e, expect)
 	if err != nil {
 		return err
 	}

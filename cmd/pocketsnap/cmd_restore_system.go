@@ -29,6 +29,9 @@ func restoreSystem(ctx context.Context, e *env, o restoreOptions) error {
 	if o.confirm != "" && idErr != nil {
 		return idErr
 	}
+	if err := e.checkFingerprint(s, o.expect); err != nil {
+		return err
+	}
 	sys, skipped, err := e.systemPlan(s, o)
 	if err != nil {
 		return err

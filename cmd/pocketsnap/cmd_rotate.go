@@ -45,7 +45,7 @@ func rotateCommand() *command {
 		name: "rotate", group: "Back up",
 		summary: "apply retention: delete old snapshots, unused packs and old archives",
 		usage:   "rotate [--dry-run] [--keep KIND=N]... [--keep-daily N] [--repack] [--json]" + rotateHelp,
-		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_KEEP_DB", "BACKUP_KEEP_ROOTFS", "BACKUP_KEEP_<KIND>", "BACKUP_AGE_IDENTITY"},
+		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_KEEP_DB", "BACKUP_KEEP_ROOTFS", "BACKUP_KEEP_<KIND>", "BACKUP_AGE_IDENTITY", "PACK_PADDING"},
 		examples: []string{
 			"pocketsnap rotate --dry-run                 # what would go, and the bytes it would free",
 			"pocketsnap rotate --keep notes=10           # also prune kind notes to its newest 10",

@@ -30,6 +30,7 @@ var configKeys = []string{
 	"ENABLE_OFFSITE_BACKUP", "DB_DIR", "ROOTFS_DIR", "PREFIX", "BACKUP_REPO",
 	"STACK_STOP_CMD", "STACK_START_CMD", "BACKUP_COMPAT",
 	"DB_STOP_CMD", "DB_START_CMD", "DB_IMMUTABLE_GLOBS", "OFFSITE_MAX_UPLOAD_PER_RUN",
+	"BACKUP_REPO_FINGERPRINT", "PACK_PADDING",
 }
 
 // perKindKey reports whether k is a per-kind key read from the

@@ -51,6 +51,7 @@ func exitCode(err error) int {
 	var ue *usageError
 	var le *chunkstore.LockedError
 	var nm *age.NoIdentityMatchError
+	var fe *chunkstore.FingerprintError
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
@@ -64,7 +65,7 @@ func exitCode(err error) int {
 	case errors.Is(err, chunkstore.ErrCorrupt), errors.Is(err, chunkstore.ErrMissing),
 		errors.Is(err, manifest.ErrInvalid), errors.Is(err, pipeline.ErrVerify),
 		errors.Is(err, extract.ErrUnsafePath), errors.Is(err, errCheckFailed),
-		errors.Is(err, compat.ErrVerify):
+		errors.Is(err, compat.ErrVerify), errors.As(err, &fe):
 		return exitVerify
 	}
 	return exitError
@@ -74,9 +75,12 @@ func hint(err error) string {
 	var ue *usageError
 	var le *chunkstore.LockedError
 	var he *hintError
+	var fe *chunkstore.FingerprintError
 	switch {
 	case errors.As(err, &he):
 		return he.hint
+	case errors.As(err, &fe):
+		return "these are not the secrets of the repository you created (its fingerprint, printed by 'pocketsnap init', is kept beside the identity): do not trust this repository until you know who replaced them"
 	case errors.As(err, &ue):
 		return "run 'pocketsnap --help' or 'pocketsnap COMMAND --help'"
 	case errors.As(err, &le):

@@ -21,13 +21,18 @@ func TestRecoverByHandWithAgeZstdTar(t *testing.T) {
 		key := filepath.Join(c.dir, "key.txt")
 		if !encrypted {
 			c.env = append(c.env, "BACKUP_AGE_RECIPIENT=")
+		} else {
+			c.env = append(c.env, "PACK_PADDING=padme") // the script reads padded packs too
 		}
 		src := filepath.Join(c.dir, "src")
 		os.MkdirAll(src, 0o755)
 		if err := testtree.Generate(src, 21); err != nil {
 			t.Fatal(err)
 		}
-		c.mustRun("backup", "files", "--source", src)
+		fp := fingerprintRE.FindStringSubmatch(c.mustRun("backup", "files", "--source", src))
+		if fp == nil {
+			t.Fatal("the backup that created the repository printed no fingerprint")
+		}
 		c.mustRun("backup", "files", "--source", src) // a second, files-cache snapshot
 		names := c.snapshots()
 		out := filepath.Join(c.dir, "out")
@@ -38,7 +43,7 @@ func TestRecoverByHandWithAgeZstdTar(t *testing.T) {
 			identity = "-i " + key
 		}
 		pipe := strings.Join([]string{
-			"set -o pipefail;", "python3", script, filepath.Join(c.dir, "data", "backups", "repo"), names[1], identity,
+			"set -o pipefail;", "python3", script, filepath.Join(c.dir, "data", "backups", "repo"), names[1], identity, "-f", fp[1],
 			"| zstd -d | tar -xpf - -C", out,
 		}, " ")
 		cmd := exec.Command("bash", "-c", pipe)

@@ -42,18 +42,30 @@ func (e *env) recipients() ([]string, error) {
 	return strs, nil
 }
 
-// openStore opens the configured repository; with create, a missing one is
-// initialised from the configured recipients.
+// openStore opens the configured repository, with the packs it writes
+// padded as PACK_PADDING says; with create, a missing one is initialised
+// from the configured recipients.
 func (e *env) openStore(create bool) (*chunkstore.Store, error) {
+	padding, err := chunkstore.ParsePadding(e.cfg.get("PACK_PADDING", ""))
+	if err != nil {
+		return nil, fmt.Errorf("PACK_PADDING (%s): %w", e.cfg.where("PACK_PADDING"), err)
+	}
 	dir := e.cfg.repoDir()
 	s, err := chunkstore.Open(dir)
 	if errors.Is(err, chunkstore.ErrNotExist) && create {
-		return e.initStore(dir)
+		if s, err = e.initStore(dir); err == nil {
+			err = e.printFingerprint(s)
+		}
+	} else if err == nil {
+		e.checkRecipients(s)
 	}
 	if err != nil {
+		if s != nil {
+			s.Close()
+		}
 		return nil, err
 	}
-	e.checkRecipients(s)
+	s.SetPadding(padding)
 	return s, nil
 }
 

@@ -73,7 +73,8 @@ Exit codes:
   3  snapshot saved but incomplete (some files could not be read in full)
   4  repository locked by another process
   5  age identity missing or not matching the repository
-  6  verification failed (missing or corrupt data, forged manifest)
+  6  verification failed (missing or corrupt data, forged manifest, a
+     repository whose fingerprint is not the expected one)
 
 Run 'pocketsnap COMMAND --help' for a command's flags and examples.
 `)
