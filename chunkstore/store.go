@@ -11,6 +11,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
+	"github.com/pocketsnap/pocketsnap/internal/fsync"
 )
 
 // Names inside a repository directory.
@@ -90,10 +91,10 @@ func InitWith(dir string, recipients []string, ch Chunking) (*Store, error) {
 			return nil, fmt.Errorf("failed to create repository: %w", err)
 		}
 	}
-	if err := writeFileAtomic(filepath.Join(dir, localKeys), 0o600, kb); err != nil {
+	if err := fsync.WriteFile(filepath.Join(dir, localKeys), 0o600, kb); err != nil {
 		return nil, fmt.Errorf("failed to write %s: %w", localKeys, err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, name), 0o600, sealed); err != nil {
+	if err := fsync.WriteFile(filepath.Join(dir, name), 0o600, sealed); err != nil {
 		return nil, fmt.Errorf("failed to write %s: %w", name, err)
 	}
 	cb, err := json.MarshalIndent(cfg, "", "  ")
@@ -101,7 +102,7 @@ func InitWith(dir string, recipients []string, ch Chunking) (*Store, error) {
 		return nil, err
 	}
 	// The config is written last: a repository exists once it is there.
-	if err := writeFileAtomic(filepath.Join(dir, configFile), 0o644, append(cb, '\n')); err != nil {
+	if err := fsync.WriteFile(filepath.Join(dir, configFile), 0o644, append(cb, '\n')); err != nil {
 		return nil, fmt.Errorf("failed to write config: %w", err)
 	}
 	return Open(dir)
@@ -262,7 +263,7 @@ func (s *Store) Path(name string) string { return filepath.Join(s.dir, filepath.
 
 // WriteFile stores data atomically under a repository-relative name.
 func (s *Store) WriteFile(name string, data []byte) error {
-	return writeFileAtomic(s.Path(name), 0o600, data)
+	return fsync.WriteFile(s.Path(name), 0o600, data)
 }
 
 // CheckIdentity verifies that the identities given to SetIdentities open
