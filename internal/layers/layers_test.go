@@ -21,6 +21,11 @@ var forbidden = map[string][]string{
 	"hooks":         {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
 	"internal/tree": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "stage", "cmd/pocketsnap"},
 	"stage":         {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
+	// The scheduling packages know nothing of repositories: the daemon
+	// reaches backups through its Runner, which cmd/pocketsnap provides.
+	"schedule":  {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "heartbeat", "idle", "cmd/pocketsnap"},
+	"heartbeat": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "idle", "cmd/pocketsnap"},
+	"idle":      {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "heartbeat", "cmd/pocketsnap"},
 }
 
 func TestLayering(t *testing.T) {
