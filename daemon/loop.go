@@ -70,8 +70,8 @@ func (e *Engine) plan(ctx context.Context, t time.Time) []string {
 // clock set forward does not oversleep a wake by more than a minute.
 type RealClock struct{}
 
-// Now returns the current time.
-func (RealClock) Now() time.Time { return time.Now() }
+// Now returns the current time in UTC.
+func (RealClock) Now() time.Time { return time.Now().UTC() }
 
 // SleepUntil returns at t, or with ctx's error when ctx is done first.
 func (RealClock) SleepUntil(ctx context.Context, t time.Time) error {

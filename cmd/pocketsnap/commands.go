@@ -38,13 +38,13 @@ type env struct {
 	g   globalOptions
 }
 
-var groups = []string{"Back up", "Inspect and verify", "Restore"}
+var groups = []string{"Back up", "Schedule", "Inspect and verify", "Restore"}
 
-var commandOrder = []string{"init", "backup", "rotate", "snapshots", "check", "verify-archive", "restore", "export"}
+var commandOrder = []string{"init", "backup", "rotate", "daemon", "run-due", "status", "snapshots", "check", "verify-archive", "restore", "export"}
 
 func commands() map[string]*command {
 	m := map[string]*command{}
-	for _, c := range []*command{initCommand(), backupCommand(), rotateCommand(), snapshotsCommand(), checkCommand(), restoreCommand(), exportCommand(), verifyArchiveCommand()} {
+	for _, c := range []*command{initCommand(), backupCommand(), rotateCommand(), snapshotsCommand(), checkCommand(), restoreCommand(), exportCommand(), verifyArchiveCommand(), daemonCommand(), runDueCommand(), statusCommand()} {
 		m[c.name] = c
 	}
 	return m

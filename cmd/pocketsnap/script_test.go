@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -24,7 +25,9 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs the CLI stories in testdata/script, one user story per
 // file. Each script starts with DATA_DIR=$WORK/data, an age identity in
-// $WORK/key.txt and its recipient in $RECIPIENT (not yet configured).
+// $WORK/key.txt and its recipient in $RECIPIENT (not yet configured), and
+// $FAR_HOUR, a wake hour twelve hours away, so that no wake passes during
+// a story about scheduled jobs.
 func TestScripts(t *testing.T) {
 	testenv.NeedTools(t, "age", "zstd", "tar", "sha256sum")
 	testscript.Run(t, testscript.Params{
@@ -38,6 +41,7 @@ func TestScripts(t *testing.T) {
 			e.Setenv("DATA_DIR", filepath.Join(e.WorkDir, "data"))
 			e.Setenv("HOME", e.WorkDir)
 			e.Setenv("RECIPIENT", id.Recipient().String())
+			e.Setenv("FAR_HOUR", farHour())
 			if err := os.WriteFile(filepath.Join(e.WorkDir, "key.txt"), []byte(id.String()+"\n"), 0o600); err != nil {
 				return err
 			}
@@ -54,6 +58,9 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 	})
 }
+
+// farHour is the wake hour twelve hours from now.
+func farHour() string { return strconv.Itoa((time.Now().UTC().Hour() + 12) % 24) }
 
 // gentree DIR SEED: generate a tree with every entry type.
 func cmdGentree(ts *testscript.TestScript, neg bool, args []string) {
