@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,9 +17,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
-		"pocketsnap": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
-	})
+	// The binary the tests run is this one, running main: signals and
+	// all, as users run it.
+	testscript.Main(m, map[string]func(){"pocketsnap": main})
 }
 
 // TestScripts runs the CLI stories in testdata/script, one user story per
