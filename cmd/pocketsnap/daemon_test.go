@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -417,4 +418,56 @@ func TestDaemonSIGTERMDuringBackup(t *testing.T) {
 		t.Fatalf("run-due after the SIGTERMs:\n%s", out)
 	}
 	c.mustRun("check", "--read-data")
+}
+
+// The daemon re-reads its env file on SIGHUP: a new wake hour is used at
+// once, a bad value is refused (the old one kept), and
+// ENABLE_BACKUP_DAEMON no longer true stops it with exit 0. A second
+// daemon for the same repository is refused with exit 4 meanwhile.
+func TestDaemonSIGHUP(t *testing.T) {
+	c := newCLI(t)
+	c.scheduled(29, 30)
+	envFile := filepath.Join(c.dir, "env")
+	const hour = 16 // not the default 4
+	write := func(text string) {
+		if err := os.WriteFile(envFile, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ENABLE_BACKUP_DAEMON=true\n")
+	c.env = append(c.env, "POCKETSNAP_ENV_FILE="+envFile) // after /dev/null: the later one counts
+	c.env = slices.DeleteFunc(c.env, func(kv string) bool { return strings.HasPrefix(kv, "BACKUP_DAEMON_HOUR=") })
+	pg, log := c.startDaemon()
+	defer pg.kill()
+	if !log.waitFor(`msg=sleeping`) {
+		t.Fatalf("the daemon did not go to sleep:\n%s", log)
+	}
+	if code, out := c.run("daemon"); code != exitLocked || !strings.Contains(out, "a daemon already runs for this repository: locked by pid "+strconv.Itoa(pg.cmd.Process.Pid)) {
+		t.Errorf("a second daemon: exit %d\n%s", code, out)
+	}
+
+	write("ENABLE_BACKUP_DAEMON=true\nBACKUP_DAEMON_HOUR=" + strconv.Itoa(hour) + "\n")
+	pg.cmd.Process.Signal(syscall.SIGHUP)
+	if !log.waitFor(fmt.Sprintf(`T%02d:00:00Z then=`, hour)) {
+		t.Fatalf("no sleep until the new hour %d:\n%s", hour, log)
+	}
+	if !strings.Contains(log.String(), `msg="configuration reloaded"`) {
+		t.Errorf("the reload is not logged:\n%s", log)
+	}
+
+	write("ENABLE_BACKUP_DAEMON=true\nBACKUP_DB_CADENCE=hourly\n")
+	pg.cmd.Process.Signal(syscall.SIGHUP)
+	if !log.waitFor(`level=ERROR msg="configuration not reloaded" error="BACKUP_DB_CADENCE (` + envFile + `): \"hourly\" is not a cadence`) {
+		t.Fatalf("a bad value is not refused:\n%s", log)
+	}
+
+	write("ENABLE_BACKUP_DAEMON=false\n")
+	pg.cmd.Process.Signal(syscall.SIGHUP)
+	pg.cmd.Wait()
+	if code := pg.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit %d after ENABLE_BACKUP_DAEMON=false:\n%s", code, log)
+	}
+	if !strings.Contains(log.String(), `msg="the daemon is now off: stopping" why="ENABLE_BACKUP_DAEMON is \"false\" (`+envFile+`), not true"`) {
+		t.Errorf("the stop is not explained:\n%s", log)
+	}
 }
