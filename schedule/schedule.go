@@ -29,11 +29,6 @@ func (c Cadence) String() string {
 	return fmt.Sprintf("Cadence(%d)", int(c))
 }
 
-// Day says which wakes start a period: "every day", "Mondays", "the 1st".
-func (c Cadence) Day() string {
-	return [...]string{Daily: "every day", Weekly: "Mondays", Monthly: "the 1st of each month"}[c]
-}
-
 // ParseCadence parses daily, weekly or monthly.
 func ParseCadence(s string) (Cadence, error) {
 	for c, name := range cadenceNames {

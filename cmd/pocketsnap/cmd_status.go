@@ -161,7 +161,7 @@ func printStatus(w io.Writer, s *statusJSON) {
 	default:
 		fmt.Fprintf(tw, "daemon\toff (ENABLE_BACKUP_DAEMON is not true)\n")
 	}
-	fmt.Fprintf(tw, "schedule\twake daily at %02d:00 UTC: db %s, rootfs monthly, retention every wake\n", s.Hour, s.DBCadence)
+	fmt.Fprintf(tw, "schedule\twake daily at %02d:00 UTC: db %s, rootfs monthly (the 1st), retention every wake\n", s.Hour, s.DBCadence)
 	fmt.Fprintf(tw, "due now\t%s\n", list(s.DueNow))
 	fmt.Fprintf(tw, "next wake\t%s UTC: %s\n", when(s.NextWake), list(s.DueNextWake))
 	switch h := s.Heartbeat; {
