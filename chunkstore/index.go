@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"github.com/pocketsnap/pocketsnap/internal/fsync"
 )
 
 // PackInfo describes a stored pack: its ID (the SHA-256 of its stored
@@ -225,7 +227,7 @@ func (l *indexLog) append(p PackInfo) error {
 func (l *indexLog) rewrite(packs []PackInfo) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return writeAtomic(l.path, 0o600, func(w io.Writer) error {
+	return fsync.WriteAtomic(l.path, 0o600, func(w io.Writer) error {
 		var buf bytes.Buffer
 		for _, p := range packs {
 			buf.Write(appendRecord(nil, p))

@@ -13,6 +13,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
+	"github.com/pocketsnap/pocketsnap/internal/fsync"
 )
 
 // ConfigName is the repository-relative name of the config object.
@@ -132,10 +133,10 @@ func create(dir string, cfg Config, keys, sealed []byte) (*Store, error) {
 			return nil, fmt.Errorf("failed to create repository: %w", err)
 		}
 	}
-	if err := writeFileAtomic(filepath.Join(dir, localKeys), 0o600, keys); err != nil {
+	if err := fsync.WriteFile(filepath.Join(dir, localKeys), 0o600, keys); err != nil {
 		return nil, fmt.Errorf("failed to write %s: %w", localKeys, err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, name), 0o600, sealed); err != nil {
+	if err := fsync.WriteFile(filepath.Join(dir, name), 0o600, sealed); err != nil {
 		return nil, fmt.Errorf("failed to write %s: %w", name, err)
 	}
 	cb, err := json.MarshalIndent(cfg, "", "  ")
@@ -143,7 +144,7 @@ func create(dir string, cfg Config, keys, sealed []byte) (*Store, error) {
 		return nil, err
 	}
 	// The config is written last: a repository exists once it is there.
-	if err := writeFileAtomic(filepath.Join(dir, configFile), 0o644, append(cb, '\n')); err != nil {
+	if err := fsync.WriteFile(filepath.Join(dir, configFile), 0o644, append(cb, '\n')); err != nil {
 		return nil, fmt.Errorf("failed to write config: %w", err)
 	}
 	return Open(dir)
@@ -389,7 +390,7 @@ func (s *Store) WriteFile(name string, data []byte) error {
 	if s.ReadOnly() {
 		return ErrReadOnly
 	}
-	return writeFileAtomic(s.Path(name), 0o600, data)
+	return fsync.WriteFile(s.Path(name), 0o600, data)
 }
 
 // CheckIdentity verifies that the identities given to SetIdentities open

@@ -27,8 +27,10 @@ func Open(fsys *FS, keys *chunkstore.Keys, ids []age.Identity) (*chunkstore.Stor
 // the identities) and records the bucket's packs, read from their
 // trailers, so that later backups deduplicate against them and pushes send
 // only what is new. It downloads the start and end of every pack, nothing
-// else.
-func Adopt(ctx context.Context, b *Bucket, dir string, ids []age.Identity) (*chunkstore.Store, error) {
+// else. accept, if not nil, is asked about the bucket's repository once
+// its secrets are decrypted (to check its fingerprint) and nothing is
+// written unless it returns nil.
+func Adopt(ctx context.Context, b *Bucket, dir string, ids []age.Identity, accept func(*chunkstore.Store) error) (*chunkstore.Store, error) {
 	fsys, err := b.FS(ctx, 0)
 	if err != nil {
 		return nil, err
@@ -41,6 +43,11 @@ func Adopt(ctx context.Context, b *Bucket, dir string, ids []age.Identity) (*chu
 	defer src.Close()
 	if err := src.CheckIdentity(); err != nil {
 		return nil, err
+	}
+	if accept != nil {
+		if err := accept(src); err != nil {
+			return nil, err
+		}
 	}
 	ix, err := src.Index()
 	if err != nil {

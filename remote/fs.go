@@ -214,6 +214,10 @@ func (o *file) block(i int64) ([]byte, error) {
 		blk := data[(j-i)*blockSize : min((j-i+1)*blockSize, int64(len(data)))]
 		o.fs.cache.Set(o.blockKey(j), blk, int64(len(blk)))
 	}
+	// The cache applies sets asynchronously: make these visible to the
+	// reads that come back to them (a pack reopened after the handle
+	// cache let it go reads its header and last chunk again).
+	o.fs.cache.Wait()
 	return data[:min(blockSize, len(data))], nil
 }
 

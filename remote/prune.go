@@ -45,7 +45,7 @@ func (r *PruneResult) PackBytes() int64 { return totalSize(r.Packs) }
 // repository, and never a snapshot newer than the newest local one. A
 // manifest in the bucket that does not authenticate under the device's
 // keys is reported and left alone; it keeps nothing alive. The caller
-// holds the repository lock (shared is enough).
+// holds the push lock.
 func Prune(ctx context.Context, s *chunkstore.Store, b *Bucket, opt PruneOptions) (*PruneResult, error) {
 	res := &PruneResult{}
 	warn := opt.Warn

@@ -103,8 +103,10 @@ type object struct {
 // Push uploads to the bucket what it lacks of the repository: its config
 // and encrypted secrets, then for each snapshot (db first, rootfs last,
 // oldest first within a kind) the packs it needs and then its manifest,
-// then opt.Files. It lists the bucket once. The caller holds the
-// repository lock (shared is enough).
+// then opt.Files. It lists the bucket once. Only one push may run at a
+// time (the caller's lock); it needs no repository lock, since it only
+// reads files that writers replace atomically: a pack that a rotation
+// deletes meanwhile fails the push, and the next push plans afresh.
 func Push(ctx context.Context, s *chunkstore.Store, b *Bucket, opt PushOptions) (*PushResult, error) {
 	if !s.Codec().Encrypted() {
 		return nil, fmt.Errorf("%s: %w", s.Dir(), ErrPlaintext)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/remote"
 )
 
@@ -22,13 +23,18 @@ func initCommand() *command {
 		},
 		setup: func(fs *pflag.FlagSet) runner {
 			var fromRemote bool
+			var expect string
 			fs.BoolVar(&fromRemote, "from-remote", false, "adopt the repository in the bucket (${DATA_DIR}/secrets/offsite.env), decrypting its secrets with BACKUP_AGE_IDENTITY")
+			fingerprintFlag(fs, &expect)
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usageErrorf("init takes no arguments")
 				}
 				if fromRemote {
-					return runAdopt(ctx, e)
+					return runAdopt(ctx, e, expect)
+				}
+				if expect != "" {
+					return usageErrorf("--expect-fingerprint goes with --from-remote")
 				}
 				return runInit(e)
 			}
@@ -37,7 +43,7 @@ func initCommand() *command {
 }
 
 // runAdopt creates the device's repository from the bucket's.
-func runAdopt(ctx context.Context, e *env) error {
+func runAdopt(ctx context.Context, e *env, expect string) error {
 	ids, err := e.identities()
 	if err != nil {
 		return err
@@ -47,7 +53,7 @@ func runAdopt(ctx context.Context, e *env) error {
 		return err
 	}
 	dir := e.cfg.repoDir()
-	s, err := remote.Adopt(ctx, b, dir, ids)
+	s, err := remote.Adopt(ctx, b, dir, ids, func(src *chunkstore.Store) error { return e.checkFingerprint(src, expect) })
 	if err != nil {
 		return err
 	}

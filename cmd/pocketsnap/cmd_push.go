@@ -8,9 +8,13 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/pocketsnap/pocketsnap/internal/flock"
 	"github.com/pocketsnap/pocketsnap/remote"
 	"github.com/pocketsnap/pocketsnap/retention"
 )
+
+// pushLock is held by a push for its whole run.
+const pushLock = "local/push.lock"
 
 type pushOptions struct {
 	dryRun    bool
@@ -66,11 +70,19 @@ func runPush(ctx context.Context, e *env, o pushOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, release, err := e.openLocked(ctx, false)
+	s, err := e.openStore(false)
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer s.Close()
+	// A push only reads what backups and rotations write atomically, so it
+	// does not hold the repository lock for what may be hours on a slow
+	// link, which would hold up the next backup; one push at a time.
+	pl, err := flock.Take(s.Path(pushLock), true)
+	if err != nil {
+		return fmt.Errorf("another push is running: %w", err)
+	}
+	defer pl.Unlock()
 	b, err := e.bucket(remote.Options{UploadLimit: int64(o.limit)})
 	if err != nil {
 		return err

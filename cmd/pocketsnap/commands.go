@@ -42,13 +42,13 @@ type env struct {
 	fromRemote bool
 }
 
-var groups = []string{"Back up", "Inspect and verify", "Restore"}
+var groups = []string{"Back up", "Schedule", "Inspect and verify", "Restore"}
 
-var commandOrder = []string{"init", "backup", "rotate", "push", "snapshots", "check", "verify-archive", "restore", "export"}
+var commandOrder = []string{"init", "backup", "rotate", "push", "daemon", "run-due", "status", "snapshots", "check", "verify-archive", "restore", "export"}
 
 func commands() map[string]*command {
 	m := map[string]*command{}
-	for _, c := range []*command{initCommand(), backupCommand(), rotateCommand(), pushCommand(), snapshotsCommand(), checkCommand(), restoreCommand(), exportCommand(), verifyArchiveCommand()} {
+	for _, c := range []*command{initCommand(), backupCommand(), rotateCommand(), pushCommand(), snapshotsCommand(), checkCommand(), restoreCommand(), exportCommand(), verifyArchiveCommand(), daemonCommand(), runDueCommand(), statusCommand()} {
 		m[c.name] = c
 	}
 	return m

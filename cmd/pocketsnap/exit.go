@@ -8,7 +8,9 @@ import (
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/compat"
+	"github.com/pocketsnap/pocketsnap/daemon"
 	"github.com/pocketsnap/pocketsnap/extract"
+	"github.com/pocketsnap/pocketsnap/internal/flock"
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/pipeline"
 )
@@ -57,7 +59,7 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, errIncomplete):
 		return exitIncomplete
-	case errors.As(err, &le):
+	case errors.As(err, &le), locked(err):
 		return exitLocked
 	case errors.Is(err, chunkstore.ErrNoIdentity), errors.Is(err, chunkstore.ErrWrongIdentity),
 		errors.Is(err, compat.ErrNeedIdentity), errors.As(err, &nm):
@@ -69,6 +71,14 @@ func exitCode(err error) int {
 		return exitVerify
 	}
 	return exitError
+}
+
+// locked reports another lock than the repository's that is taken: a
+// daemon's, or that of another process's scheduled jobs.
+func locked(err error) bool {
+	var re *daemon.RunningError
+	var he *flock.HeldError
+	return errors.As(err, &re) || errors.As(err, &he)
 }
 
 func hint(err error) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -109,6 +110,10 @@ func (e *env) openRemote(ctx context.Context) (*chunkstore.Store, func(), error)
 		return nil, nil, fmt.Errorf("%s: %w", b, err)
 	}
 	e.ui.infof("reading from the bucket %s", b)
+	newest := remote.Newest(remote.SnapshotNames(fsys.Listing()))
+	for _, kind := range slices.Sorted(maps.Keys(newest)) {
+		e.ui.infof("newest %s snapshot in the bucket: %s", kind, newest[kind])
+	}
 	return s, func() { s.Close(); fsys.Close() }, nil
 }
 

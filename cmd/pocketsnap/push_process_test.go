@@ -177,3 +177,89 @@ func sizesOf(m map[string]time.Time) map[string]int64 {
 	}
 	return out
 }
+
+// Acceptance (tamper evidence, for the bucket): with padding on, no object
+// in the bucket, nor its name, holds a source file's name, path or digest
+// or a blob's size, and every pack is a Padmé length.
+func TestBucketLeaksNothing(t *testing.T) {
+	f := newPushFixture(t)
+	f.env = append(f.env, "PACK_PADDING=padme")
+	src := filepath.Join(f.dir, "src")
+	os.MkdirAll(src, 0o755)
+	if err := testtree.Generate(src, 44); err != nil {
+		t.Fatal(err)
+	}
+	f.mustRun("backup", "files", "--source", src, "--compat")
+	f.mustRun("push")
+	repo := filepath.Join(f.dir, "data", "backups", "repo")
+	n := sourceNeedles(t, src)
+	blobSizeNeedles(t, n, repo)
+
+	client := f.srv.Client(t)
+	scanned, packs := 0, 0
+	for o := range client.ListObjects(t.Context(), f.bucket, minio.ListObjectsOptions{Prefix: "p/", Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		name := strings.TrimPrefix(o.Key, "p/")
+		if strings.HasPrefix(name, "local/") {
+			t.Errorf("device state %s was uploaded", name)
+		}
+		if what, ok := n.find([]byte(name)); ok {
+			t.Errorf("object name %s reveals the %s", name, what)
+		}
+		obj, err := client.GetObject(t.Context(), f.bucket, o.Key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if _, err := b.ReadFrom(obj); err != nil {
+			t.Fatal(err)
+		}
+		obj.Close()
+		if what, ok := n.find(b.Bytes()); ok {
+			t.Errorf("object %s reveals the %s", name, what)
+		}
+		if strings.HasPrefix(name, "data/") {
+			packs++
+			if size := int64(b.Len()); chunkstore.Padme(size) != size {
+				t.Errorf("pack %s has %d bytes, not a Padmé length", name, size)
+			}
+		}
+		scanned += b.Len()
+	}
+	if packs < 3 || scanned < 1<<20 {
+		t.Fatalf("scanned %d packs, %d bytes", packs, scanned)
+	}
+}
+
+// Acceptance (tamper evidence): a bucket whose newest snapshot is older
+// than the last one the device pushed (someone deleted the newer ones)
+// is reported loudly by every read of the bucket.
+func TestBucketRollbackIsReported(t *testing.T) {
+	f := newPushFixture(t)
+	src := filepath.Join(f.dir, "src")
+	os.MkdirAll(src, 0o755)
+	if err := testtree.Generate(src, 45); err != nil {
+		t.Fatal(err)
+	}
+	f.mustRun("backup", "db", "--source", src)
+	time.Sleep(1100 * time.Millisecond)
+	f.mustRun("backup", "db", "--source", src)
+	f.mustRun("push")
+	if out := f.mustRun("snapshots", "--remote"); strings.Contains(out, "ROLLBACK") {
+		t.Fatalf("a rollback reported on an intact bucket:\n%s", out)
+	}
+	names := f.snapshots()
+	newest := names[len(names)-1]
+	if err := f.srv.Client(t).RemoveObject(t.Context(), f.bucket, "p/snapshots/"+newest, minio.RemoveObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"snapshots", "--remote"}, {"restore", "--from=remote", names[0], "--target", filepath.Join(f.dir, "out")}} {
+		out := f.mustRun(args...)
+		want := "POSSIBLE ROLLBACK: the newest db snapshot in the bucket is " + names[0] + ", but this device pushed " + newest
+		if !strings.Contains(out, want) {
+			t.Errorf("pocketsnap %v does not warn %q:\n%s", args, want, out)
+		}
+	}
+}

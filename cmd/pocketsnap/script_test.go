@@ -1,15 +1,16 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -20,14 +21,16 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(miniotest.Wrap(m), map[string]func(){
-		"pocketsnap": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
-	})
+	// The binary the tests run is this one, running main: signals and
+	// all, as users run it.
+	testscript.Main(miniotest.Wrap(m), map[string]func(){"pocketsnap": main})
 }
 
 // TestScripts runs the CLI stories in testdata/script, one user story per
 // file. Each script starts with DATA_DIR=$WORK/data, an age identity in
-// $WORK/key.txt and its recipient in $RECIPIENT (not yet configured).
+// $WORK/key.txt and its recipient in $RECIPIENT (not yet configured), and
+// $FAR_HOUR, a wake hour twelve hours away, so that no wake passes during
+// a story about scheduled jobs.
 func TestScripts(t *testing.T) {
 	testenv.NeedTools(t, "age", "zstd", "tar", "sha256sum")
 	testscript.Run(t, scriptParams(filepath.Join("testdata", "script"), nil))
@@ -76,12 +79,13 @@ func TestRemoteScripts(t *testing.T) {
 // commands.
 func scriptParams(dir string, extra map[string]func(ts *testscript.TestScript, neg bool, args []string)) testscript.Params {
 	cmds := map[string]func(ts *testscript.TestScript, neg bool, args []string){
-		"gentree": cmdGentree,
-		"treecmp": cmdTreecmp,
-		"flipbit": cmdFlipbit,
-		"latest":  cmdLatest,
-		"setglob": cmdSetglob,
-		"treesum": cmdTreesum,
+		"gentree":     cmdGentree,
+		"treecmp":     cmdTreecmp,
+		"flipbit":     cmdFlipbit,
+		"latest":      cmdLatest,
+		"setglob":     cmdSetglob,
+		"treesum":     cmdTreesum,
+		"fingerprint": cmdFingerprint,
 	}
 	maps.Copy(cmds, extra)
 	return testscript.Params{
@@ -95,6 +99,7 @@ func scriptParams(dir string, extra map[string]func(ts *testscript.TestScript, n
 			e.Setenv("DATA_DIR", filepath.Join(e.WorkDir, "data"))
 			e.Setenv("HOME", e.WorkDir)
 			e.Setenv("RECIPIENT", id.Recipient().String())
+			e.Setenv("FAR_HOUR", farHour())
 			if err := os.WriteFile(filepath.Join(e.WorkDir, "key.txt"), []byte(id.String()+"\n"), 0o600); err != nil {
 				return err
 			}
@@ -103,6 +108,22 @@ func scriptParams(dir string, extra map[string]func(ts *testscript.TestScript, n
 		Cmds:                cmds,
 		RequireExplicitExec: true,
 	}
+}
+
+// farHour is the wake hour twelve hours from now.
+func farHour() string { return strconv.Itoa((time.Now().UTC().Hour() + 12) % 24) }
+
+// fingerprint VAR: set VAR to the repository fingerprint the last command
+// printed on stdout.
+func cmdFingerprint(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: fingerprint VAR")
+	}
+	m := regexp.MustCompile(`repository fingerprint:? (\S+)`).FindStringSubmatch(ts.ReadFile("stdout") + ts.ReadFile("stderr"))
+	if m == nil {
+		ts.Fatalf("no fingerprint in the last command's output")
+	}
+	ts.Setenv(args[0], m[1])
 }
 
 // gentree DIR SEED: generate a tree with every entry type.

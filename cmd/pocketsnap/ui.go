@@ -71,7 +71,7 @@ Exit codes:
   1  error
   2  usage error (bad flag or argument)
   3  snapshot saved but incomplete (some files could not be read in full)
-  4  repository locked by another process
+  4  repository locked by another process (or its daemon already running)
   5  age identity missing or not matching the repository
   6  verification failed (missing or corrupt data, forged manifest, a
      repository whose fingerprint is not the expected one)

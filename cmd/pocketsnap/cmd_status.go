@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/daemon"
+	"github.com/pocketsnap/pocketsnap/remote"
+)
+
+type statusOptions struct {
+	json bool
+}
+
+func statusCommand() *command {
+	var o statusOptions
+	return &command{
+		name: "status", group: "Schedule",
+		summary: "show the scheduled jobs: last runs and results, next wake, heartbeat",
+		usage: "status [--json]" + `
+
+Shows whether the daemon runs, each scheduled job's last success, last
+attempt, result and error, what is due now (what run-due would do), the
+next wake and what it will run, the repository's size and the last
+heartbeat. Needs only the recipient, and never waits for a running job.`,
+		keys: append([]string{"DATA_DIR", "BACKUP_DIR"}, scheduleKeys...),
+		examples: []string{
+			"pocketsnap status",
+			"pocketsnap status --json | jq '.jobs[] | select(.result == \"failed\")'",
+			"pocketsnap status --json | jq -r .next_wake",
+		},
+		setup: func(fs *pflag.FlagSet) runner {
+			fs.BoolVar(&o.json, "json", false, "print the status as JSON")
+			return func(ctx context.Context, e *env, args []string) error { return runStatus(ctx, e, o, args) }
+		},
+	}
+}
+
+// statusJSON is the status, also its --json form.
+type statusJSON struct {
+	Repository string `json:"repository"`
+	// RepositoryBytes is the size of everything the repository holds but
+	// its device state (local/); absent before the first backup.
+	RepositoryBytes *int64     `json:"repository_bytes,omitempty"`
+	Daemon          daemonJSON `json:"daemon"`
+	Hour            int        `json:"hour"`
+	DBCadence       string     `json:"db_cadence"`
+	// HeartbeatHost is the host of BACKUP_DAEMON_HC_URL, if set.
+	HeartbeatHost string `json:"heartbeat_host,omitempty"`
+	// LastPush is the record of the last offsite push, if any.
+	LastPush *remote.PushRecord `json:"last_push,omitempty"`
+	*daemon.Status
+}
+
+type daemonJSON struct {
+	Enabled bool `json:"enabled"`
+	// Running is the daemon process, if one runs.
+	Running *daemon.Holder `json:"running,omitempty"`
+}
+
+func runStatus(ctx context.Context, e *env, o statusOptions, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("status takes no arguments")
+	}
+	cfg, err := e.engineConfig(slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	store := e.stateStore()
+	st, err := daemon.New(cfg, daemon.RealClock{}, store, slog.New(slog.DiscardHandler)).Status(ctx)
+	if err != nil {
+		return err
+	}
+	out := statusJSON{Repository: e.cfg.repoDir(), Hour: cfg.Wakes.Hour, DBCadence: cfg.Jobs[0].Cadence.String(), Status: st}
+	out.Daemon.Enabled, _ = e.daemonEnabled()
+	if h, ok := store.Daemon(); ok {
+		out.Daemon.Running = &h
+	}
+	if cfg.Heartbeat != nil {
+		out.HeartbeatHost = cfg.Heartbeat.Host()
+	}
+	if n, err := repoSize(out.Repository); err == nil {
+		out.RepositoryBytes = &n
+	} else if !errors.Is(err, chunkstore.ErrNotExist) {
+		return err
+	}
+	if s, err := chunkstore.Open(out.Repository); err == nil {
+		rec, ok, err := remote.LoadRecord(s)
+		s.Close()
+		if err != nil {
+			return err
+		}
+		if ok {
+			out.LastPush = &rec
+		}
+	}
+	if o.json {
+		enc := json.NewEncoder(e.ui.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	printStatus(e.ui.stdout, &out)
+	return nil
+}
+
+// repoSize adds up the sizes of the repository's files, but for its
+// device state (local/) and unfinished writes.
+func repoSize(dir string) (int64, error) {
+	if _, err := os.Stat(filepath.Join(dir, "config")); os.IsNotExist(err) {
+		return 0, fmt.Errorf("%w in %s", chunkstore.ErrNotExist, dir)
+	}
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			if os.IsNotExist(err) {
+				return nil // deleted by a running retention
+			}
+			return err
+		case d.IsDir() && p == filepath.Join(dir, "local"):
+			return filepath.SkipDir
+		case d.IsDir() || chunkstore.IsTemp(d.Name()):
+			return nil
+		}
+		fi, err := d.Info()
+		if err == nil {
+			n += fi.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("failed to measure the repository %s: %w", dir, err)
+	}
+	return n, nil
+}
+
+func printStatus(w io.Writer, s *statusJSON) {
+	when := func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05")
+	}
+	list := func(jobs []string) string {
+		if len(jobs) == 0 {
+			return "nothing"
+		}
+		return strings.Join(jobs, ", ")
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	size := "no repository yet"
+	if s.RepositoryBytes != nil {
+		size = humanBytes(*s.RepositoryBytes)
+	}
+	fmt.Fprintf(tw, "repository\t%s (%s)\n", s.Repository, size)
+	switch d := s.Daemon; {
+	case d.Running != nil:
+		fmt.Fprintf(tw, "daemon\trunning: pid %d since %s UTC\n", d.Running.PID, when(d.Running.Since))
+	case d.Enabled:
+		fmt.Fprintf(tw, "daemon\tnot running (ENABLE_BACKUP_DAEMON is true: start 'pocketsnap daemon')\n")
+	default:
+		fmt.Fprintf(tw, "daemon\toff (ENABLE_BACKUP_DAEMON is not true)\n")
+	}
+	fmt.Fprintf(tw, "schedule\twake daily at %02d:00 UTC: db %s, rootfs monthly (the 1st), retention every wake\n", s.Hour, s.DBCadence)
+	fmt.Fprintf(tw, "due now\t%s\n", list(s.DueNow))
+	fmt.Fprintf(tw, "next wake\t%s UTC: %s\n", when(s.NextWake), list(s.DueNextWake))
+	switch h := s.Heartbeat; {
+	case s.HeartbeatHost == "" && h == nil:
+		fmt.Fprintf(tw, "heartbeat\tnot configured (BACKUP_DAEMON_HC_URL)\n")
+	case h == nil:
+		fmt.Fprintf(tw, "heartbeat\t%s: no ping yet\n", s.HeartbeatHost)
+	case h.Error != "":
+		fmt.Fprintf(tw, "heartbeat\t%s: the ping of %s at %s UTC failed: %s\n", h.Host, h.Reported, when(h.Time), h.Error)
+	default:
+		fmt.Fprintf(tw, "heartbeat\t%s: %s reported at %s UTC\n", h.Host, h.Reported, when(h.Time))
+	}
+	if p := s.LastPush; p != nil {
+		newest := make([]string, 0, len(p.Newest))
+		for _, kind := range slices.Sorted(maps.Keys(p.Newest)) {
+			newest = append(newest, p.Newest[kind])
+		}
+		fmt.Fprintf(tw, "last push\t%s UTC to %s: %d objects, %s; the bucket's newest: %s\n",
+			when(p.Time), p.Bucket, p.SentObjects, humanBytes(p.SentBytes), list(newest))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tCADENCE\tLAST SUCCESS (UTC)\tLAST ATTEMPT (UTC)\tRESULT")
+	for _, j := range s.Jobs {
+		result := j.Result
+		switch {
+		case result == "":
+			result = "-"
+		case j.Error != "":
+			result += ": " + strings.ReplaceAll(j.Error, "\n", "; ")
+		case j.Result == daemon.ResultOK:
+			result += fmt.Sprintf(" (%s)", (time.Duration(j.DurationMS) * time.Millisecond).String())
+		}
+		cad := j.Cadence
+		if cad == "" {
+			cad = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.Name, cad, when(j.LastSuccess), when(j.LastAttempt), result)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,473 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pocketsnap/pocketsnap/daemon"
+	"github.com/pocketsnap/pocketsnap/idle"
+	"github.com/pocketsnap/pocketsnap/internal/testenv"
+	"github.com/pocketsnap/pocketsnap/internal/testtree"
+)
+
+const pingToken = "3f9a0c1e-ping-token"
+
+// pingServer is a healthchecks-style endpoint on 127.0.0.1; got lists the
+// paths it was sent.
+type pingServer struct {
+	*httptest.Server
+	mu    sync.Mutex
+	paths []string
+}
+
+func newPingServer(t *testing.T) *pingServer {
+	p := &pingServer{}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.paths = append(p.paths, r.URL.Path)
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *pingServer) got() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.paths)
+}
+
+// scheduled configures c for the scheduled jobs: db and rootfs trees
+// generated from seeds, and a wake hour twelve hours away.
+func (c *cli) scheduled(dbSeed, rootfsSeed int64) (db, rootfs string) {
+	c.t.Helper()
+	db, rootfs = filepath.Join(c.dir, "db"), filepath.Join(c.dir, "rootfs")
+	for dir, seed := range map[string]int64{db: dbSeed, rootfs: rootfsSeed} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			c.t.Fatal(err)
+		}
+		if err := testtree.Generate(dir, seed); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	c.env = append(c.env, "DB_DIR="+db, "ROOTFS_DIR="+rootfs, "BACKUP_DAEMON_HOUR="+farHour())
+	return db, rootfs
+}
+
+func (c *cli) status() statusJSON {
+	c.t.Helper()
+	cmd := c.command("status", "--json")
+	out, err := cmd.Output()
+	if err != nil {
+		c.t.Fatalf("status --json: %v", err)
+	}
+	var s statusJSON
+	if err := json.Unmarshal(out, &s); err != nil {
+		c.t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), pingToken) {
+		c.t.Errorf("status holds the ping token:\n%s", out)
+	}
+	return s
+}
+
+func (c *cli) snapshotList() []snapshotJSON {
+	c.t.Helper()
+	var snaps []snapshotJSON
+	if err := json.Unmarshal([]byte(c.mustRun("snapshots", "--json")), &snaps); err != nil {
+		c.t.Fatal(err)
+	}
+	return snaps
+}
+
+func (s statusJSON) job(name string) daemon.JobStatus {
+	for _, j := range s.Jobs {
+		if j.Name == name {
+			return j
+		}
+	}
+	return daemon.JobStatus{}
+}
+
+// Issue 7, acceptance 4: run-due performs a real db and rootfs backup and
+// retention against a local repository, pings the heartbeat once, and
+// status --json reports it; the snapshots check and restore, and a second
+// run-due finds nothing due.
+func TestRunDueEndToEnd(t *testing.T) {
+	c := newCLI(t)
+	db, _ := c.scheduled(21, 22)
+	hc := newPingServer(t)
+	notes := filepath.Join(c.dir, "notes")
+	writeRandom(t, filepath.Join(notes, "n.txt"), 4<<10, rand.New(rand.NewPCG(1, 1)))
+	c.env = append(c.env, "BACKUP_KEEP_NOTES=1", "BACKUP_DAEMON_HC_URL="+hc.URL+"/ping/"+pingToken)
+	// Two snapshots of another kind: one too many for its retention.
+	c.mustRun("backup", "notes", "--source", notes, "--no-rotate")
+	time.Sleep(time.Second) // names have whole seconds
+	c.mustRun("backup", "notes", "--source", notes, "--no-rotate")
+
+	out := c.mustRun("run-due")
+	for _, want := range []string{`msg="due now" jobs=db,rootfs,retention`, `msg="job done" job=db`, `msg="job done" job=rootfs`,
+		`msg="deleted snapshot notes-`, `msg="job done" job=retention`, `msg="heartbeat sent" host=` + strings.TrimPrefix(hc.URL, "http://") + " reported=success"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("run-due output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, pingToken) {
+		t.Errorf("run-due output holds the ping token:\n%s", out)
+	}
+	if got := hc.got(); !slices.Equal(got, []string{"/ping/" + pingToken}) {
+		t.Errorf("pings %q, want one success", got)
+	}
+
+	snaps := c.snapshotList()
+	kinds := map[string]snapshotJSON{}
+	for _, s := range snaps {
+		kinds[s.Kind] = s
+	}
+	if len(snaps) != 3 || len(kinds) != 3 {
+		t.Fatalf("snapshots %+v, want one of each of db, rootfs, notes", snaps)
+	}
+	s := c.status()
+	for _, kind := range []string{"db", "rootfs"} {
+		if j := s.job(kind); j.Result != daemon.ResultOK || !j.LastSuccess.Equal(kinds[kind].Time) {
+			t.Errorf("%s: %+v, want ok with the snapshot's time %s", kind, j, kinds[kind].Time)
+		}
+	}
+	if j := s.job("retention"); j.Result != daemon.ResultOK || j.LastSuccess.IsZero() {
+		t.Errorf("retention: %+v", j)
+	}
+	if len(s.DueNow) != 0 || !slices.Contains(s.DueNextWake, "db") || !slices.Contains(s.DueNextWake, "retention") {
+		t.Errorf("due now %v, at the next wake (%s) %v", s.DueNow, s.NextWake, s.DueNextWake)
+	}
+	if h := s.Heartbeat; h == nil || h.Reported != "success" || h.Error != "" || h.Host != strings.TrimPrefix(hc.URL, "http://") {
+		t.Errorf("heartbeat %+v", h)
+	}
+	if s.RepositoryBytes == nil || *s.RepositoryBytes < kinds["db"].AddedBytes+kinds["rootfs"].AddedBytes {
+		t.Errorf("repository size %v", s.RepositoryBytes)
+	}
+
+	c.mustRun("check", "--read-data")
+	target := filepath.Join(c.dir, "restored")
+	c.mustRun("restore", kinds["db"].Name, "--target", target)
+	if err := testtree.Compare(db, target, testtree.Options{}); err != nil {
+		t.Errorf("the scheduled db snapshot restores differently: %v", err)
+	}
+	if out := c.mustRun("run-due"); !strings.Contains(out, `msg="nothing due"`) {
+		t.Errorf("second run-due:\n%s", out)
+	}
+	if len(hc.got()) != 1 {
+		t.Errorf("pings after a pass with nothing due: %q", hc.got())
+	}
+}
+
+// Issue 8 (and 7): a DB_START_CMD that fails during a scheduled db backup
+// fails the job, loudly, and the heartbeat reports the failure.
+func TestScheduledDBStartFailure(t *testing.T) {
+	c := newCLI(t)
+	c.scheduled(23, 24)
+	hc := newPingServer(t)
+	started := filepath.Join(c.dir, "started")
+	c.env = append(c.env, "DB_STOP_CMD=true", "DB_START_CMD=sh -c 'touch "+started+"; exit 3'",
+		"BACKUP_DAEMON_HC_URL="+hc.URL+"/ping/"+pingToken)
+	code, out := c.run("run-due")
+	if code != exitError {
+		t.Fatalf("run-due exit %d, want %d:\n%s", code, exitError, out)
+	}
+	for _, want := range []string{`level=ERROR msg="job failed; it is retried at the next wake" job=db`, "the database service may be down", "DB_START_CMD",
+		`msg="heartbeat sent" host=` + strings.TrimPrefix(hc.URL, "http://") + " reported=failure", `msg="job done" job=rootfs`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("run-due output lacks %q:\n%s", want, out)
+		}
+	}
+	if !exists(started) {
+		t.Error("DB_START_CMD did not run")
+	}
+	if got := hc.got(); !slices.Equal(got, []string{"/ping/" + pingToken + "/fail"}) {
+		t.Errorf("pings %q, want one failure", got)
+	}
+	s := c.status()
+	if j := s.job("db"); j.Result != daemon.ResultFailed || !strings.Contains(j.Error, "DB_START_CMD") || !j.LastSuccess.IsZero() {
+		t.Errorf("db: %+v", j)
+	}
+	if h := s.Heartbeat; h == nil || h.Reported != "failure" || h.Error != "" {
+		t.Errorf("heartbeat %+v", h)
+	}
+	if !slices.Contains(s.DueNow, "db") {
+		t.Errorf("the failed db backup is not due again: %v", s.DueNow)
+	}
+}
+
+// logWatch collects a process's output and waits for lines in it.
+type logWatch struct {
+	mu   sync.Mutex
+	text strings.Builder
+	more chan struct{}
+}
+
+func watchLog(r io.Reader) *logWatch {
+	w := &logWatch{more: make(chan struct{}, 1)}
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			w.mu.Lock()
+			w.text.WriteString(sc.Text() + "\n")
+			w.mu.Unlock()
+			select {
+			case w.more <- struct{}{}:
+			default:
+			}
+		}
+		close(w.more)
+	}()
+	return w
+}
+
+func (w *logWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.text.String()
+}
+
+// waitFor waits until the output holds s; false if it ended first.
+func (w *logWatch) waitFor(s string) bool {
+	for {
+		if strings.Contains(w.String(), s) {
+			return true
+		}
+		if _, ok := <-w.more; !ok {
+			return strings.Contains(w.String(), s)
+		}
+	}
+}
+
+// startDaemon starts "pocketsnap daemon" in a process group of its own,
+// its output watched.
+func (c *cli) startDaemon() (*processGroup, *logWatch) {
+	c.t.Helper()
+	cmd := c.command("daemon")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	pg := startGroup(c.t, cmd)
+	pw.Close()
+	return pg, watchLog(pr)
+}
+
+// stop sends SIGTERM to the daemon and returns its exit code.
+func (p *processGroup) stop() int {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// Issue 7, acceptance 5: while the daemon runs a job, every one of its
+// threads is at nice 19 in the idle I/O class, and so is the command the
+// job started (DB_STOP_CMD here, which blocks until SIGTERM).
+func TestDaemonJobPriorities(t *testing.T) {
+	c := newCLI(t)
+	c.scheduled(25, 26)
+	marker := filepath.Join(c.dir, "stopping")
+	c.env = append(c.env, "ENABLE_BACKUP_DAEMON=true", "DB_STOP_CMD=sh -c 'touch "+marker+"; exec sleep 60'", "DB_START_CMD=true")
+	pg, log := c.startDaemon()
+	defer pg.kill()
+	if !log.waitFor(`msg="job started" job=db`) {
+		t.Fatalf("the daemon ended before the db job:\n%s", log)
+	}
+	if strings.Contains(log.String(), "could not lower every priority") {
+		testenv.Unavailable(t, "this system does not let a process lower its priorities:\n%s", log)
+	}
+	for !exists(marker) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	pid := pg.cmd.Process.Pid
+	procs := map[string]int{"daemon": pid}
+	for _, child := range children(t, pid) {
+		procs["DB_STOP_CMD (pid "+strconv.Itoa(child)+")"] = child
+	}
+	if len(procs) != 2 {
+		t.Fatalf("processes %v, want the daemon and its stop command", procs)
+	}
+	for what, p := range procs {
+		threads, err := idle.Threads(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if what == "daemon" && len(threads) < 2 {
+			t.Errorf("the daemon has %d threads", len(threads))
+		}
+		for _, th := range threads {
+			if th.Nice != idle.Nice || th.IOClass != idle.ClassIdle {
+				t.Errorf("%s thread %d: nice %d, I/O class %d; want %d and %d", what, th.TID, th.Nice, th.IOClass, idle.Nice, idle.ClassIdle)
+			}
+		}
+	}
+	if code := pg.stop(); code != 0 {
+		t.Errorf("daemon exit %d after SIGTERM:\n%s", code, log)
+	}
+	if !strings.Contains(log.String(), `msg="job interrupted; it runs again at the next start or wake" job=db`) {
+		t.Errorf("the interrupted job is not logged:\n%s", log)
+	}
+}
+
+// children lists the processes whose parent is pid.
+func children(t *testing.T, pid int) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Issue 7, acceptance 6: SIGTERM at random moments of a scheduled db
+// backup stops the daemon cleanly (exit 0, the job recorded as
+// interrupted), leaves a repository that check --read-data accepts and
+// whose earlier snapshot restores, and releases the locks: their holder
+// records are cleared, which only an orderly release does (a killed
+// process leaves its pid).
+func TestDaemonSIGTERMDuringBackup(t *testing.T) {
+	c := newCLI(t)
+	c.bin = buildBinary(t) // as users run it, not ten times slower with -race
+	db, rootfs := c.scheduled(27, 28)
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := range 6 {
+		writeRandom(t, filepath.Join(db, "bulk", strconv.Itoa(i)+".sst"), 8<<20, r)
+	}
+	c.env = append(c.env, "ENABLE_BACKUP_DAEMON=true")
+	base := c.env
+
+	start := time.Now()
+	c.env = append(base, "BACKUP_REPO="+filepath.Join(c.dir, "measure"))
+	c.mustRun("backup", "db", "--no-rotate")
+	full := time.Since(start)
+
+	interrupted, i := 0, 0
+	for ; interrupted < 3; i++ {
+		if i == 12 {
+			t.Fatalf("only %d of 12 SIGTERMs landed during the backup", interrupted)
+		}
+		repo := filepath.Join(c.dir, "repo-"+strconv.Itoa(i))
+		c.env = append(base, "BACKUP_REPO="+repo)
+		c.mustRun("backup", "rootfs") // the earlier snapshot; db is due
+		pg, log := c.startDaemon()
+		if !log.waitFor(`msg="job started" job=db`) {
+			pg.kill()
+			t.Fatalf("the daemon ended before the db job:\n%s", log)
+		}
+		time.Sleep(time.Duration(r.Int64N(int64(full))))
+		if code := pg.stop(); code != 0 {
+			t.Fatalf("daemon exit %d after SIGTERM:\n%s", code, log)
+		}
+		if !strings.Contains(log.String(), `msg="job interrupted; it runs again at the next start or wake" job=db`) {
+			continue // the backup finished first
+		}
+		interrupted++
+		for _, lock := range []string{"lock", "daemon.lock"} {
+			if b, err := os.ReadFile(filepath.Join(repo, "local", lock)); err != nil || len(b) != 0 {
+				t.Errorf("SIGTERM %d: local/%s holds %q (%v), want an empty, released lock", i, lock, b, err)
+			}
+		}
+		if code, out := c.run("check", "--read-data", "--lock-wait", "0"); code != 0 {
+			t.Fatalf("SIGTERM %d: check --read-data exit %d:\n%s", i, code, out)
+		}
+		if j := c.status().job("db"); j.Result != daemon.ResultInterrupted {
+			t.Errorf("SIGTERM %d: db %+v", i, j)
+		}
+		target := filepath.Join(c.dir, "restored")
+		c.mustRun("restore", c.snapshotList()[0].Name, "--target", target)
+		if err := testtree.Compare(rootfs, target, testtree.Options{}); err != nil {
+			t.Fatalf("SIGTERM %d: the earlier snapshot restores differently: %v", i, err)
+		}
+		os.RemoveAll(target)
+	}
+	t.Logf("%d of %d SIGTERMs landed during the backup (a full one takes %s)", interrupted, i, full)
+	// The last repository goes on: the next pass backs db up.
+	out := c.mustRun("run-due")
+	if !strings.Contains(out, `msg="job done" job=db`) {
+		t.Fatalf("run-due after the SIGTERMs:\n%s", out)
+	}
+	c.mustRun("check", "--read-data")
+}
+
+// The daemon re-reads its env file on SIGHUP: a new wake hour is used at
+// once, a bad value is refused (the old one kept), and
+// ENABLE_BACKUP_DAEMON no longer true stops it with exit 0. A second
+// daemon for the same repository is refused with exit 4 meanwhile.
+func TestDaemonSIGHUP(t *testing.T) {
+	c := newCLI(t)
+	c.scheduled(29, 30)
+	envFile := filepath.Join(c.dir, "env")
+	const hour = 16 // not the default 4
+	write := func(text string) {
+		if err := os.WriteFile(envFile, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ENABLE_BACKUP_DAEMON=true\n")
+	c.env = append(c.env, "POCKETSNAP_ENV_FILE="+envFile) // after /dev/null: the later one counts
+	c.env = slices.DeleteFunc(c.env, func(kv string) bool { return strings.HasPrefix(kv, "BACKUP_DAEMON_HOUR=") })
+	pg, log := c.startDaemon()
+	defer pg.kill()
+	if !log.waitFor(`msg=sleeping`) {
+		t.Fatalf("the daemon did not go to sleep:\n%s", log)
+	}
+	if code, out := c.run("daemon"); code != exitLocked || !strings.Contains(out, "a daemon already runs for this repository: locked by pid "+strconv.Itoa(pg.cmd.Process.Pid)) {
+		t.Errorf("a second daemon: exit %d\n%s", code, out)
+	}
+
+	write("ENABLE_BACKUP_DAEMON=true\nBACKUP_DAEMON_HOUR=" + strconv.Itoa(hour) + "\n")
+	pg.cmd.Process.Signal(syscall.SIGHUP)
+	if !log.waitFor(fmt.Sprintf(`T%02d:00:00Z then=`, hour)) {
+		t.Fatalf("no sleep until the new hour %d:\n%s", hour, log)
+	}
+	if !strings.Contains(log.String(), `msg="configuration reloaded"`) {
+		t.Errorf("the reload is not logged:\n%s", log)
+	}
+
+	write("ENABLE_BACKUP_DAEMON=true\nBACKUP_DB_CADENCE=hourly\n")
+	pg.cmd.Process.Signal(syscall.SIGHUP)
+	if !log.waitFor(`level=ERROR msg="configuration not reloaded" error="BACKUP_DB_CADENCE (` + envFile + `): \"hourly\" is not a cadence`) {
+		t.Fatalf("a bad value is not refused:\n%s", log)
+	}
+
+	write("ENABLE_BACKUP_DAEMON=false\n")
+	pg.cmd.Process.Signal(syscall.SIGHUP)
+	pg.cmd.Wait()
+	if code := pg.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit %d after ENABLE_BACKUP_DAEMON=false:\n%s", code, log)
+	}
+	if !strings.Contains(log.String(), `msg="the daemon is now off: stopping" why="ENABLE_BACKUP_DAEMON is \"false\" (`+envFile+`), not true"`) {
+		t.Errorf("the stop is not explained:\n%s", log)
+	}
+}

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/daemon"
+	"github.com/pocketsnap/pocketsnap/heartbeat"
+	"github.com/pocketsnap/pocketsnap/idle"
+	"github.com/pocketsnap/pocketsnap/manifest"
+	"github.com/pocketsnap/pocketsnap/schedule"
+)
+
+// scheduleKeys are the keys of the scheduled jobs, beyond those of backup
+// and rotate.
+var scheduleKeys = []string{"ENABLE_BACKUP_DAEMON", "BACKUP_DAEMON_HOUR", "BACKUP_DB_CADENCE", "BACKUP_DAEMON_HC_URL", "ENABLE_OFFSITE_BACKUP"}
+
+// jobKeys are the keys the scheduled jobs read: backup's and rotate's.
+var jobKeys = []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "DB_DIR", "ROOTFS_DIR", "PREFIX", "BACKUP_KEEP_DB", "BACKUP_KEEP_ROOTFS", "BACKUP_KEEP_<KIND>", "BACKUP_COMPAT", "DB_STOP_CMD", "DB_START_CMD", "DB_IMMUTABLE_GLOBS"}
+
+// daemonEnabled reports whether ENABLE_BACKUP_DAEMON is true, and says
+// why not otherwise.
+func (e *env) daemonEnabled() (bool, string) {
+	v := e.cfg.get("ENABLE_BACKUP_DAEMON", "")
+	if v == "true" {
+		return true, ""
+	}
+	if v == "" {
+		return false, "ENABLE_BACKUP_DAEMON is not set"
+	}
+	return false, fmt.Sprintf("ENABLE_BACKUP_DAEMON is %q (%s), not true", v, e.cfg.where("ENABLE_BACKUP_DAEMON"))
+}
+
+// engineConfig reads the schedule's keys into the engine's configuration:
+// the db backup per BACKUP_DB_CADENCE, the rootfs backup monthly and
+// retention at every wake, run in-process by a jobRunner logging to log.
+// A bad value is an error naming the key and where it was set.
+func (e *env) engineConfig(log *slog.Logger) (daemon.Config, error) {
+	var cfg daemon.Config
+	wakes, err := schedule.ParseHour(e.cfg.get("BACKUP_DAEMON_HOUR", "4"))
+	if err != nil {
+		return cfg, fmt.Errorf("BACKUP_DAEMON_HOUR (%s): %w", e.cfg.where("BACKUP_DAEMON_HOUR"), err)
+	}
+	db, err := schedule.ParseCadence(e.cfg.get("BACKUP_DB_CADENCE", "daily"))
+	if err != nil {
+		return cfg, fmt.Errorf("BACKUP_DB_CADENCE (%s): %w", e.cfg.where("BACKUP_DB_CADENCE"), err)
+	}
+	if u := e.cfg.get("BACKUP_DAEMON_HC_URL", ""); u != "" {
+		hb, err := heartbeat.New(u)
+		if err != nil {
+			return cfg, fmt.Errorf("BACKUP_DAEMON_HC_URL (%s): %w", e.cfg.where("BACKUP_DAEMON_HC_URL"), err)
+		}
+		cfg.Heartbeat = hb
+	}
+	cfg.Wakes = wakes
+	cfg.Jobs = []daemon.Job{
+		{Name: "db", Cadence: db, InRepository: true, Heartbeat: true},
+		{Name: "rootfs", Cadence: schedule.Monthly, InRepository: true},
+		{Name: "retention", Cadence: schedule.Daily},
+	}
+	if strings.EqualFold(e.cfg.get("ENABLE_OFFSITE_BACKUP", ""), "true") {
+		cfg.Jobs = append(cfg.Jobs, daemon.Job{Name: "push", Cadence: schedule.Daily})
+	}
+	cfg.Runner = &jobRunner{e: e, log: log}
+	return cfg, nil
+}
+
+// stateStore is the engine's record and locks, in the repository's
+// local/ directory.
+func (e *env) stateStore() *daemon.Store {
+	return daemon.NewStore(filepath.Join(e.cfg.repoDir(), "local"))
+}
+
+// jobRunner runs the scheduled jobs in-process, as the backup and rotate
+// commands would, their output logged one event per line.
+type jobRunner struct {
+	e   *env
+	log *slog.Logger
+}
+
+// Run runs "backup KIND --no-rotate" for a backup (retention is a job of
+// its own), "rotate" for retention and "push" for the offsite push.
+func (r *jobRunner) Run(ctx context.Context, job string) error {
+	log := r.log.With("job", job)
+	out, errs := &logLines{log: log}, &logLines{log: log}
+	defer errs.flush()
+	defer out.flush()
+	je := &env{ui: &ui{stdout: out, stderr: errs, quiet: r.e.g.quiet}, cfg: r.e.cfg, g: r.e.g}
+	switch job {
+	case "db", "rootfs":
+		return backupCommand().runWith(ctx, je, "--no-rotate", job)
+	case "retention":
+		return rotateCommand().runWith(ctx, je)
+	case "push":
+		return pushCommand().runWith(ctx, je)
+	}
+	return fmt.Errorf("unknown job %q", job)
+}
+
+// LastSuccess returns the time of the newest complete snapshot of the
+// kind. It takes no lock, so that it never waits for a running backup; a
+// snapshot deleted meanwhile is passed over.
+func (r *jobRunner) LastSuccess(ctx context.Context, kind string) (time.Time, error) {
+	s, err := chunkstore.Open(r.e.cfg.repoDir())
+	if errors.Is(err, chunkstore.ErrNotExist) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer s.Close()
+	names, err := manifest.Names(s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for i := len(names) - 1; i >= 0; i-- {
+		if k, _, _ := manifest.ParseName(names[i]); k != kind {
+			continue
+		}
+		m, err := manifest.Load(s, names[i])
+		if err != nil {
+			if _, serr := os.Stat(s.Path(path.Join(manifest.Dir, names[i]))); os.IsNotExist(serr) {
+				continue
+			}
+			return time.Time{}, err
+		}
+		if !m.Incomplete {
+			return m.Time, nil
+		}
+	}
+	return time.Time{}, nil
+}
+
+// runWith runs the command in-process with e's configuration and output,
+// as if its command line were args.
+func (c *command) runWith(ctx context.Context, e *env, args ...string) error {
+	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
+	run := c.setup(fs)
+	if err := fs.Parse(args); err != nil {
+		return usageErrorf("%s: %v", c.name, err)
+	}
+	return run(ctx, e, fs.Args())
+}
+
+// newLogger logs one event per line to w, with a UTC timestamp: key=value
+// text for people and grep, or JSON objects. quiet logs only warnings and
+// errors.
+func newLogger(w io.Writer, json, quiet bool) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey && len(groups) == 0 {
+			a.Value = slog.StringValue(a.Value.Time().UTC().Format(time.RFC3339))
+		}
+		return a
+	}}
+	if quiet {
+		opts.Level = slog.LevelWarn
+	}
+	if json {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// logLines logs every line written to it as an event, a warning or an
+// error when the ui marked it so.
+type logLines struct {
+	log *slog.Logger
+	mu  sync.Mutex
+	buf []byte
+}
+
+var uiLevels = []struct {
+	prefix string
+	level  slog.Level
+}{{"pocketsnap: error: ", slog.LevelError}, {"pocketsnap: warning: ", slog.LevelWarn}, {"pocketsnap: hint: ", slog.LevelInfo}}
+
+func (w *logLines) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.emit(string(w.buf[:i]))
+		w.buf = w.buf[i+1:]
+	}
+}
+
+// flush logs a last line that has no newline.
+func (w *logLines) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		w.emit(string(w.buf))
+		w.buf = nil
+	}
+}
+
+func (w *logLines) emit(line string) {
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return
+	}
+	level := slog.LevelInfo
+	for _, l := range uiLevels {
+		if rest, ok := strings.CutPrefix(line, l.prefix); ok {
+			line, level = rest, l.level
+			break
+		}
+	}
+	w.log.Log(context.Background(), level, line)
+}
+
+// lowerPriority puts the process, and so every job and command it runs,
+// at idle CPU and I/O priority, and says in the log what could not be
+// set.
+func lowerPriority(log *slog.Logger) {
+	if err := idle.Lower(); err != nil {
+		log.Warn("could not lower every priority; carrying on", "error", err)
+		return
+	}
+	log.Info("running at idle priority", "nice", idle.Nice, "io_class", "idle")
+}
