@@ -23,6 +23,13 @@ func TestFreshMachineReadsBlobs(t *testing.T) {
 	}
 	defer r.Close()
 	r.SetIdentities(s.codec.identities)
+	readsBack(t, r, ids)
+}
+
+// readsBack checks that the store reads blobs 1, 2, … (see blob) back
+// under ids.
+func readsBack(t *testing.T, r *Store, ids []ID) {
+	t.Helper()
 	for i, id := range ids {
 		got, err := r.ReadBlob(id, nil)
 		if err != nil {

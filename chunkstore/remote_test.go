@@ -56,15 +56,7 @@ func TestOpenFSReadsWithTheIdentityOnly(t *testing.T) {
 	}
 	defer r.Close()
 	r.SetIdentities(s.codec.identities)
-	for i, id := range ids {
-		got, err := r.ReadBlob(id, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != string(blob(i+1)) {
-			t.Fatalf("blob %d read back differently", i+1)
-		}
-	}
+	readsBack(t, r, ids)
 	if _, err := r.NewWriter(); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("NewWriter on a read-only store: %v", err)
 	}

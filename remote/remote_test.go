@@ -122,6 +122,15 @@ func checkVisibleComplete(t *testing.T, f *fixture, b *remote.Bucket) (snapshots
 	return snapshots
 }
 
+// wantVisible asserts that the bucket shows n snapshots, each with all
+// its packs.
+func wantVisible(t *testing.T, f *fixture, b *remote.Bucket, n int) {
+	t.Helper()
+	if got := checkVisibleComplete(t, f, b); got != n {
+		t.Fatalf("the bucket shows %d snapshots, want %d", got, n)
+	}
+}
+
 func TestSecondPushSendsOnlyTheNewPacksAndManifest(t *testing.T) {
 	f := newFixture(t)
 	src := source(t)
@@ -175,9 +184,7 @@ func TestSecondPushSendsOnlyTheNewPacksAndManifest(t *testing.T) {
 	if addedBytes > 64<<10 {
 		t.Fatalf("a one-file change uploaded %d bytes", addedBytes)
 	}
-	if n := checkVisibleComplete(t, f, b); n != 2 {
-		t.Fatalf("the bucket shows %d snapshots, want 2", n)
-	}
+	wantVisible(t, f, b, 2)
 }
 
 func TestPushResumesThroughResetsAndStalls(t *testing.T) {
@@ -223,9 +230,7 @@ func TestPushResumesThroughResetsAndStalls(t *testing.T) {
 	if st := proxy.Stats(); failures == 0 || st.Resets == 0 || st.Stalls == 0 {
 		t.Fatalf("%d failed attempts, proxy stats %+v: the faults were not injected", failures, st)
 	}
-	if n := checkVisibleComplete(t, f, b); n != 2 {
-		t.Fatalf("the bucket shows %d snapshots, want 2", n)
-	}
+	wantVisible(t, f, b, 2)
 }
 
 func TestPushCapStopsCleanlyAndDBGoesFirst(t *testing.T) {
@@ -257,9 +262,7 @@ func TestPushCapStopsCleanlyAndDBGoesFirst(t *testing.T) {
 	if rest.SentObjects != res.LeftObjects || rest.SentBytes != res.LeftBytes {
 		t.Fatalf("the next push sent %d objects / %d bytes, the capped one left %d / %d", rest.SentObjects, rest.SentBytes, res.LeftObjects, res.LeftBytes)
 	}
-	if n := checkVisibleComplete(t, f, b); n != 2 {
-		t.Fatalf("the bucket shows %d snapshots, want 2", n)
-	}
+	wantVisible(t, f, b, 2)
 }
 
 func TestPruneMirrorsRetentionSafely(t *testing.T) {
@@ -299,9 +302,7 @@ func TestPruneMirrorsRetentionSafely(t *testing.T) {
 	if len(res.Packs) == 0 {
 		t.Fatal("no pack deleted, though two snapshots' own day.bin went")
 	}
-	if n := checkVisibleComplete(t, f, b); n != 2 {
-		t.Fatalf("the bucket keeps %d snapshots, want 2", n)
-	}
+	wantVisible(t, f, b, 2)
 
 	// An empty local repository deletes nothing.
 	empty := repotest.New(t, false)

@@ -45,6 +45,19 @@ func newPushFixture(t *testing.T) *pushFixture {
 	return f
 }
 
+// source generates a tree to back up.
+func (f *pushFixture) source(seed int64) string {
+	f.t.Helper()
+	src := filepath.Join(f.dir, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := testtree.Generate(src, seed); err != nil {
+		f.t.Fatal(err)
+	}
+	return src
+}
+
 // objects lists the bucket: name → last modification, which a second PUT
 // of the same object would change.
 func (f *pushFixture) objects() map[string]time.Time {
@@ -111,11 +124,7 @@ func noSecretInArgv(t *testing.T, secret string) {
 // secret key is in no process's argv and in no output.
 func TestPushSurvivesSIGKILL(t *testing.T) {
 	f := newPushFixture(t)
-	src := filepath.Join(f.dir, "src")
-	os.MkdirAll(src, 0o755)
-	if err := testtree.Generate(src, 5); err != nil {
-		t.Fatal(err)
-	}
+	src := f.source(5)
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range 3 {
 		writeRandom(t, filepath.Join(src, "bulk", fmt.Sprint(i)), 6<<20, r)
@@ -184,11 +193,7 @@ func sizesOf(m map[string]time.Time) map[string]int64 {
 func TestBucketLeaksNothing(t *testing.T) {
 	f := newPushFixture(t)
 	f.env = append(f.env, "PACK_PADDING=padme")
-	src := filepath.Join(f.dir, "src")
-	os.MkdirAll(src, 0o755)
-	if err := testtree.Generate(src, 44); err != nil {
-		t.Fatal(err)
-	}
+	src := f.source(44)
 	f.mustRun("backup", "files", "--source", src, "--compat")
 	f.mustRun("push")
 	repo := filepath.Join(f.dir, "data", "backups", "repo")
@@ -238,11 +243,7 @@ func TestBucketLeaksNothing(t *testing.T) {
 // is reported loudly by every read of the bucket.
 func TestBucketRollbackIsReported(t *testing.T) {
 	f := newPushFixture(t)
-	src := filepath.Join(f.dir, "src")
-	os.MkdirAll(src, 0o755)
-	if err := testtree.Generate(src, 45); err != nil {
-		t.Fatal(err)
-	}
+	src := f.source(45)
 	f.mustRun("backup", "db", "--source", src)
 	time.Sleep(1100 * time.Millisecond)
 	f.mustRun("backup", "db", "--source", src)
