@@ -53,6 +53,49 @@ type Config struct {
 	// PackSize is the target size of a pack's plaintext.
 	PackSize int       `json:"pack_size"`
 	Created  time.Time `json:"created"`
+	// MAC authenticates the rest under the repository's MAC key (hex), so
+	// that whoever holds a copy cannot, say, add a recipient of their own
+	// for the device to encrypt to.
+	MAC string `json:"mac"`
+}
+
+// configMACContext starts the message a config's MAC covers.
+const configMACContext = "pocketsnap config v1\n"
+
+// macMessage is what the config's MAC covers: its JSON without the MAC.
+func (c Config) macMessage() ([]byte, error) {
+	c.MAC = ""
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(configMACContext), b...), nil
+}
+
+// sign sets the config's MAC.
+func (c *Config) sign(k *Keys) error {
+	msg, err := c.macMessage()
+	if err != nil {
+		return err
+	}
+	c.MAC = hex.EncodeToString(k.MAC(msg))
+	return nil
+}
+
+// verify checks the config's MAC against the repository secrets.
+func (c Config) verify(k *Keys) error {
+	mac, err := hex.DecodeString(c.MAC)
+	if err != nil || len(mac) == 0 {
+		return fmt.Errorf("%w: config: no valid MAC", ErrCorrupt)
+	}
+	msg, err := c.macMessage()
+	if err != nil {
+		return err
+	}
+	if !k.VerifyMAC(msg, mac) {
+		return fmt.Errorf("%w: config: its MAC does not match the repository secrets: it was altered (a recipient added?) or belongs to other secrets", ErrCorrupt)
+	}
+	return nil
 }
 
 func newConfig(recipients []string) (Config, error) {

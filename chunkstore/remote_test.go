@@ -1,6 +1,7 @@
 package chunkstore
 
 import (
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"filippo.io/age"
 )
 
 // copyFS is the repository in dir as a bucket would hold it: every object
@@ -151,5 +154,50 @@ func TestCloneAndAdoptDeduplicateAgainstTheBucket(t *testing.T) {
 	defer w2.Flush(t.Context())
 	if w2.Has(ids[0]) {
 		t.Fatal("the writer deduplicates against a pack deleted from the bucket")
+	}
+}
+
+// A config altered by whoever holds a copy of the repository — a
+// recipient of their own added, for the device to encrypt to from then
+// on — is refused as soon as the secrets are used, on the device and on
+// a machine that opens a copy with the identity.
+func TestAlteredConfigIsRefused(t *testing.T) {
+	s := gcStore(t)
+	writePack(t, s, ClassBody, 1)
+	attacker, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.Config()
+	cfg.Recipients = append(cfg.Recipients, attacker.Recipient().String())
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir(), configFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	device, err := Open(s.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer device.Close()
+	if _, err := device.Keys(); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "config") {
+		t.Fatalf("device with an altered config: %v, want a config error", err)
+	}
+
+	copyOf, err := OpenFS(copyFS(t, s.Dir()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copyOf.Close()
+	copyOf.SetIdentities(s.codec.identities)
+	if err := copyOf.CheckIdentity(); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a copy with an altered config: %v, want ErrCorrupt", err)
+	}
+	keys, _ := s.Keys()
+	if _, err := OpenFS(copyFS(t, s.Dir()), keys); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a copy with an altered config, device keys: %v, want ErrCorrupt", err)
 	}
 }

@@ -95,7 +95,7 @@ func InitWith(dir string, recipients []string, ch Chunking) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to encrypt secrets: %w", err)
 	}
-	return create(dir, cfg, kb, sealed)
+	return create(dir, cfg, keys, sealed)
 }
 
 // Clone creates a repository in dir that is src on this device: the same
@@ -107,20 +107,16 @@ func Clone(dir string, src *Store) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	kb, err := json.Marshal(keys)
-	if err != nil {
-		return nil, err
-	}
 	sealed, err := fs.ReadFile(src.fsys, src.SecretsName())
 	if err != nil {
 		return nil, fmt.Errorf("failed to read repository secrets: %w", err)
 	}
-	return create(dir, src.cfg, kb, sealed)
+	return create(dir, src.cfg, keys, sealed)
 }
 
-// create writes a new repository's files; keys is the plaintext of the
-// secrets and sealed their stored form.
-func create(dir string, cfg Config, keys, sealed []byte) (*Store, error) {
+// create writes a new repository's files: cfg, signed with keys, the
+// device's plaintext keys, and sealed, their stored form.
+func create(dir string, cfg Config, keys *Keys, sealed []byte) (*Store, error) {
 	if _, err := os.Stat(filepath.Join(dir, configFile)); err == nil {
 		return nil, fmt.Errorf("a repository already exists in %s", dir)
 	}
@@ -133,7 +129,14 @@ func create(dir string, cfg Config, keys, sealed []byte) (*Store, error) {
 			return nil, fmt.Errorf("failed to create repository: %w", err)
 		}
 	}
-	if err := fsync.WriteFile(filepath.Join(dir, localKeys), 0o600, keys); err != nil {
+	kb, err := json.Marshal(keys)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.sign(keys); err != nil {
+		return nil, err
+	}
+	if err := fsync.WriteFile(filepath.Join(dir, localKeys), 0o600, kb); err != nil {
 		return nil, fmt.Errorf("failed to write %s: %w", localKeys, err)
 	}
 	if err := fsync.WriteFile(filepath.Join(dir, name), 0o600, sealed); err != nil {
@@ -178,6 +181,10 @@ func OpenFS(fsys fs.FS, keys *Keys) (*Store, error) {
 		return nil, err
 	}
 	if keys != nil {
+		if err := s.cfg.verify(keys); err != nil {
+			s.Close()
+			return nil, err
+		}
 		s.keysOnce.Do(func() { s.keys = keys })
 	}
 	return s, nil
@@ -278,8 +285,13 @@ func (s *Store) Lock(exclusive bool) (*Lock, error) {
 
 // Keys returns the repository secrets: from the device's plaintext copy,
 // or, on a machine that holds the identity, decrypted from the repository.
+// The config's MAC is checked against them before they are returned.
 func (s *Store) Keys() (*Keys, error) {
-	s.keysOnce.Do(func() { s.keys, s.keysErr = s.loadKeys() })
+	s.keysOnce.Do(func() {
+		if s.keys, s.keysErr = s.loadKeys(); s.keysErr == nil {
+			s.keysErr = s.cfg.verify(s.keys)
+		}
+	})
 	return s.keys, s.keysErr
 }
 

@@ -298,8 +298,9 @@ func TestAttackerIsRefused(t *testing.T) {
 		evilRepo := filepath.Join(evil.dir, "data", "backups", "repo")
 		name := evil.snapshots()[0]
 
+		// All of it, the config too: its MAC is under the secrets.
 		repo := v.copyRepo(t, false)
-		for _, d := range []string{"keys", "data", "snapshots"} {
+		for _, d := range []string{"config", "keys", "data", "snapshots"} {
 			os.RemoveAll(filepath.Join(repo, d))
 			copyTree(t, filepath.Join(evilRepo, d), filepath.Join(repo, d))
 		}
