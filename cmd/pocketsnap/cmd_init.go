@@ -9,7 +9,7 @@ import (
 
 func initCommand() *command {
 	return &command{
-		name: "init", group: "Back up",
+		name: "init", group: "Set up",
 		summary: "create a repository",
 		usage:   "init [flags]",
 		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "BACKUP_AGE_RECIPIENTS_FILE"},
@@ -32,5 +32,12 @@ func runInit(_ context.Context, e *env, args []string) error {
 	defer s.Close()
 	fmt.Fprintf(e.ui.stdout, "repository %s (id %s, encoding %s)\n", s.Dir(), s.Config().ID, s.Config().Encoding)
 	fmt.Fprintf(e.ui.stdout, "device secrets: %s (mode 0600, never uploaded)\n", s.Path("local/keys"))
+	e.ui.summary(struct {
+		Repository    string   `json:"repository"`
+		ID            string   `json:"id"`
+		Encoding      string   `json:"encoding"`
+		Recipients    []string `json:"recipients"`
+		DeviceSecrets string   `json:"device_secrets"`
+	}{s.Dir(), s.Config().ID, s.Config().Encoding, s.Config().Recipients, s.Path("local/keys")})
 	return nil
 }

@@ -134,5 +134,8 @@ func restoreOne(ctx context.Context, e *env, ref, target string) error {
 	}
 	fmt.Fprintf(e.ui.stdout, "restored %s into %s: %d entries (%d files, %d dirs, %d symlinks, %d hardlinks), %s, verified, took %s\n",
 		m.Name, target, st.Entries, st.Files, st.Dirs, st.Symlinks, st.Hardlinks, humanBytes(st.Bytes), time.Since(start).Round(time.Millisecond))
+	sum := newRestoreSummary(target, st, start)
+	sum.Snapshot = m.Name
+	e.ui.summary(sum)
 	return nil
 }

@@ -15,6 +15,7 @@ type globalOptions struct {
 	envFile  string
 	repo     string
 	quiet    bool
+	json     bool
 	lockWait time.Duration
 }
 
@@ -38,27 +39,33 @@ type env struct {
 	g   globalOptions
 }
 
-var groups = []string{"Back up", "Inspect and verify", "Restore"}
+// groups are the tasks "pocketsnap --help" groups the commands by.
+var groups = []string{"Set up", "Back up", "Inspect and verify", "Restore"}
 
-var commandOrder = []string{"init", "backup", "rotate", "snapshots", "check", "verify-archive", "restore", "export"}
-
-func commands() map[string]*command {
-	m := map[string]*command{}
-	for _, c := range []*command{initCommand(), backupCommand(), rotateCommand(), snapshotsCommand(), checkCommand(), restoreCommand(), exportCommand(), verifyArchiveCommand()} {
-		m[c.name] = c
+// commands returns every command, in the order of the help.
+func commands() []*command {
+	return []*command{
+		initCommand(),
+		backupCommand(), rotateCommand(),
+		snapshotsCommand(), checkCommand(), verifyArchiveCommand(),
+		restoreCommand(), exportCommand(),
 	}
-	return m
+}
+
+// lookup returns the named command, or nil.
+func lookup(name string) *command {
+	for _, c := range commands() {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
 }
 
 func (c *command) exec(ctx context.Context, u *ui, args []string) error {
-	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
-	fs.SetOutput(u.stderr)
 	var g globalOptions
-	fs.StringVar(&g.envFile, "env-file", "", "read configuration from `FILE` (default ./.env)")
-	fs.StringVar(&g.repo, "repo", "", "repository `DIR` (default ${BACKUP_DIR}/repo)")
-	fs.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors and results")
-	fs.DurationVar(&g.lockWait, "lock-wait", 10*time.Minute, "wait up to `DURATION` while another process holds the repository (0: fail at once)")
-	run := c.setup(fs)
+	fs, run := c.flags(&g)
+	fs.SetOutput(u.stderr)
 	fs.Usage = func() { fmt.Fprint(u.stdout, c.help(fs)) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -67,6 +74,8 @@ func (c *command) exec(ctx context.Context, u *ui, args []string) error {
 		return usageErrorf("%s: %v", c.name, err)
 	}
 	u.quiet = g.quiet
+	u.setJSON(g.json)
+	u.command = c.name
 	cfg, err := loadConfig(g.envFile)
 	if err != nil {
 		return fmt.Errorf("failed to read configuration: %w", err)
@@ -75,6 +84,18 @@ func (c *command) exec(ctx context.Context, u *ui, args []string) error {
 		cfg.set("BACKUP_REPO", g.repo, "--repo")
 	}
 	return run(ctx, &env{ui: u, cfg: cfg, g: g}, fs.Args())
+}
+
+// flags returns the command's flag set, with the flags every command
+// takes set into g, and its runner.
+func (c *command) flags(g *globalOptions) (*pflag.FlagSet, runner) {
+	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
+	fs.StringVar(&g.envFile, "env-file", "", "read configuration from `FILE` (default ./.env)")
+	fs.StringVar(&g.repo, "repo", "", "repository `DIR` (default ${BACKUP_DIR}/repo)")
+	fs.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors and results")
+	fs.BoolVar(&g.json, "json", false, "print JSON lines on stdout: status, warning, error, and a final summary (see the README's \"Scripting\")")
+	fs.DurationVar(&g.lockWait, "lock-wait", 10*time.Minute, "wait up to `DURATION` while another process holds the repository (0: fail at once)")
+	return fs, c.setup(fs)
 }
 
 func (c *command) help(fs *pflag.FlagSet) string {

@@ -44,12 +44,16 @@ func TestScripts(t *testing.T) {
 			return os.WriteFile(filepath.Join(e.WorkDir, "other-key.txt"), []byte(other.String()+"\n"), 0o600)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"gentree": cmdGentree,
-			"treecmp": cmdTreecmp,
-			"flipbit": cmdFlipbit,
-			"latest":  cmdLatest,
-			"setglob": cmdSetglob,
-			"treesum": cmdTreesum,
+			"gentree":  cmdGentree,
+			"treecmp":  cmdTreecmp,
+			"flipbit":  cmdFlipbit,
+			"latest":   cmdLatest,
+			"setglob":  cmdSetglob,
+			"treesum":  cmdTreesum,
+			"exits":    cmdExits,
+			"jsonl":    cmdJSONL,
+			"mksocket": cmdMksocket,
+			"holdlock": cmdHoldlock,
 		},
 		RequireExplicitExec: true,
 	})
