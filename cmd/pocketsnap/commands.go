@@ -47,7 +47,7 @@ func commands() []*command {
 	return []*command{
 		initCommand(),
 		backupCommand(), rotateCommand(),
-		snapshotsCommand(), checkCommand(), verifyArchiveCommand(),
+		snapshotsCommand(), lsCommand(), diffCommand(), checkCommand(), verifyArchiveCommand(),
 		restoreCommand(), exportCommand(),
 	}
 }
