@@ -25,6 +25,9 @@ type command struct {
 	// keys are the configuration keys the command reads.
 	keys     []string
 	examples []string
+	// diagnoses marks the command that runs despite malformed lines in the
+	// env file, to report them with everything else.
+	diagnoses bool
 	// setup registers the command's flags and returns its runner.
 	setup func(fs *pflag.FlagSet) runner
 }
@@ -45,7 +48,7 @@ var groups = []string{"Set up", "Back up", "Inspect and verify", "Restore"}
 // commands returns every command, in the order of the help.
 func commands() []*command {
 	return []*command{
-		initCommand(),
+		initCommand(), configCommand(),
 		backupCommand(), rotateCommand(),
 		snapshotsCommand(), lsCommand(), diffCommand(), checkCommand(), verifyArchiveCommand(),
 		restoreCommand(), exportCommand(),
@@ -77,6 +80,9 @@ func (c *command) exec(ctx context.Context, u *ui, args []string) error {
 	u.setJSON(g.json)
 	u.command = c.name
 	cfg, err := loadConfig(g.envFile)
+	if err == nil && !c.diagnoses {
+		err = cfg.err()
+	}
 	if err != nil {
 		return fmt.Errorf("failed to read configuration: %w", err)
 	}
