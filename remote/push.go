@@ -45,9 +45,11 @@ type PushOptions struct {
 	// Files are pushed after the snapshots, unless present with their
 	// size.
 	Files []LocalFile
-	// Progress, if not nil, is told the bytes sent so far and the bytes
-	// planned.
-	Progress func(sent, total int64)
+	// Planned, if not nil, is told what the push will send once it has
+	// planned it, before it sends anything.
+	Planned func(objects int, bytes int64)
+	// Progress, if not nil, is told the bytes and the objects sent so far.
+	Progress func(bytes int64, objects int)
 }
 
 // Upload is one object a push sends.
@@ -133,6 +135,9 @@ func Push(ctx context.Context, s *chunkstore.Store, b *Bucket, opt PushOptions) 
 	}
 	if opt.DryRun {
 		return res, nil
+	}
+	if opt.Planned != nil {
+		opt.Planned(len(res.Planned), res.PlannedBytes())
 	}
 	return res, (&pusher{s: s, b: b, opt: opt, res: res, total: res.PlannedBytes()}).run(ctx, steps)
 }
@@ -404,7 +409,11 @@ func (p *pusher) send(ctx context.Context, o object) error {
 	p.mu.Lock()
 	p.res.SentObjects++
 	p.res.SentBytes += o.Size
+	objects := p.res.SentObjects
 	p.mu.Unlock()
+	if p.opt.Progress != nil {
+		p.opt.Progress(p.sent.Load(), objects)
+	}
 	return nil
 }
 
@@ -427,6 +436,9 @@ func (p *pusher) reserve(size int64) bool {
 func (p *pusher) progress(n int64) {
 	sent := p.sent.Add(n)
 	if p.opt.Progress != nil {
-		p.opt.Progress(sent, p.total)
+		p.mu.Lock()
+		objects := p.res.SentObjects
+		p.mu.Unlock()
+		p.opt.Progress(sent, objects)
 	}
 }

@@ -102,15 +102,20 @@ func runBackup(ctx context.Context, e *env, o backupOptions, args []string) erro
 		return fmt.Errorf("backup of %s failed: %w", o.source, err)
 	}
 	defer cleanup()
-	stop := e.ui.startProgress("backup "+kind, prog)
+	pr := e.ui.startProgress("backup "+kind, "entries", 0, prog)
 	res, err := pipeline.Backup(ctx, s, opt)
-	stop()
 	if err != nil {
+		pr.stop()
 		return fmt.Errorf("backup of %s failed: %w", o.source, err)
 	}
 	m, d := res.Manifest, res.Details
 	c := d.Counts
-	fmt.Fprintf(e.ui.stdout, "snapshot %s saved: %d entries, %d files (%d read, %d unchanged from the files cache), %s read, %d new blobs in %d packs, %s added to the repository, %s stream, took %s\n",
+	pr.done(backupSummary{
+		Snapshot: m.Name, Kind: kind, Source: o.source, Entries: c.Entries, Files: c.Files, FilesRead: c.Files - c.FilesCached,
+		FilesCached: c.FilesCached, BytesRead: c.BytesRead, NewBlobs: c.NewBlobs, NewPacks: c.NewPacks,
+		AddedBytes: m.AddedBytes, StreamSize: m.StreamSize, DurationMS: res.Duration.Milliseconds(),
+		DowntimeMS: m.DowntimeMS, Incomplete: m.Incomplete, Warnings: len(d.Warnings),
+	}, "snapshot %s saved: %d entries, %d files (%d read, %d unchanged from the files cache), %s read, %d new blobs in %d packs, %s added to the repository, %s stream, took %s",
 		m.Name, c.Entries, c.Files, c.Files-c.FilesCached, c.FilesCached, humanBytes(c.BytesRead),
 		c.NewBlobs, c.NewPacks, humanBytes(m.AddedBytes), humanBytes(m.StreamSize), res.Duration.Round(time.Millisecond))
 	// Retention runs even when the classic archive failed: the snapshot is
@@ -127,6 +132,27 @@ func runBackup(ctx context.Context, e *env, o backupOptions, args []string) erro
 		return errIncomplete
 	}
 	return nil
+}
+
+// backupSummary is the --json summary of a backup, printed once the
+// snapshot is saved (retention and the classic archive follow).
+type backupSummary struct {
+	Snapshot    string `json:"snapshot"`
+	Kind        string `json:"kind"`
+	Source      string `json:"source"`
+	Entries     int    `json:"entries"`
+	Files       int    `json:"files"`
+	FilesRead   int    `json:"files_read"`
+	FilesCached int    `json:"files_cached"`
+	BytesRead   int64  `json:"bytes_read"`
+	NewBlobs    int    `json:"new_blobs"`
+	NewPacks    int    `json:"new_packs"`
+	AddedBytes  int64  `json:"added_bytes"`
+	StreamSize  int64  `json:"stream_size"`
+	DurationMS  int64  `json:"duration_ms"`
+	DowntimeMS  int64  `json:"downtime_ms,omitempty"`
+	Incomplete  bool   `json:"incomplete"`
+	Warnings    int    `json:"warnings"`
 }
 
 // humanBytes formats a byte count with a binary unit.

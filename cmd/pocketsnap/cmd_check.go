@@ -10,6 +10,7 @@ import (
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/manifest"
+	"github.com/pocketsnap/pocketsnap/pipeline"
 )
 
 type checkOptions struct {
@@ -87,25 +88,47 @@ func runCheck(ctx context.Context, e *env, o checkOptions, args []string) error 
 	if err != nil {
 		return err
 	}
-	var bytes int64
+	sum := checkSummary{Snapshots: len(list), Packs: len(packs), ReadData: o.readData, BlobsVerified: o.readData && canRead}
+	pr := e.ui.noProgress()
 	if o.readData {
-		bytes = c.readPacks(ctx, packs, canRead)
+		var total int64
+		for _, p := range packs {
+			total += p.Size
+		}
+		prog := new(pipeline.Progress)
+		pr = e.ui.startProgress("check --read-data", "packs", total, prog)
+		sum.BytesRead = c.readPacks(ctx, packs, canRead, prog)
 	}
 	if err := ctx.Err(); err != nil {
+		pr.stop()
 		return err
 	}
-	if c.problems > 0 {
-		return fmt.Errorf("%w: %d problem(s) in %s", errCheckFailed, c.problems, s.Dir())
-	}
+	sum.Problems = c.problems
 	how := "references checked"
 	if o.readData {
-		how += fmt.Sprintf(", %s of packs re-hashed", humanBytes(bytes))
+		how += fmt.Sprintf(", %s of packs re-hashed", humanBytes(sum.BytesRead))
 		if canRead {
 			how += ", every blob decrypted and verified"
 		}
 	}
-	fmt.Fprintf(e.ui.stdout, "no problems: %d snapshots, %d packs; %s\n", len(list), len(packs), how)
+	if c.problems > 0 {
+		pr.done(sum, "%d problem(s): %d snapshots, %d packs; %s", c.problems, len(list), len(packs), how)
+		return fmt.Errorf("%w: %d problem(s) in %s", errCheckFailed, c.problems, s.Dir())
+	}
+	pr.done(sum, "no problems: %d snapshots, %d packs; %s", len(list), len(packs), how)
 	return nil
+}
+
+// checkSummary is the --json summary of a check.
+type checkSummary struct {
+	Snapshots int  `json:"snapshots"`
+	Packs     int  `json:"packs"`
+	Problems  int  `json:"problems"`
+	ReadData  bool `json:"read_data"`
+	// BytesRead is what --read-data re-hashed.
+	BytesRead int64 `json:"bytes_read"`
+	// BlobsVerified is set when every blob was decrypted and verified.
+	BlobsVerified bool `json:"blobs_verified"`
 }
 
 // checkReferences verifies that every blob a snapshot references is
@@ -152,7 +175,7 @@ func (c *checker) checkReferences(list []*manifest.Manifest) {
 
 // readPacks re-hashes every pack and, when the data can be decrypted,
 // reads back every blob it holds.
-func (c *checker) readPacks(ctx context.Context, packs []chunkstore.ObjectInfo, canRead bool) int64 {
+func (c *checker) readPacks(ctx context.Context, packs []chunkstore.ObjectInfo, canRead bool, prog *pipeline.Progress) int64 {
 	var n int64
 	blobsIn := map[chunkstore.ID][]chunkstore.BlobEntry{}
 	for _, p := range c.ix.Packs() {
@@ -163,6 +186,8 @@ func (c *checker) readPacks(ctx context.Context, packs []chunkstore.ObjectInfo, 
 			return n
 		}
 		n += p.Size
+		prog.Entries.Add(1)
+		prog.Bytes.Add(p.Size)
 		if err := c.s.VerifyPack(p.ID); err != nil {
 			c.report(err, p.ID)
 			continue

@@ -56,8 +56,8 @@ and exits 0; SIGHUP re-reads the env file.`,
 		keys: append(slices.Clone(scheduleKeys), jobKeys...),
 		examples: []string{
 			"ENABLE_BACKUP_DAEMON=true pocketsnap daemon --env-file ~/pocket/.env",
-			"exec pocketsnap daemon --log-json 2>&1    # a runit run script (termux-services)",
-			"sv hup pocketsnap                          # re-read the env file",
+			"pocketsnap daemon --log-json                   # as a runit run script runs it (termux-services): exec … 2>&1",
+			"pocketsnap daemon --env-file ~/pocket/.env     # 'sv hup pocketsnap' (SIGHUP) re-reads the env file",
 		},
 		setup: func(fs *pflag.FlagSet) runner {
 			fs.BoolVar(&o.logJSON, "log-json", false, "log JSON objects, one per line")
@@ -79,7 +79,7 @@ pass runs, then finds that work done. Exits 1 if a job failed.`,
 		keys: append([]string{"BACKUP_DAEMON_HOUR", "BACKUP_DB_CADENCE", "BACKUP_DAEMON_HC_URL"}, jobKeys...),
 		examples: []string{
 			"pocketsnap run-due",
-			"17 */6 * * * pocketsnap run-due --quiet --env-file ~/pocket/.env   # crontab: catches up within 6 hours",
+			"pocketsnap run-due --quiet --env-file ~/pocket/.env   # from crontab, 17 */6 * * *: catches up within 6 hours",
 			"pocketsnap run-due --log-json | jq -r 'select(.level==\"ERROR\") | .msg'",
 		},
 		setup: func(fs *pflag.FlagSet) runner {

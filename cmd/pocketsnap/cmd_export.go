@@ -65,6 +65,8 @@ func runExport(ctx context.Context, e *env, o exportOptions, args []string) erro
 		return usageErrorf("give a SNAPSHOT or --kind KIND [--at TIME], not both")
 	case len(args) == 0 && o.kind == "":
 		return usageErrorf("export needs a SNAPSHOT (a name or a unique prefix), or --kind KIND [--at TIME]")
+	case o.out == "-" && e.ui.json():
+		return usageErrorf("--json prints JSON lines on stdout: give -o PATH, not -o -")
 	case o.out == "-" && isTerminal(e.ui.stdout):
 		return usageErrorf("refusing to write an archive to a terminal: redirect stdout, or give -o PATH")
 	}
@@ -121,6 +123,7 @@ func exportToFile(ctx context.Context, e *env, s *chunkstore.Store, m *manifest.
 	}
 	fmt.Fprintf(e.ui.stdout, "exported %s, verified, took %s\n", m.Name, time.Since(start).Round(time.Millisecond))
 	printArchive(e.ui.stdout, res)
+	e.ui.summary(writtenSummary(m.Name, res, seal != nil, start))
 	return nil
 }
 

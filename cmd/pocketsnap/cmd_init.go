@@ -12,10 +12,10 @@ import (
 
 func initCommand() *command {
 	return &command{
-		name: "init", group: "Back up",
+		name: "init", group: "Set up",
 		summary: "create a repository",
 		usage:   "init [flags]",
-		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "BACKUP_AGE_RECIPIENTS_FILE", "BACKUP_AGE_IDENTITY (--from-remote)"},
+		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "BACKUP_AGE_RECIPIENTS_FILE", "BACKUP_AGE_IDENTITY", "BACKUP_REPO_FINGERPRINT"},
 		examples: []string{
 			"BACKUP_AGE_RECIPIENT=age1... pocketsnap init",
 			"pocketsnap init --repo /sdcard/pocket/repo",
@@ -80,5 +80,20 @@ func runInit(e *env) error {
 	defer s.Close()
 	fmt.Fprintf(e.ui.stdout, "repository %s (id %s, encoding %s)\n", s.Dir(), s.Config().ID, s.Config().Encoding)
 	fmt.Fprintf(e.ui.stdout, "device secrets: %s (mode 0600, never uploaded)\n", s.Path("local/keys"))
-	return e.printFingerprint(s)
+	if err := e.printFingerprint(s); err != nil {
+		return err
+	}
+	keys, err := s.Keys()
+	if err != nil {
+		return err
+	}
+	e.ui.summary(struct {
+		Repository    string   `json:"repository"`
+		ID            string   `json:"id"`
+		Fingerprint   string   `json:"fingerprint"`
+		Encoding      string   `json:"encoding"`
+		Recipients    []string `json:"recipients"`
+		DeviceSecrets string   `json:"device_secrets"`
+	}{s.Dir(), s.Config().ID, string(keys.Fingerprint()), s.Config().Encoding, s.Config().Recipients, s.Path("local/keys")})
+	return nil
 }

@@ -9,9 +9,30 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/internal/flock"
+	"github.com/pocketsnap/pocketsnap/pipeline"
 	"github.com/pocketsnap/pocketsnap/remote"
 	"github.com/pocketsnap/pocketsnap/retention"
 )
+
+// pushSummary is the --json summary of a push.
+type pushSummary struct {
+	Bucket         string   `json:"bucket"`
+	DryRun         bool     `json:"dry_run"`
+	PlannedObjects int      `json:"planned_objects"`
+	PlannedBytes   int64    `json:"planned_bytes"`
+	SentObjects    int      `json:"sent_objects"`
+	SentBytes      int64    `json:"sent_bytes"`
+	Snapshots      []string `json:"snapshots"`
+	Capped         bool     `json:"capped"`
+	LeftObjects    int      `json:"left_objects"`
+	LeftBytes      int64    `json:"left_bytes"`
+	// DeletedSnapshots, DeletedPacks and DeletedBytes are what retention
+	// in the bucket deleted (or would delete); Kept the snapshots it keeps.
+	DeletedSnapshots []string `json:"deleted_snapshots"`
+	DeletedPacks     int      `json:"deleted_packs"`
+	DeletedBytes     int64    `json:"deleted_bytes"`
+	Kept             int      `json:"kept"`
+}
 
 // pushLock is held by a push for its whole run.
 const pushLock = "local/push.lock"
@@ -28,9 +49,13 @@ func pushCommand() *command {
 	return &command{
 		name: "push", group: "Back up",
 		summary: "send new snapshots to the S3 bucket, then apply retention there (needs only the recipient)",
-		usage:   "push [--dry-run] [--jobs N] [--limit-upload RATE] [--max-upload SIZE]",
-		keys: []string{"ENABLE_OFFSITE_BACKUP", "DATA_DIR (${DATA_DIR}/secrets/offsite.env: S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_PREFIX, S3_CA_FILE)",
-			"BACKUP_DIR", "BACKUP_KEEP_<KIND>", "OFFSITE_MAX_UPLOAD_PER_RUN"},
+		usage: "push [--dry-run] [--jobs N] [--limit-upload RATE] [--max-upload SIZE]" + `
+
+Uploads what the bucket lacks, a snapshot's packs before its manifest,
+then applies BACKUP_KEEP_* to the bucket. The S3_* keys are read from
+${DATA_DIR}/secrets/offsite.env only, which must be mode 0600.`,
+		keys: []string{"ENABLE_OFFSITE_BACKUP", "DATA_DIR", "BACKUP_DIR", "BACKUP_KEEP_<KIND>", "OFFSITE_MAX_UPLOAD_PER_RUN",
+			"S3_ENDPOINT", "S3_BUCKET", "S3_REGION", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_PREFIX", "S3_CA_FILE"},
 		examples: []string{
 			"pocketsnap push --dry-run              # what would be uploaded and deleted, in objects and bytes",
 			"pocketsnap push --limit-upload 200K    # at most 200 KiB/s on the SIM",
@@ -92,12 +117,23 @@ func runPush(ctx context.Context, e *env, o pushOptions, args []string) error {
 		return err
 	}
 	opt := remote.PushOptions{Jobs: o.jobs, MaxUpload: int64(o.maxUpload), DryRun: o.dryRun, Files: files}
-	update, stop := e.ui.byteProgress("push")
-	opt.Progress = update
+	prog := new(pipeline.Progress)
+	bar := e.ui.noProgress()
+	opt.Planned = func(_ int, bytes int64) { bar = e.ui.startProgress("push", "objects", bytes, prog) }
+	opt.Progress = func(bytes int64, objects int) {
+		prog.Bytes.Store(bytes)
+		prog.Entries.Store(int64(objects))
+	}
 	res, err := remote.Push(ctx, s, b, opt)
-	stop()
+	bar.stop()
 	if err != nil {
 		return err
+	}
+	sum := pushSummary{
+		Bucket: b.String(), DryRun: o.dryRun,
+		PlannedObjects: len(res.Planned), PlannedBytes: res.PlannedBytes(),
+		SentObjects: res.SentObjects, SentBytes: res.SentBytes, Snapshots: res.Snapshots,
+		Capped: res.Capped, LeftObjects: res.LeftObjects, LeftBytes: res.LeftBytes,
 	}
 	out := e.ui.stdout
 	if o.dryRun {
@@ -112,33 +148,35 @@ func runPush(ctx context.Context, e *env, o pushOptions, args []string) error {
 	if res.Capped {
 		e.ui.warnf("stopped at the upload cap of %s: %d objects (%s) are left for the next push", humanBytes(int64(o.maxUpload)), res.LeftObjects, humanBytes(res.LeftBytes))
 	}
-	pr, err := remote.Prune(ctx, s, b, remote.PruneOptions{Policy: pol.of, DryRun: o.dryRun, Warn: e.ui.warnf})
+	pruned, err := remote.Prune(ctx, s, b, remote.PruneOptions{Policy: pol.of, DryRun: o.dryRun, Warn: e.ui.warnf})
 	if err != nil {
 		return fmt.Errorf("retention in the bucket: %w", err)
 	}
+	sum.DeletedSnapshots, sum.DeletedPacks, sum.DeletedBytes, sum.Kept = pruned.Snapshots, len(pruned.Packs), pruned.PackBytes(), pruned.Kept
 	verb := "deleted"
 	if o.dryRun {
 		verb = "would delete"
 	}
-	if pr.Skipped != "" {
-		fmt.Fprintf(out, "retention in the bucket: nothing deleted: %s\n", pr.Skipped)
+	if pruned.Skipped != "" {
+		fmt.Fprintf(out, "retention in the bucket: nothing deleted: %s\n", pruned.Skipped)
 	} else {
-		for _, name := range pr.Snapshots {
+		for _, name := range pruned.Snapshots {
 			fmt.Fprintf(out, "%s snapshot %s\n", verb, name)
 		}
 		if o.dryRun {
-			for _, p := range pr.Packs {
+			for _, p := range pruned.Packs {
 				fmt.Fprintf(out, "would delete %s (%s)\n", p.Name, humanBytes(p.Size))
 			}
 		}
 		fmt.Fprintf(out, "retention in the bucket: %s %d snapshots and %d packs (%s); %d snapshots kept\n",
-			verb, len(pr.Snapshots), len(pr.Packs), humanBytes(pr.PackBytes()), pr.Kept)
+			verb, len(pruned.Snapshots), len(pruned.Packs), humanBytes(pruned.PackBytes()), pruned.Kept)
 	}
+	e.ui.summary(sum)
 	if o.dryRun {
 		return nil
 	}
 	return remote.SaveRecord(s, remote.PushRecord{
-		Bucket: b.String(), Time: time.Now().UTC(), Newest: remote.Newest(pr.Remaining),
+		Bucket: b.String(), Time: time.Now().UTC(), Newest: remote.Newest(pruned.Remaining),
 		SentBytes: res.SentBytes, SentObjects: res.SentObjects,
 	})
 }

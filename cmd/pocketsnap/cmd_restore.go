@@ -162,5 +162,8 @@ func restoreOne(ctx context.Context, e *env, ref, target string, include []strin
 	if partial != nil {
 		partial.report(e.ui.stdout)
 	}
+	sum := newRestoreSummary(target, st, start)
+	sum.Snapshot = m.Name
+	e.ui.summary(sum)
 	return nil
 }

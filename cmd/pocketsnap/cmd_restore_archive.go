@@ -45,6 +45,9 @@ func restoreArchive(ctx context.Context, e *env, o restoreOptions) error {
 		}
 		fmt.Fprintf(e.ui.stdout, "restored %s into %s: %d entries, %s, verified against its sidecar, took %s\n",
 			o.archive, o.target, st.Entries, humanBytes(st.Bytes), time.Since(start).Round(time.Millisecond))
+		sum := newRestoreSummary(o.target, st, start)
+		sum.Archive = o.archive
+		e.ui.summary(sum)
 		return nil
 	}
 	targets := map[string]string{"rootfs": e.cfg.rootfsDir(), "db": e.cfg.dbDir()}

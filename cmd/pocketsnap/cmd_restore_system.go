@@ -45,13 +45,18 @@ func restoreSystem(ctx context.Context, e *env, o restoreOptions) error {
 // runPlan prints the plan and, when acting, carries it out.
 func runPlan(ctx context.Context, e *env, sys *restore.System, idErr error, act bool) error {
 	if err := printPlan(e.ui.stdout, sys, idErr, act); err != nil || !act {
+		if err == nil {
+			e.ui.summary(newPlanSummary(sys, false))
+		}
 		return err
 	}
+	sum := newPlanSummary(sys, true) // before the live directories move
 	sys.Log = e.ui.stderr
 	if err := sys.Run(ctx); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.ui.stdout, "restore complete; to undo it: pocketsnap restore --rollback --confirm=%s\n", confirmPhrase)
+	e.ui.summary(sum)
 	return nil
 }
 
@@ -202,6 +207,10 @@ func rollback(e *env, o restoreOptions) error {
 		return err
 	}
 	fmt.Fprintf(e.ui.stdout, "rolled back: %s is %s again (the restored tree is kept as %s%s<UTC>)\n", target, back, target, restore.UndoneSuffix)
+	e.ui.summary(struct {
+		Target   string `json:"target"`
+		Restored string `json:"restored_from"`
+	}{target, back})
 	return nil
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -20,7 +19,6 @@ type rotateOptions struct {
 	dryRun    bool
 	repack    bool
 	threshold percent
-	json      bool
 }
 
 const rotateHelp = `
@@ -60,7 +58,6 @@ func rotateCommand() *command {
 			fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "only list what would be deleted and the bytes it would free")
 			fs.BoolVar(&o.repack, "repack", false, "rewrite packs whose unreferenced share exceeds --repack-threshold (needs BACKUP_AGE_IDENTITY)")
 			fs.Var(&o.threshold, "repack-threshold", "unreferenced `PERCENT` of a pack above which --repack rewrites it")
-			fs.BoolVar(&o.json, "json", false, "print the report as JSON")
 			return func(ctx context.Context, e *env, args []string) error { return runRotate(ctx, e, o, args) }
 		},
 	}
@@ -93,12 +90,8 @@ func runRotate(ctx context.Context, e *env, o rotateOptions, args []string) erro
 	if err != nil {
 		return err
 	}
-	if o.json {
-		enc := json.NewEncoder(e.ui.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
 	r.print(rep)
+	e.ui.summary(rep)
 	return nil
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -26,7 +25,6 @@ func names(list []*manifest.Manifest) []string {
 }
 
 type snapshotsOptions struct {
-	json   bool
 	kind   string
 	remote bool
 }
@@ -40,11 +38,10 @@ func snapshotsCommand() *command {
 		keys:    []string{"DATA_DIR", "BACKUP_DIR"},
 		examples: []string{
 			"pocketsnap snapshots",
-			"pocketsnap snapshots --kind db --json | jq -r '.[-1].name'",
+			"pocketsnap snapshots --kind db --json | jq -r '.snapshots[-1].name'",
 			"pocketsnap snapshots --remote      # what the bucket holds, newest of each kind last",
 		},
 		setup: func(fs *pflag.FlagSet) runner {
-			fs.BoolVar(&o.json, "json", false, "print a JSON array")
 			fs.StringVar(&o.kind, "kind", "", "only snapshots of `KIND`")
 			fs.BoolVar(&o.remote, "remote", false, "list the snapshots in the bucket (${DATA_DIR}/secrets/offsite.env) instead")
 			return func(ctx context.Context, e *env, args []string) error { return runSnapshots(ctx, e, o, args) }
@@ -85,11 +82,9 @@ func runSnapshots(ctx context.Context, e *env, o snapshotsOptions, args []string
 			out = append(out, snapshotJSON{m.Name, m.Kind, m.Time, m.StreamSize, m.AddedBytes, len(m.Blobs), m.Incomplete, m.DowntimeMS})
 		}
 	}
-	if o.json {
-		enc := json.NewEncoder(e.ui.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
-	}
+	e.ui.summary(struct {
+		Snapshots []snapshotJSON `json:"snapshots"`
+	}{out})
 	tw := tabwriter.NewWriter(e.ui.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tKIND\tTIME (UTC)\tSIZE\tADDED\t")
 	for _, m := range out {

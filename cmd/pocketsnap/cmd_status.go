@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,12 +22,7 @@ import (
 	"github.com/pocketsnap/pocketsnap/remote"
 )
 
-type statusOptions struct {
-	json bool
-}
-
 func statusCommand() *command {
-	var o statusOptions
 	return &command{
 		name: "status", group: "Schedule",
 		summary: "show the scheduled jobs: last runs and results, next wake, heartbeat",
@@ -44,10 +38,7 @@ heartbeat. Needs only the recipient, and never waits for a running job.`,
 			"pocketsnap status --json | jq '.jobs[] | select(.result == \"failed\")'",
 			"pocketsnap status --json | jq -r .next_wake",
 		},
-		setup: func(fs *pflag.FlagSet) runner {
-			fs.BoolVar(&o.json, "json", false, "print the status as JSON")
-			return func(ctx context.Context, e *env, args []string) error { return runStatus(ctx, e, o, args) }
-		},
+		setup: func(fs *pflag.FlagSet) runner { return runStatus },
 	}
 }
 
@@ -73,7 +64,7 @@ type daemonJSON struct {
 	Running *daemon.Holder `json:"running,omitempty"`
 }
 
-func runStatus(ctx context.Context, e *env, o statusOptions, args []string) error {
+func runStatus(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 {
 		return usageErrorf("status takes no arguments")
 	}
@@ -109,12 +100,8 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 			out.LastPush = &rec
 		}
 	}
-	if o.json {
-		enc := json.NewEncoder(e.ui.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
-	}
 	printStatus(e.ui.stdout, &out)
+	e.ui.summary(out)
 	return nil
 }
 

@@ -60,5 +60,7 @@ func runVerifyArchive(ctx context.Context, e *env, args []string) error {
 	default:
 		fmt.Fprintln(e.ui.stdout, "; not decrypted: set BACKUP_AGE_IDENTITY to check the contents too")
 	}
+	e.ui.summary(archiveSummary{Path: args[0], Files: rep.Files, Sidecars: rep.Sidecars, Size: rep.Size,
+		ContentChecked: rep.Content, Encrypted: rep.Encrypted, Entries: rep.Entries})
 	return nil
 }

@@ -15,6 +15,7 @@ type globalOptions struct {
 	envFile  string
 	repo     string
 	quiet    bool
+	json     bool
 	lockWait time.Duration
 	// insecureLoopback lets tests use a plain-http bucket on 127.0.0.1.
 	insecureLoopback bool
@@ -26,6 +27,9 @@ type command struct {
 	// keys are the configuration keys the command reads.
 	keys     []string
 	examples []string
+	// diagnoses marks the command that runs despite malformed lines in the
+	// env file, to report them with everything else.
+	diagnoses bool
 	// setup registers the command's flags and returns its runner.
 	setup func(fs *pflag.FlagSet) runner
 }
@@ -42,29 +46,34 @@ type env struct {
 	fromRemote bool
 }
 
-var groups = []string{"Back up", "Schedule", "Inspect and verify", "Restore"}
+// groups are the tasks "pocketsnap --help" groups the commands by.
+var groups = []string{"Set up", "Back up", "Schedule", "Inspect and verify", "Restore"}
 
-var commandOrder = []string{"init", "backup", "rotate", "push", "daemon", "run-due", "status", "snapshots", "check", "verify-archive", "restore", "export"}
-
-func commands() map[string]*command {
-	m := map[string]*command{}
-	for _, c := range []*command{initCommand(), backupCommand(), rotateCommand(), pushCommand(), snapshotsCommand(), checkCommand(), restoreCommand(), exportCommand(), verifyArchiveCommand(), daemonCommand(), runDueCommand(), statusCommand()} {
-		m[c.name] = c
+// commands returns every command, in the order of the help.
+func commands() []*command {
+	return []*command{
+		initCommand(), configCommand(),
+		backupCommand(), rotateCommand(), pushCommand(),
+		daemonCommand(), runDueCommand(), statusCommand(),
+		snapshotsCommand(), lsCommand(), diffCommand(), checkCommand(), verifyArchiveCommand(),
+		restoreCommand(), exportCommand(),
 	}
-	return m
+}
+
+// lookup returns the named command, or nil.
+func lookup(name string) *command {
+	for _, c := range commands() {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
 }
 
 func (c *command) exec(ctx context.Context, u *ui, args []string) error {
-	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
-	fs.SetOutput(u.stderr)
 	var g globalOptions
-	fs.StringVar(&g.envFile, "env-file", "", "read configuration from `FILE` (default ./.env)")
-	fs.StringVar(&g.repo, "repo", "", "repository `DIR` (default ${BACKUP_DIR}/repo)")
-	fs.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors and results")
-	fs.DurationVar(&g.lockWait, "lock-wait", 10*time.Minute, "wait up to `DURATION` while another process holds the repository (0: fail at once)")
-	fs.BoolVar(&g.insecureLoopback, "allow-insecure-loopback", false, "allow an http:// S3_ENDPOINT on a loopback address (for tests)")
-	_ = fs.MarkHidden("allow-insecure-loopback")
-	run := c.setup(fs)
+	fs, run := c.flags(&g)
+	fs.SetOutput(u.stderr)
 	fs.Usage = func() { fmt.Fprint(u.stdout, c.help(fs)) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -73,7 +82,12 @@ func (c *command) exec(ctx context.Context, u *ui, args []string) error {
 		return usageErrorf("%s: %v", c.name, err)
 	}
 	u.quiet = g.quiet
+	u.setJSON(g.json)
+	u.command = c.name
 	cfg, err := loadConfig(g.envFile)
+	if err == nil && !c.diagnoses {
+		err = cfg.err()
+	}
 	if err != nil {
 		return fmt.Errorf("failed to read configuration: %w", err)
 	}
@@ -81,6 +95,20 @@ func (c *command) exec(ctx context.Context, u *ui, args []string) error {
 		cfg.set("BACKUP_REPO", g.repo, "--repo")
 	}
 	return run(ctx, &env{ui: u, cfg: cfg, g: g}, fs.Args())
+}
+
+// flags returns the command's flag set, with the flags every command
+// takes set into g, and its runner.
+func (c *command) flags(g *globalOptions) (*pflag.FlagSet, runner) {
+	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
+	fs.StringVar(&g.envFile, "env-file", "", "read configuration from `FILE` (default ./.env)")
+	fs.StringVar(&g.repo, "repo", "", "repository `DIR` (default ${BACKUP_DIR}/repo)")
+	fs.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors and results")
+	fs.BoolVar(&g.json, "json", false, "print JSON lines on stdout: status, warning, error, and a final summary (see the README's \"Scripting\")")
+	fs.DurationVar(&g.lockWait, "lock-wait", 10*time.Minute, "wait up to `DURATION` while another process holds the repository (0: fail at once)")
+	fs.BoolVar(&g.insecureLoopback, "allow-insecure-loopback", false, "allow an http:// S3_ENDPOINT on a loopback address (for tests)")
+	_ = fs.MarkHidden("allow-insecure-loopback")
+	return fs, c.setup(fs)
 }
 
 func (c *command) help(fs *pflag.FlagSet) string {

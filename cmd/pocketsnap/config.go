@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +16,27 @@ type config struct {
 	values map[string]string
 	source map[string]string // key → where its value came from
 	file   string
+	// malformed are the env file's lines that are not KEY=VALUE; they
+	// are left out of values.
+	malformed []*badLine
+}
+
+// badLine is a malformed line of an env file.
+type badLine struct {
+	file string
+	line int
+	msg  string
+}
+
+func (b *badLine) Error() string { return fmt.Sprintf("%s:%d: %s", b.file, b.line, b.msg) }
+
+// err returns the malformed lines as one error; nil when there are none.
+func (c *config) err() error {
+	errs := make([]error, len(c.malformed))
+	for i, b := range c.malformed {
+		errs[i] = b
+	}
+	return errors.Join(errs...)
 }
 
 // keepKeyPrefix starts the retention keys BACKUP_KEEP_<KIND>, read from
@@ -79,8 +101,8 @@ func (c *config) set(k, v, src string) {
 }
 
 // readFile parses a dotenv file: KEY=VALUE lines, optional "export ",
-// single or double quotes, '#' comments. A malformed line is an error
-// naming the file and line.
+// single or double quotes, '#' comments. A malformed line is recorded in
+// malformed, naming the file and line.
 func (c *config) readFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -97,11 +119,13 @@ func (c *config) readFile(path string) error {
 		k, v, ok := strings.Cut(line, "=")
 		k = strings.TrimSpace(k)
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
-			return fmt.Errorf("%s:%d: expected KEY=VALUE", path, n)
+			c.malformed = append(c.malformed, &badLine{path, n, "expected KEY=VALUE"})
+			continue
 		}
 		v, err := unquote(strings.TrimSpace(v))
 		if err != nil {
-			return fmt.Errorf("%s:%d: %s: %w", path, n, k, err)
+			c.malformed = append(c.malformed, &badLine{path, n, k + ": " + err.Error()})
+			continue
 		}
 		c.set(k, v, path)
 	}
@@ -164,11 +188,19 @@ func (c *config) repoDir() string {
 	return c.get("BACKUP_REPO", filepath.Join(c.backupDir(), "repo"))
 }
 
+// defaultPrefix is Termux's $PREFIX.
+const defaultPrefix = "/data/data/com.termux/files/usr"
+
 func (c *config) rootfsDir() string {
-	prefix := c.get("PREFIX", "/data/data/com.termux/files/usr")
+	prefix := c.get("PREFIX", defaultPrefix)
 	return c.get("ROOTFS_DIR", filepath.Join(prefix, "var/lib/proot-distro/installed-rootfs/debian"))
 }
 
 func (c *config) dbDir() string {
 	return c.get("DB_DIR", filepath.Join(c.rootfsDir(), "var/lib/conduwuit/db"))
+}
+
+// offsiteFile is the secrets file of the off-site copy.
+func (c *config) offsiteFile() string {
+	return filepath.Join(c.dataDir(), "secrets", "offsite.env")
 }

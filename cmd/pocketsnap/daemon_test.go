@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -76,7 +77,7 @@ func (c *cli) status() statusJSON {
 		c.t.Fatalf("status --json: %v", err)
 	}
 	var s statusJSON
-	if err := json.Unmarshal(out, &s); err != nil {
+	if err := json.Unmarshal(lastLine(out), &s); err != nil {
 		c.t.Fatalf("status --json: %v\n%s", err, out)
 	}
 	if strings.Contains(string(out), pingToken) {
@@ -87,11 +88,19 @@ func (c *cli) status() statusJSON {
 
 func (c *cli) snapshotList() []snapshotJSON {
 	c.t.Helper()
-	var snaps []snapshotJSON
-	if err := json.Unmarshal([]byte(c.mustRun("snapshots", "--json")), &snaps); err != nil {
+	var sum struct {
+		Snapshots []snapshotJSON `json:"snapshots"`
+	}
+	if err := json.Unmarshal(lastLine([]byte(c.mustRun("snapshots", "--json"))), &sum); err != nil {
 		c.t.Fatal(err)
 	}
-	return snaps
+	return sum.Snapshots
+}
+
+// lastLine is the last line of a command's --json output: its summary.
+func lastLine(out []byte) []byte {
+	lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
+	return lines[len(lines)-1]
 }
 
 func (s statusJSON) job(name string) daemon.JobStatus {

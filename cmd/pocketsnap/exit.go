@@ -15,8 +15,9 @@ import (
 	"github.com/pocketsnap/pocketsnap/pipeline"
 )
 
-// Exit codes; the table in the README and in "pocketsnap --help" lists
-// them.
+// Exit codes; exitCodes describes them for "pocketsnap --help", and the
+// README's table must say the same (a test checks it, and that some test
+// case produces each).
 const (
 	exitOK         = 0
 	exitError      = 1
@@ -26,6 +27,20 @@ const (
 	exitIdentity   = 5
 	exitVerify     = 6
 )
+
+// exitCodes are the exit codes and their meanings, in order.
+var exitCodes = []struct {
+	code    int
+	meaning string
+}{
+	{exitOK, "success"},
+	{exitError, "error"},
+	{exitUsage, "usage error (bad flag or argument)"},
+	{exitIncomplete, "snapshot saved but incomplete (some files could not be read in full)"},
+	{exitLocked, "repository locked by another process (or its daemon, or another push, already running)"},
+	{exitIdentity, "age identity missing or not matching the repository"},
+	{exitVerify, "verification failed (missing or corrupt data, forged manifest or config, a repository whose fingerprint is not the expected one)"},
+}
 
 // usageError is a mistake in the command line.
 type usageError struct{ msg string }

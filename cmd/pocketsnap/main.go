@@ -65,13 +65,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	code := exitCode(err)
-	if code != exitIncomplete {
-		ui.errorf("%v", err)
+	if !ui.json() && jsonRequested(args) {
+		ui.setJSON(true) // the command line failed before its flags were read
 	}
-	if h := hint(err); h != "" {
-		ui.hintf("%s", h)
-	}
+	// An incomplete snapshot's warnings have said it all.
+	ui.fail(err, code, hint(err), code == exitIncomplete)
 	return code
+}
+
+// jsonRequested reports whether a command line asks for --json, for errors
+// met before its flags are parsed.
+func jsonRequested(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "--json", "--json=true":
+			return true
+		}
+	}
+	return false
 }
 
 func dispatch(ctx context.Context, ui *ui, args []string) error {
@@ -90,8 +103,8 @@ func dispatch(ctx context.Context, ui *ui, args []string) error {
 		fmt.Fprintln(ui.stdout, versionString())
 		return nil
 	}
-	cmd, ok := commands()[args[0]]
-	if !ok {
+	cmd := lookup(args[0])
+	if cmd == nil {
 		return usageErrorf("unknown command %q (see pocketsnap --help)", args[0])
 	}
 	return cmd.exec(ctx, ui, args[1:])

@@ -20,11 +20,6 @@ import (
 	"github.com/pocketsnap/pocketsnap/remote"
 )
 
-// offsiteFile is the secrets file of the bucket, under DATA_DIR.
-func (c *config) offsiteFile() string {
-	return filepath.Join(c.dataDir(), "secrets", "offsite.env")
-}
-
 // offsiteSettings reads the bucket's settings from the secrets file,
 // which must not be readable by anyone but its owner.
 func (e *env) offsiteSettings() (remote.Settings, error) {

@@ -10,69 +10,104 @@ import (
 	"github.com/pocketsnap/pocketsnap/pipeline"
 )
 
-// startProgress shows one live line with the entries and bytes processed,
-// the rate and the elapsed time while a long operation runs, on a terminal
-// only. The returned function stops it and clears the line.
-func (u *ui) startProgress(label string, p *pipeline.Progress) func() {
-	if !u.terminal() {
-		return func() {}
+// progress shows a long operation's progress until it is done: one live
+// line on stderr when that is a terminal (bytes, rate, and the ETA when the
+// total is known), a status line every second with --json, and nothing in
+// a pipe or with --quiet. Its done prints the operation's summary.
+type progress struct {
+	u    *ui
+	stop func()
+}
+
+// statusInterval is how often --json reports a running operation.
+const statusInterval = time.Second
+
+// statusLine is the --json form of a running operation's progress.
+type statusLine struct {
+	Action     string `json:"action"`
+	Count      int64  `json:"count"`
+	Unit       string `json:"unit"`
+	Bytes      int64  `json:"bytes"`
+	TotalBytes int64  `json:"total_bytes,omitempty"`
+	ElapsedMS  int64  `json:"elapsed_ms"`
+}
+
+// startProgress shows the progress of the operation label, which counts
+// unit (entries, packs…) and bytes in p, out of total bytes when total is
+// positive.
+func (u *ui) startProgress(label, unit string, total int64, p *pipeline.Progress) *progress {
+	var show func(final bool)
+	switch {
+	case u.json():
+		start := time.Now()
+		show = func(bool) {
+			u.emit(msgStatus, statusLine{label, p.Entries.Load(), unit, p.Bytes.Load(), max(total, 0), time.Since(start).Milliseconds()})
+		}
+	case u.terminal():
+		show = u.progressBar(label, unit, total, p)
+	default:
+		return u.noProgress()
 	}
-	bar := progressbar.NewOptions64(-1,
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		interval := statusInterval
+		if !u.json() {
+			interval = 250 * time.Millisecond
+		}
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				show(true)
+				return
+			case <-t.C:
+				show(false)
+			}
+		}
+	})
+	return &progress{u: u, stop: func() { close(done); wg.Wait() }}
+}
+
+// noProgress is the progress of an operation that shows none, only its
+// summary.
+func (u *ui) noProgress() *progress { return &progress{u: u, stop: func() {}} }
+
+// progressBar returns what draws one live line on the terminal; with
+// final, it clears the line.
+func (u *ui) progressBar(label, unit string, total int64, p *pipeline.Progress) func(final bool) {
+	if total <= 0 {
+		total = -1 // a spinner: bytes and rate, no ETA
+	}
+	bar := progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(u.stderr),
 		progressbar.OptionSetDescription(label),
 		progressbar.OptionShowBytes(true),
 		progressbar.OptionUseIECUnits(true),
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionThrottle(200*time.Millisecond),
+		// Redrawn by startProgress's ticker only: the library's own
+		// spinner goroutine races with it.
+		progressbar.OptionSetSpinnerChangeInterval(0),
 		progressbar.OptionClearOnFinish(),
 	)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				bar.Describe(fmt.Sprintf("%s: %d entries", label, p.Entries.Load()))
-				_ = bar.Set64(p.Bytes.Load())
-			}
+	return func(final bool) {
+		if final {
+			_ = bar.Finish()
+			return
 		}
-	})
-	return func() {
-		close(done)
-		wg.Wait()
-		_ = bar.Finish()
+		bar.Describe(fmt.Sprintf("%s: %d %s", label, p.Entries.Load(), unit))
+		_ = bar.Set64(p.Bytes.Load())
 	}
 }
 
-// byteProgress shows a bar of bytes done out of a total that the updates
-// give, with rate and ETA, on a terminal only. update is safe for
-// concurrent use; stop ends the bar and clears the line.
-func (u *ui) byteProgress(label string) (update func(done, total int64), stop func()) {
-	if !u.terminal() {
-		return func(int64, int64) {}, func() {}
-	}
-	var mu sync.Mutex
-	bar := progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(u.stderr),
-		progressbar.OptionSetDescription(label),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionUseIECUnits(true),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
-	update = func(done, total int64) {
-		mu.Lock()
-		defer mu.Unlock()
-		if bar.GetMax64() != total {
-			bar.ChangeMax64(total)
-		}
-		_ = bar.Set64(done)
-	}
-	return update, func() { _ = bar.Finish() }
+// done stops the display and prints the operation's summary: v with
+// --json, else the text.
+func (pr *progress) done(v any, format string, a ...any) {
+	pr.stop()
+	fmt.Fprintf(pr.u.stdout, format+"\n", a...)
+	pr.u.summary(v)
 }

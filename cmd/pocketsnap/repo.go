@@ -13,33 +13,41 @@ import (
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 )
 
+// recipientKeys are the keys that configure age recipients.
+var recipientKeys = []string{"BACKUP_AGE_RECIPIENT", "BACKUP_AGE_RECIPIENTS_FILE"}
+
 // recipients returns the age recipients configured by BACKUP_AGE_RECIPIENT
 // (recipients separated by commas or spaces, or the path of a recipients
 // file) and BACKUP_AGE_RECIPIENTS_FILE.
 func (e *env) recipients() ([]string, error) {
 	var text []string
-	if v := e.cfg.get("BACKUP_AGE_RECIPIENT", ""); v != "" {
-		if !strings.HasPrefix(v, "age1") {
-			b, err := os.ReadFile(v)
-			if err != nil {
-				return nil, fmt.Errorf("BACKUP_AGE_RECIPIENT (%s): not an age recipient and not a readable file: %w", e.cfg.where("BACKUP_AGE_RECIPIENT"), err)
-			}
-			v = string(b)
-		}
-		text = append(text, v)
-	}
-	if p := e.cfg.get("BACKUP_AGE_RECIPIENTS_FILE", ""); p != "" {
-		b, err := os.ReadFile(p)
+	for _, k := range recipientKeys {
+		t, err := e.recipientText(k)
 		if err != nil {
-			return nil, fmt.Errorf("BACKUP_AGE_RECIPIENTS_FILE (%s): %w", e.cfg.where("BACKUP_AGE_RECIPIENTS_FILE"), err)
+			return nil, fmt.Errorf("%s (%s): %w", k, e.cfg.where(k), err)
 		}
-		text = append(text, string(b))
+		text = append(text, t)
 	}
 	_, strs, err := chunkstore.ParseRecipients(strings.Join(text, "\n"))
 	if err != nil {
 		return nil, fmt.Errorf("BACKUP_AGE_RECIPIENT: %w", err)
 	}
 	return strs, nil
+}
+
+// recipientText returns the recipients text one of recipientKeys gives:
+// BACKUP_AGE_RECIPIENT's value, unless it names a file, or the file's
+// contents. Errors do not name the key.
+func (e *env) recipientText(key string) (string, error) {
+	v := e.cfg.get(key, "")
+	if v == "" || key == "BACKUP_AGE_RECIPIENT" && strings.HasPrefix(v, "age1") {
+		return v, nil
+	}
+	b, err := os.ReadFile(v)
+	if err != nil && key == "BACKUP_AGE_RECIPIENT" {
+		return "", fmt.Errorf("not an age recipient and not a readable file: %w", err)
+	}
+	return string(b), err
 }
 
 // openStore opens the configured repository, with the packs it writes

@@ -86,6 +86,10 @@ func scriptParams(dir string, extra map[string]func(ts *testscript.TestScript, n
 		"setglob":     cmdSetglob,
 		"treesum":     cmdTreesum,
 		"fingerprint": cmdFingerprint,
+		"exits":       cmdExits,
+		"jsonl":       cmdJSONL,
+		"mksocket":    cmdMksocket,
+		"holdlock":    cmdHoldlock,
 	}
 	maps.Copy(cmds, extra)
 	return testscript.Params{
