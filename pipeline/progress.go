@@ -1,6 +1,9 @@
 package pipeline
 
-import "sync/atomic"
+import (
+	"io"
+	"sync/atomic"
+)
 
 // Progress counts a running operation's work. Its fields are updated
 // atomically and may be read by another goroutine at any time.
@@ -12,3 +15,17 @@ type Progress struct {
 }
 
 func (p *Progress) addStream(n int64) { p.Bytes.Add(n) }
+
+// Reader returns r, counting the bytes read through it in p.Bytes.
+func (p *Progress) Reader(r io.Reader) io.Reader { return progressReader{r, p} }
+
+type progressReader struct {
+	r io.Reader
+	p *Progress
+}
+
+func (pr progressReader) Read(b []byte) (int, error) {
+	n, err := pr.r.Read(b)
+	pr.p.Bytes.Add(int64(n))
+	return n, err
+}

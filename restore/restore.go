@@ -50,6 +50,8 @@ type Source struct {
 	Verify func() error
 	// Label names the stream in messages.
 	Label string
+	// Progress, if not nil, counts the stream bytes read.
+	Progress *pipeline.Progress
 }
 
 // Name describes the source in messages.
@@ -86,6 +88,9 @@ func fill(ctx context.Context, src Source, dir string, opt extract.Options) (ext
 		sr := pipeline.NewStreamReader(ctx, src.Store, src.Manifest)
 		defer sr.Close()
 		r = sr
+	}
+	if src.Progress != nil {
+		r = src.Progress.Reader(r)
 	}
 	st, err := extract.Extract(ctx, r, dir, opt)
 	if err != nil {

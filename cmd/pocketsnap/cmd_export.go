@@ -113,7 +113,10 @@ func exportToFile(ctx context.Context, e *env, s *chunkstore.Store, m *manifest.
 	defer w.Abort()
 	fr := pipeline.NewFrameReader(ctx, s, m)
 	defer fr.Close()
-	_, err = io.Copy(w, fr)
+	prog := new(pipeline.Progress)
+	pr := e.ui.startProgress("export "+m.Name, "", 0, prog)
+	_, err = io.Copy(w, prog.Reader(fr))
+	pr.stop()
 	var res *compat.Written
 	if err == nil {
 		res, err = w.Commit(filepath.Base(path))

@@ -11,6 +11,7 @@ import (
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/extract"
 	"github.com/pocketsnap/pocketsnap/manifest"
+	"github.com/pocketsnap/pocketsnap/pipeline"
 	"github.com/pocketsnap/pocketsnap/restore"
 )
 
@@ -153,7 +154,14 @@ func restoreOne(ctx context.Context, e *env, ref, target string, include []strin
 		defer partial.Close()
 		src = partial.source()
 	}
+	src.Progress = new(pipeline.Progress)
+	total := m.StreamSize
+	if partial != nil {
+		total = 0 // the selection's size is not known before it is read
+	}
+	pr := e.ui.startProgress("restore "+m.Name, "", total, src.Progress)
 	st, err := restore.Into(ctx, src, target, extractOptions())
+	pr.stop()
 	if err != nil {
 		return fmt.Errorf("restore of %s failed, nothing was written to %s: %w", m.Name, target, err)
 	}

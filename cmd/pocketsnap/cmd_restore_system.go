@@ -11,6 +11,7 @@ import (
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/hooks"
 	"github.com/pocketsnap/pocketsnap/manifest"
+	"github.com/pocketsnap/pocketsnap/pipeline"
 	"github.com/pocketsnap/pocketsnap/restore"
 )
 
@@ -52,7 +53,16 @@ func runPlan(ctx context.Context, e *env, sys *restore.System, idErr error, act 
 	}
 	sum := newPlanSummary(sys, true) // before the live directories move
 	sys.Log = e.ui.stderr
-	if err := sys.Run(ctx); err != nil {
+	prog := new(pipeline.Progress)
+	var total int64
+	for i := range sys.Steps {
+		sys.Steps[i].Source.Progress = prog
+		total += sys.Steps[i].Size
+	}
+	pr := e.ui.startProgress("restore", "", total, prog)
+	err := sys.Run(ctx)
+	pr.stop()
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.ui.stdout, "restore complete; to undo it: pocketsnap restore --rollback --confirm=%s\n", confirmPhrase)

@@ -33,8 +33,8 @@ type statusLine struct {
 }
 
 // startProgress shows the progress of the operation label, which counts
-// unit (entries, packs…) and bytes in p, out of total bytes when total is
-// positive.
+// unit (entries, packs…; none when empty) and bytes in p, out of total
+// bytes when total is positive.
 func (u *ui) startProgress(label, unit string, total int64, p *pipeline.Progress) *progress {
 	var show func(final bool)
 	switch {
@@ -99,7 +99,9 @@ func (u *ui) progressBar(label, unit string, total int64, p *pipeline.Progress) 
 			_ = bar.Finish()
 			return
 		}
-		bar.Describe(fmt.Sprintf("%s: %d %s", label, p.Entries.Load(), unit))
+		if unit != "" {
+			bar.Describe(fmt.Sprintf("%s: %d %s", label, p.Entries.Load(), unit))
+		}
 		_ = bar.Set64(p.Bytes.Load())
 	}
 }

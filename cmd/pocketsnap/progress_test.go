@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -101,6 +102,28 @@ func TestProgressOnTerminal(t *testing.T) {
 	// which is all the screen shows in the end.
 	if screen := render(out.String()); !slices.Equal(screen, []string{"snapshot files-20261129T040000Z saved: 42 entries"}) {
 		t.Errorf("the terminal shows %q, want only the summary; output %q", screen, out.String())
+	}
+}
+
+// With a known total (a restore knows its stream's size) the live line
+// is a bar with the share done and an estimate of the time left.
+func TestProgressWithTotalOnTerminal(t *testing.T) {
+	tty, out := openTerminal(t)
+	u := &ui{stdout: tty, stderr: tty}
+	p := new(pipeline.Progress)
+	pr := u.startProgress("restore db-20261129T040000Z", "", 100<<20, p)
+	p.Bytes.Store(25 << 20)
+	waitFor(t, out, "restore db-20261129T040000Z")
+	waitFor(t, out, "25%")
+	p.Bytes.Store(50 << 20)
+	waitFor(t, out, "50%")
+	pr.done(struct{}{}, "restored db-20261129T040000Z into /tmp/db")
+	waitFor(t, out, "/tmp/db\r\n")
+	if !strings.Contains(out.String(), "(50/100 MiB, ") || !regexp.MustCompile(`\[\d+s:\d+s\]`).MatchString(out.String()) {
+		t.Errorf("no bytes of the total and time left in %q", out.String())
+	}
+	if screen := render(out.String()); !slices.Equal(screen, []string{"restored db-20261129T040000Z into /tmp/db"}) {
+		t.Errorf("the terminal shows %q, want only the summary", screen)
 	}
 }
 
