@@ -40,7 +40,6 @@ func exportCommand() *command {
 		examples: []string{
 			"BACKUP_AGE_IDENTITY=~/key.txt pocketsnap export db-20261129T040000Z   # ${BACKUP_DIR}/db/db-20261129T040000Z.tar.zst.age and .sha256",
 			"pocketsnap export --kind rootfs --at 2026-11-01 -o /sdcard/   # the newest complete rootfs snapshot of that day or before",
-			"pocketsnap export db-2026 -o - --plain | tar --zstd -tvf -",
 			"pocketsnap export --from=remote --kind db -o /tmp/   # from the bucket, fetching only what the snapshot needs",
 		},
 		setup: func(fs *pflag.FlagSet) runner {

@@ -43,16 +43,15 @@ func restoreCommand() *command {
 		usage: "restore [--at TIME] [--rootfs NAME] [--db NAME] [--only KIND] [--confirm=" + confirmPhrase + "]\n" +
 			"       pocketsnap restore SNAPSHOT --target DIR [--include PATH]...\n" +
 			"       pocketsnap restore --archive FILE [--target DIR | --confirm=" + confirmPhrase + "]\n" +
-			"       pocketsnap restore --rollback --confirm=" + confirmPhrase,
+			"       pocketsnap restore --rollback --confirm=" + confirmPhrase + `
+
+Snapshots are read from this device's repository, or with --from=remote
+straight from the bucket (a lost phone).`,
 		keys: []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_IDENTITY", "ROOTFS_DIR", "DB_DIR", "PREFIX", "STACK_STOP_CMD", "STACK_START_CMD", fingerprintKey},
 		examples: []string{
-			"pocketsnap restore                                   # print the plan: latest rootfs and db, nothing changes",
-			"pocketsnap restore --at 3d --confirm=" + confirmPhrase + "   # the system as it was 3 days ago",
-			"pocketsnap restore --only db --at 2026-11-28 --confirm=" + confirmPhrase,
-			"pocketsnap restore db-20261129T040000Z --target /tmp/db   # look without touching the live system",
-			"pocketsnap restore --rollback --confirm=" + confirmPhrase + "    # undo the last restore",
-			"pocketsnap restore --from=remote db --target /tmp/db   # a lost phone: straight from the bucket",
-			"pocketsnap restore rootfs-2026 --target /tmp/r --include etc/ssh --include 'home/*/.bashrc'   # only those",
+			"pocketsnap restore --only db --at 3d           # print the plan: the db as it was 3 days ago; nothing changes",
+			"pocketsnap restore --at 2026-11-28 --confirm=" + confirmPhrase + "   # act: rootfs and db of that day (undo: --rollback)",
+			"pocketsnap restore rootfs-2026 --target /tmp/r --include etc/ssh --from=remote   # some files from the bucket, beside the live system",
 		},
 		setup: func(fs *pflag.FlagSet) runner {
 			fs.StringVar(&o.target, "target", "", "restore into `DIR` (must not exist or be empty) instead of the live system")
