@@ -170,12 +170,6 @@ func (b *Bucket) key(name string) string {
 	return b.prefix + "/" + name
 }
 
-// Object is a listed object.
-type Object struct {
-	Name string // repository-relative
-	Size int64
-}
-
 // List returns every object under the prefix, by repository-relative name.
 func (b *Bucket) List(ctx context.Context) (map[string]int64, error) {
 	out := map[string]int64{}

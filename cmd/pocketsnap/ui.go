@@ -56,12 +56,13 @@ func (u *ui) emit(typ string, parts ...any) {
 	if u.jsonw == nil {
 		return
 	}
-	line, err := json.Marshal(struct {
+	// A struct of one string field always encodes.
+	line, _ := json.Marshal(struct {
 		Type string `json:"message_type"`
 	}{typ})
 	for _, p := range parts {
-		var body []byte
-		if body, err = json.Marshal(p); err == nil {
+		body, err := json.Marshal(p)
+		if err == nil {
 			line, err = joinObjects(line, body)
 		}
 		if err != nil {
