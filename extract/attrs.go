@@ -47,22 +47,42 @@ func attrsOf(name string, h *tar.Header) attrs {
 // and file capabilities, so it comes before xattrs and chmod; times come
 // last.
 func (x *extractor) setAttrs(a attrs, pax map[string]string) error {
+	d, base, err := x.parentOf(a.name)
+	if err != nil {
+		return err
+	}
 	if x.opt.Owners {
-		if err := x.root.Lchown(a.name, a.uid, a.gid); err != nil {
+		if err := d.root.Lchown(base, a.uid, a.gid); err != nil {
 			return fmt.Errorf("set owner: %w", err)
 		}
 	}
-	return x.atParent(a.name, func(dirfd int, base string) error {
-		if err := setXattrs(dirfd, base, pax); err != nil {
-			return err
+	if err := setXattrs(d.fd(), base, pax); err != nil {
+		return err
+	}
+	if !a.symlink {
+		if err := d.root.Chmod(base, a.mode); err != nil {
+			return fmt.Errorf("set mode: %w", err)
 		}
-		if !a.symlink {
-			if err := x.root.Chmod(a.name, a.mode); err != nil {
-				return fmt.Errorf("set mode: %w", err)
-			}
+	}
+	return setTimes(d.fd(), base, a.atime, a.mtime)
+}
+
+// fileAttrs applies a's owner and mode and the xattrs among pax to the
+// regular file open as f, in setAttrs's order; the times are set once it
+// is closed.
+func (x *extractor) fileAttrs(f *os.File, a attrs, pax map[string]string) error {
+	if x.opt.Owners {
+		if err := f.Chown(a.uid, a.gid); err != nil {
+			return fmt.Errorf("set owner: %w", err)
 		}
-		return setTimes(dirfd, base, a.atime, a.mtime)
-	})
+	}
+	if err := setFileXattrs(f, pax); err != nil {
+		return err
+	}
+	if err := f.Chmod(a.mode); err != nil {
+		return fmt.Errorf("set mode: %w", err)
+	}
+	return nil
 }
 
 // fixDirs applies the recorded directory attributes, deepest first, so that

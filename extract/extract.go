@@ -70,7 +70,8 @@ func Extract(ctx context.Context, r io.Reader, dir string, opt Options) (Stats, 
 	if err := checkEmpty(root); err != nil {
 		return Stats{}, err
 	}
-	x := &extractor{root: root, opt: opt, dirIndex: make(map[string]int)}
+	x := &extractor{root: root, opt: opt, dirIndex: make(map[string]int), realDirs: make(map[string]bool)}
+	defer x.parent.close()
 	if err := x.run(ctx, tar.NewReader(r)); err != nil {
 		return x.stats, err
 	}
@@ -103,10 +104,12 @@ type extractor struct {
 	// dirIndex maps a cleaned name to its place in dirs.
 	dirs     []attrs
 	dirIndex map[string]int
-	// verified is the last parent path found to be made of real
-	// directories only. Nothing extracted can later replace a directory,
-	// so it stays valid.
-	verified string
+	// realDirs are the paths found to be real directories (not
+	// symlinks). Nothing extracted can later replace a directory, so they
+	// stay valid.
+	realDirs map[string]bool
+	// parent is the directory the last entry went into.
+	parent parentDir
 }
 
 // run extracts every entry of tr, checking ctx before each.
@@ -181,19 +184,30 @@ func (x *extractor) file(name string, h *tar.Header, data io.Reader) error {
 			return fmt.Errorf("sparse file: %w", ErrUnsupported)
 		}
 	}
-	f, err := x.root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	d, base, err := x.parentOf(name)
+	if err != nil {
+		return err
+	}
+	f, err := d.root.OpenFile(base, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("create file: %w", err)
 	}
 	n, err := io.CopyN(f, data, h.Size)
 	x.stats.Bytes += n
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("write data (%d of %d bytes): %w", n, h.Size, err)
+	}
+	// The attributes go through the open descriptor: no lookups.
+	a := attrsOf(name, h)
+	err = x.fileAttrs(f, a, h.PAXRecords)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("write data (%d of %d bytes): %w", n, h.Size, err)
+		return err
 	}
-	return x.setAttrs(attrsOf(name, h), h.PAXRecords)
+	return setTimes(d.fd(), base, a.atime, a.mtime)
 }
 
 // dir creates a directory, or accepts an existing one, sets its xattrs and
@@ -223,7 +237,11 @@ func (x *extractor) dir(name string, h *tar.Header) error {
 
 // symlink creates a symlink to h.Linkname, which is stored as written.
 func (x *extractor) symlink(name string, h *tar.Header) error {
-	if err := x.root.Symlink(h.Linkname, name); err != nil {
+	d, base, err := x.parentOf(name)
+	if err != nil {
+		return err
+	}
+	if err := d.root.Symlink(h.Linkname, base); err != nil {
 		return fmt.Errorf("create symlink: %w", err)
 	}
 	return x.setAttrs(attrsOf(name, h), h.PAXRecords)

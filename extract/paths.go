@@ -45,18 +45,21 @@ func split(name string) (dir, base string) {
 // ever goes through a symlink.
 func (x *extractor) parents(name string, create bool) error {
 	dir, _ := split(name)
-	if dir == "." || dir == x.verified {
+	if dir == "." || x.realDirs[dir] {
 		return nil
 	}
 	for i := 0; i <= len(dir); i++ {
 		if i < len(dir) && dir[i] != '/' {
 			continue
 		}
+		if x.realDirs[dir[:i]] {
+			continue
+		}
 		if err := x.realDir(dir[:i], create); err != nil {
 			return err
 		}
+		x.realDirs[dir[:i]] = true
 	}
-	x.verified = dir
 	return nil
 }
 
