@@ -36,11 +36,14 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 	$(GO) mod tidy -diff
 
+# Builds the datasets once (a debootstrap'd Debian rootfs, RocksDB
+# directories; ~/.cache/pocketsnap-bench), compares pocketsnap with the
+# classic pipeline, restic and borg on them, runs scripts/bench,
+# bench-export, bench-db-downtime, bench-offsite and the Go
+# micro-benchmarks, and writes all of it to BENCHMARKS.md. BENCH_SMALL=1
+# shrinks everything (see scripts/bench-compare).
 bench: test-tools
-	scripts/bench
-	scripts/bench-export
-	scripts/bench-db-downtime
-	scripts/bench-offsite
+	scripts/bench-compare
 
 clean:
 	rm -rf bin
