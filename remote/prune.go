@@ -44,7 +44,8 @@ func (r *PruneResult) PackBytes() int64 { return totalSize(r.Packs) }
 // local repository holds no snapshot or the bucket holds another
 // repository, and never a snapshot newer than the newest local one. A
 // manifest in the bucket that does not authenticate under the device's
-// keys is reported and left alone; it keeps nothing alive. The caller
+// keys is reported and left alone; it keeps nothing alive; a bucket whose
+// config does not authenticate is refused. The caller
 // holds the push lock.
 func Prune(ctx context.Context, s *chunkstore.Store, b *Bucket, opt PruneOptions) (*PruneResult, error) {
 	res := &PruneResult{}
@@ -76,6 +77,18 @@ func Prune(ctx context.Context, s *chunkstore.Store, b *Bucket, opt PruneOptions
 	if err != nil {
 		return nil, err
 	}
+	// The bucket as a read-only store with the device's secrets: its
+	// config and manifests authenticate as they would locally.
+	fsys, err := b.fsOf(ctx, listing, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer fsys.Close()
+	rs, err := chunkstore.OpenFS(fsys, keys)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b, err)
+	}
+	defer rs.Close()
 	byKind := map[string][]retention.Item{}
 	manifests := map[string]*manifest.Manifest{}
 	for name := range listing {
@@ -88,7 +101,7 @@ func Prune(ctx context.Context, s *chunkstore.Store, b *Bucket, opt PruneOptions
 			warn("%s: unexpected object %s left alone", b, name)
 			continue
 		}
-		m, err := loadRemote(ctx, b, sname, keys)
+		m, err := manifest.Load(rs, sname)
 		if err != nil {
 			warn("%s: %v; left alone", b, err)
 			continue
@@ -134,22 +147,6 @@ func Prune(ctx context.Context, s *chunkstore.Store, b *Bucket, opt PruneOptions
 		ids = append(ids, id)
 	}
 	return res, s.ForgetRemote(ids)
-}
-
-// loadRemote reads and authenticates a manifest in the bucket.
-func loadRemote(ctx context.Context, b *Bucket, name string, keys *chunkstore.Keys) (*manifest.Manifest, error) {
-	raw, err := b.ReadFile(ctx, path.Join(manifest.Dir, name))
-	if err != nil {
-		return nil, err
-	}
-	m, err := manifest.Decode(raw, keys)
-	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", name, err)
-	}
-	if m.Name != name {
-		return nil, fmt.Errorf("manifest %s: %w: it names itself %s", name, manifest.ErrInvalid, m.Name)
-	}
-	return m, nil
 }
 
 // deadPacks returns the bucket's packs in which no live blob counts,
