@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"sync"
 )
 
@@ -43,13 +44,15 @@ func (s *Store) Compress(dst, plaintext []byte) []byte {
 // needs the identity for an encrypted repository. It is safe for
 // concurrent use.
 func (s *Store) ReadBlob(id ID, dst []byte) ([]byte, error) {
-	_, plain, err := s.ReadFrame(id, dst)
+	_, plain, err := s.ReadFrame(id, nil, dst)
 	return plain, err
 }
 
 // ReadFrame is ReadBlob that also returns the blob's stored zstd frame,
-// verified the same way: for writing a .tar.zst without recompressing.
-func (s *Store) ReadFrame(id ID, dst []byte) (frame, plain []byte, err error) {
+// verified the same way: for writing a .tar.zst without recompressing. The
+// frame is read into frame's storage when it has the capacity, so that a
+// caller reading many blobs can reuse its buffers.
+func (s *Store) ReadFrame(id ID, frame, dst []byte) (stored, plain []byte, err error) {
 	ix, err := s.Index()
 	if err != nil {
 		return nil, nil, err
@@ -62,7 +65,7 @@ func (s *Store) ReadFrame(id ID, dst []byte) (frame, plain []byte, err error) {
 	if !ok {
 		return nil, nil, &BlobError{Blob: id, Err: s.missing(id)}
 	}
-	frame = make([]byte, loc.Length)
+	frame = slices.Grow(frame[:0], int(loc.Length))[:loc.Length]
 	if err := s.packs.readAt(loc.Pack, frame, int64(loc.Offset)); err != nil {
 		return nil, nil, &BlobError{Blob: id, Pack: loc.Pack, Err: err}
 	}
@@ -128,6 +131,10 @@ type packHandle struct {
 
 	verifyOnce sync.Once
 	verifyErr  error
+
+	winMu  sync.Mutex
+	win    []byte // the plaintext at winOff
+	winOff int64
 }
 
 func newPackCache(s *Store, max int) *packCache {
@@ -146,9 +153,36 @@ func (c *packCache) readAt(id ID, p []byte, off int64) error {
 	if off+int64(len(p)) > h.size {
 		return fmt.Errorf("%w: range %d+%d beyond the pack's %d bytes", ErrCorrupt, off, len(p), h.size)
 	}
-	if err := readFullAt(h.ra, p, off); err != nil {
+	if err := h.readAt(p, off); err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
+	return nil
+}
+
+// windowSize is how much of a pack's plaintext a small read decrypts at
+// once. Blobs are read mostly in the order they were packed, and each
+// call to age's ReaderAt allocates and decrypts whole 64 KiB chunks, so
+// reading a restore's many small blobs (headers, small files) one call
+// each cost more in allocation than in decryption.
+const windowSize = 128 << 10
+
+// readAt reads the pack's plaintext at off: a large read directly, a small
+// one through the handle's window.
+func (h *packHandle) readAt(p []byte, off int64) error {
+	if len(p) >= windowSize {
+		return readFullAt(h.ra, p, off)
+	}
+	h.winMu.Lock()
+	defer h.winMu.Unlock()
+	if off < h.winOff || off+int64(len(p)) > h.winOff+int64(len(h.win)) {
+		h.win = slices.Grow(h.win[:0], windowSize)[:min(windowSize, h.size-off)]
+		if err := readFullAt(h.ra, h.win, off); err != nil {
+			h.win = h.win[:0]
+			return err
+		}
+		h.winOff = off
+	}
+	copy(p, h.win[off-h.winOff:])
 	return nil
 }
 

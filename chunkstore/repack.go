@@ -73,7 +73,7 @@ func (s *Store) copyBlobs(ctx context.Context, w *Writer, copies []BlobEntry, ke
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		frame, _, err := s.ReadFrame(b.ID, nil)
+		frame, _, err := s.ReadFrame(b.ID, nil, nil)
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/manifest"
@@ -23,7 +24,9 @@ var ErrVerify = errors.New("verification failed")
 // BlobReader reads a blob back, authenticated and checked against its
 // keyed ID. [*chunkstore.Store] is the one that matters; tests wrap it.
 type BlobReader interface {
-	ReadFrame(id chunkstore.ID, dst []byte) (frame, plain []byte, err error)
+	// ReadFrame returns the blob's stored frame, in frame's storage when
+	// it is large enough, and its plaintext appended to dst.
+	ReadFrame(id chunkstore.ID, frame, dst []byte) (stored, plain []byte, err error)
 }
 
 var _ BlobReader = (*chunkstore.Store)(nil)
@@ -37,18 +40,28 @@ var _ BlobReader = (*chunkstore.Store)(nil)
 // is checked against the file index instead). Read returns an error,
 // never io.EOF, if any check fails, so a consumer that reads to EOF has
 // seen exactly what it asked for.
+//
+// Three stages run concurrently: a pool of workers fetches and verifies
+// blobs, one goroutine checks them in stream order (the stream digest),
+// and Read hands them out. A fixed set of fetches, each keeping its
+// buffers, circulates between them, so memory is bounded and a restore
+// does not allocate per blob.
 type StreamReader struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	name   string
 	check  checker
-	blobs  int
-	n      int64
-	cur    []byte
-	queue  chan *fetch
-	err    error
+	ready  chan *fetch // checked, in stream order; closed at the end
+	free   chan *fetch
+	cur    *fetch
+	rest   []byte // of cur, not read yet
+	err    error  // sticky
+	endErr error  // set before ready is closed
 	wg     sync.WaitGroup
 	frames bool
+
+	// Counted by the checking stage.
+	blobs, n atomic.Int64
 }
 
 // checker checks what a StreamReader reads: each blob's plaintext, in
@@ -61,11 +74,13 @@ type checker interface {
 	end(n int64) error
 }
 
+// A fetch is one blob on its way through a StreamReader.
 type fetch struct {
 	id          chunkstore.ID
-	frame, data []byte
+	frame, data []byte // buffers kept from one blob to the next
+	out         []byte // what Read yields
 	err         error
-	done        chan struct{}
+	done        chan struct{} // closed when a worker has read the blob
 }
 
 // NewStreamReader starts fetching the blobs of m (whose details must be
@@ -83,95 +98,133 @@ func NewFrameReader(ctx context.Context, s BlobReader, m *manifest.Manifest) *St
 func newReader(ctx context.Context, s BlobReader, name string, ids []chunkstore.ID, frames bool, c checker) *StreamReader {
 	ctx, cancel := context.WithCancel(ctx)
 	workers := runtime.GOMAXPROCS(0)
+	// Enough fetches for every worker, a queue as long again, the one
+	// being checked and the one being read.
+	inFlight := 2*workers + 2
 	r := &StreamReader{
-		ctx: ctx, cancel: cancel, name: name, check: c,
-		queue: make(chan *fetch, 2*workers), frames: frames,
+		ctx: ctx, cancel: cancel, name: name, check: c, frames: frames,
+		ready: make(chan *fetch, workers), free: make(chan *fetch, inFlight),
 	}
+	for range inFlight {
+		r.free <- new(fetch)
+	}
+	queue := make(chan *fetch, inFlight)
 	work := make(chan *fetch)
 	for range workers {
 		r.wg.Go(func() {
 			for f := range work {
-				f.frame, f.data, f.err = s.ReadFrame(f.id, nil)
+				f.frame, f.data, f.err = s.ReadFrame(f.id, f.frame, f.data[:0])
 				close(f.done)
 			}
 		})
 	}
-	go func() {
-		defer close(r.queue)
+	r.wg.Go(func() {
+		defer close(queue)
 		defer close(work)
 		for _, id := range ids {
-			f := &fetch{id: id, done: make(chan struct{})}
+			var f *fetch
 			select {
-			case r.queue <- f:
+			case f = <-r.free:
 			case <-ctx.Done():
 				return
 			}
-			select {
-			case work <- f:
-			case <-ctx.Done():
+			f.id, f.err, f.done = id, nil, make(chan struct{})
+			if !send(ctx, queue, f) || !send(ctx, work, f) {
 				return
 			}
 		}
-	}()
+	})
+	r.wg.Go(func() { r.checkStage(queue) })
 	return r
+}
+
+// send sends f on ch unless ctx is done first.
+func send(ctx context.Context, ch chan<- *fetch, f *fetch) bool {
+	select {
+	case ch <- f:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// checkStage takes the fetches in stream order as workers finish them,
+// checks each and passes it on to Read; at the end it checks the whole.
+func (r *StreamReader) checkStage(queue <-chan *fetch) {
+	defer close(r.ready)
+	for f := range queue {
+		select {
+		case <-f.done:
+		case <-r.ctx.Done():
+			return
+		}
+		if f.err == nil {
+			f.out, f.err = r.check.blob(f.data)
+		}
+		if f.err == nil {
+			r.blobs.Add(1)
+			r.n.Add(int64(len(f.data)))
+			if r.frames {
+				f.out = f.frame
+			}
+		}
+		failed := f.err != nil // f is Read's once sent
+		if !send(r.ctx, r.ready, f) || failed {
+			return
+		}
+	}
+	if r.ctx.Err() == nil {
+		r.endErr = r.check.end(r.n.Load())
+	}
 }
 
 // Read implements io.Reader.
 func (r *StreamReader) Read(p []byte) (int, error) {
-	for len(r.cur) == 0 {
+	for len(r.rest) == 0 {
 		if r.err != nil {
 			return 0, r.err
 		}
 		r.err = r.next()
 	}
-	n := copy(p, r.cur)
-	r.cur = r.cur[n:]
+	n := copy(p, r.rest)
+	r.rest = r.rest[n:]
 	return n, nil
 }
 
+// next recycles the fetch read so far and takes the next one.
 func (r *StreamReader) next() error {
-	f, ok := <-r.queue
+	if r.cur != nil {
+		r.free <- r.cur // never blocks: free holds every fetch
+		r.cur = nil
+	}
+	f, ok := <-r.ready
 	if !ok {
 		if err := r.ctx.Err(); err != nil {
 			return err
 		}
-		if err := r.check.end(r.n); err != nil {
-			return fmt.Errorf("snapshot %s: %w", r.name, err)
+		if r.endErr != nil {
+			return fmt.Errorf("snapshot %s: %w", r.name, r.endErr)
 		}
 		return io.EOF
-	}
-	select {
-	case <-f.done:
-	case <-r.ctx.Done():
-		return r.ctx.Err()
 	}
 	if f.err != nil {
 		return fmt.Errorf("snapshot %s: %w", r.name, f.err)
 	}
-	out, err := r.check.blob(f.data)
-	if err != nil {
-		return fmt.Errorf("snapshot %s: %w", r.name, err)
-	}
-	r.blobs++
-	r.n += int64(len(f.data))
-	r.cur = out
-	if r.frames {
-		r.cur = f.frame
-	}
+	r.cur, r.rest = f, f.out
 	return nil
 }
 
 // Fetched returns how many blobs the reader has read and verified, and
 // their plaintext bytes: once Read has returned io.EOF, every blob it was
 // asked for.
-func (r *StreamReader) Fetched() (blobs int, bytes int64) { return r.blobs, r.n }
+func (r *StreamReader) Fetched() (blobs int, bytes int64) {
+	return int(r.blobs.Load()), r.n.Load()
+}
 
 // Close stops fetching and waits until no blob is being read, so the store
 // may be closed after it.
 func (r *StreamReader) Close() error {
 	r.cancel()
-	for range r.queue {
-	}
 	r.wg.Wait()
 	return nil
 }

@@ -27,8 +27,8 @@ type counting struct {
 	blobs, bytes atomic.Int64
 }
 
-func (c *counting) ReadFrame(id chunkstore.ID, dst []byte) ([]byte, []byte, error) {
-	frame, plain, err := c.s.ReadFrame(id, dst)
+func (c *counting) ReadFrame(id chunkstore.ID, frame, dst []byte) ([]byte, []byte, error) {
+	frame, plain, err := c.s.ReadFrame(id, frame, dst)
 	if err == nil {
 		c.blobs.Add(1)
 		c.bytes.Add(int64(len(plain)))
