@@ -71,7 +71,7 @@ func Extract(ctx context.Context, r io.Reader, dir string, opt Options) (Stats, 
 		return Stats{}, err
 	}
 	x := &extractor{root: root, opt: opt, dirIndex: make(map[string]int), realDirs: make(map[string]bool)}
-	defer x.parent.close()
+	defer x.closeDirs()
 	if err := x.run(ctx, tar.NewReader(r)); err != nil {
 		return x.stats, err
 	}
@@ -108,8 +108,9 @@ type extractor struct {
 	// symlinks). Nothing extracted can later replace a directory, so they
 	// stay valid.
 	realDirs map[string]bool
-	// parent is the directory the last entry went into.
-	parent parentDir
+	// open are the directories from the top of the tree down to the one
+	// the last entry went into, held open; see parentOf.
+	open []parentDir
 }
 
 // run extracts every entry of tr, checking ctx before each.
@@ -213,15 +214,16 @@ func (x *extractor) file(name string, h *tar.Header, data io.Reader) error {
 // dir creates a directory, or accepts an existing one, sets its xattrs and
 // records the rest of its attributes for fixDirs.
 func (x *extractor) dir(name string, h *tar.Header) error {
-	if err := x.root.Mkdir(name, 0o700); err != nil {
-		if fi, lerr := x.root.Lstat(name); lerr != nil || !fi.IsDir() {
+	d, base, err := x.parentOf(name)
+	if err != nil {
+		return err
+	}
+	if err := d.root.Mkdir(base, 0o700); err != nil {
+		if fi, lerr := d.root.Lstat(base); lerr != nil || !fi.IsDir() {
 			return fmt.Errorf("create directory: %w", err)
 		}
 	}
-	err := x.atParent(name, func(dirfd int, base string) error {
-		return setXattrs(dirfd, base, h.PAXRecords)
-	})
-	if err != nil {
+	if err := setXattrs(d.fd(), base, h.PAXRecords); err != nil {
 		return err
 	}
 	a := attrsOf(name, h)

@@ -325,3 +325,46 @@ func TestExtractCanceled(t *testing.T) {
 		t.Errorf("canceled extraction created %d entries, stats %+v", len(ents), stats)
 	}
 }
+
+// TestExtractDeepTree goes down a chain of directories deeper than the
+// number parentOf keeps open, back up, and into a sibling, and checks
+// that every file lands where it belongs and no descriptor is left open.
+func TestExtractDeepTree(t *testing.T) {
+	_, target, _ := newTarget(t)
+	var hdrs []entry
+	p := ""
+	var files []string
+	for i := range maxOpenDirs + 20 {
+		p = filepath.Join(p, fmt.Sprintf("d%02d", i))
+		hdrs = append(hdrs, dir(p, 0o755))
+		f := filepath.Join(p, "f")
+		hdrs = append(hdrs, reg(f, f, 0o644))
+		files = append(files, f)
+	}
+	for _, f := range []string{"d00/d01/g", "d00/e/h", "z"} {
+		hdrs = append(hdrs, reg(f, f, 0o644))
+		files = append(files, f)
+	}
+	before := openFDs(t)
+	if _, err := extract(t, archive(t, hdrs...), target, Options{}); err != nil {
+		t.Fatalf("Extract: %v", err)
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("%d descriptors open after Extract, %d before", after, before)
+	}
+	for _, f := range files {
+		got, err := os.ReadFile(filepath.Join(target, f))
+		if err != nil || string(got) != f {
+			t.Fatalf("%s: %q, %v; want its own name as content", f, got, err)
+		}
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(fds)
+}

@@ -34,36 +34,74 @@ func (d *parentDir) close() {
 	}
 }
 
+// maxOpenDirs bounds how many directories parentOf keeps open (two
+// descriptors each). Deeper than that, the rest of a path is looked up in
+// one go from the deepest one kept.
+const maxOpenDirs = 64
+
 // parentOf returns the directory holding the cleaned name, opened through
 // the root (so never through a symlink), and the name's base. Entries come
-// in stream order, directory by directory, so the last one is kept open.
-// The parent has been checked to be a real directory; nothing extracted
-// can replace a directory later.
+// in stream order, depth first, so the directories from the top down to
+// the last entry's parent are kept open: reaching the next entry's parent
+// costs one lookup per directory entered, never a walk from the top. Each
+// parent has been checked to be a real directory; nothing extracted can
+// replace a directory later.
 func (x *extractor) parentOf(name string) (*parentDir, string, error) {
 	dir, base := split(name)
-	if x.parent.root != nil && x.parent.name == dir {
-		return &x.parent, base, nil
+	for n := len(x.open); n > 0; n-- {
+		top := x.open[n-1].name
+		if top == dir || top == "." || strings.HasPrefix(dir, top+"/") {
+			break
+		}
+		x.open[n-1].close()
+		x.open = x.open[:n-1]
 	}
-	// Going down from the open directory costs one lookup per level;
-	// anywhere else is looked up from the top.
-	from, rel := x.root, dir
-	if sub, ok := strings.CutPrefix(dir, x.parent.name+"/"); ok && x.parent.root != nil && x.parent.name != "." {
-		from, rel = x.parent.root, sub
-	} else if x.parent.name == "." && x.parent.root != nil {
-		from = x.parent.root
+	for {
+		from, rel := x.root, "."
+		if n := len(x.open); n > 0 {
+			top := x.open[n-1]
+			if top.name == dir {
+				return &x.open[n-1], base, nil
+			}
+			from, rel = top.root, strings.TrimPrefix(dir, top.name+"/")
+			if top.name == "." {
+				rel = dir
+			}
+		}
+		if len(x.open) < maxOpenDirs-1 {
+			rel, _, _ = strings.Cut(rel, "/")
+		}
+		if err := x.enter(from, rel); err != nil {
+			return nil, "", err
+		}
 	}
+}
+
+// enter opens rel under from and pushes it onto the open directories.
+func (x *extractor) enter(from *os.Root, rel string) error {
 	r, err := from.OpenRoot(rel)
-	x.parent.close()
 	if err != nil {
-		return nil, "", fmt.Errorf("open parent: %w", err)
+		return fmt.Errorf("open parent: %w", err)
 	}
 	d, err := r.OpenFile(".", os.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		r.Close()
-		return nil, "", fmt.Errorf("open parent: %w", err)
+		return fmt.Errorf("open parent: %w", err)
 	}
-	x.parent = parentDir{name: dir, root: r, dir: d}
-	return &x.parent, base, nil
+	name := rel
+	if n := len(x.open); n > 0 && x.open[n-1].name != "." {
+		name = x.open[n-1].name + "/" + rel
+	}
+	x.open = append(x.open, parentDir{name: name, root: r, dir: d})
+	return nil
+}
+
+// closeDirs closes the directories parentOf keeps open.
+func (x *extractor) closeDirs() {
+	for i := range x.open {
+		x.open[i].close()
+	}
+	x.open = nil
 }
 
 // atParent calls fn with the descriptor of the directory holding the
