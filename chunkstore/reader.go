@@ -66,18 +66,36 @@ func (s *Store) ReadFrame(id ID, frame, dst []byte) (stored, plain []byte, err e
 		return nil, nil, &BlobError{Blob: id, Err: s.missing(id)}
 	}
 	frame = slices.Grow(frame[:0], int(loc.Length))[:loc.Length]
-	if err := s.packs.readAt(loc.Pack, frame, int64(loc.Offset)); err != nil {
+	out, err := s.readVerified(keys, id, loc, frame, dst)
+	if err != nil {
+		if !errors.Is(err, ErrCorrupt) {
+			return nil, nil, &BlobError{Blob: id, Pack: loc.Pack, Err: err}
+		}
+		// Say what is wrong with the pack, if it is not the one written
+		// under its name.
+		if perr := s.packs.check(loc.Pack); perr != nil && errors.Is(perr, ErrCorrupt) {
+			err = perr
+		}
 		return nil, nil, &BlobError{Blob: id, Pack: loc.Pack, Err: err}
+	}
+	return frame, out, nil
+}
+
+// readVerified reads a blob's frame into frame, and appends its plaintext
+// to dst once the plaintext matches the blob's length and keyed ID.
+func (s *Store) readVerified(keys *Keys, id ID, loc Location, frame, dst []byte) ([]byte, error) {
+	if err := s.packs.readAt(loc.Pack, frame, int64(loc.Offset)); err != nil {
+		return nil, err
 	}
 	start := len(dst)
 	out, err := s.dec.DecodeAll(frame, dst)
 	if err != nil {
-		return nil, nil, &BlobError{Blob: id, Pack: loc.Pack, Err: fmt.Errorf("%w: %v", ErrCorrupt, err)}
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	if len(out)-start != int(loc.RawLength) || keys.BlobID(out[start:]) != id {
-		return nil, nil, &BlobError{Blob: id, Pack: loc.Pack, Err: fmt.Errorf("%w: content does not match its ID", ErrCorrupt)}
+		return nil, fmt.Errorf("%w: content does not match its ID", ErrCorrupt)
 	}
-	return frame, out, nil
+	return out, nil
 }
 
 // missing tells why a blob is not in the index.
@@ -104,11 +122,15 @@ func (s *Store) packTrailer(id ID) ([]BlobEntry, error) {
 
 // packCache keeps recently used packs open, so that reading consecutive
 // blobs does not unwrap the pack's key (an X25519 operation) every time.
-// Before the first blob is read from a pack, the pack's stored bytes are
-// checked against its name, once per pack: the keyed blob IDs already
-// make any substitution fail, but a pack swapped with another or replaced
-// under a real pack's name is then reported as what it is, also on a
-// machine that rebuilt the index from the packs themselves.
+// When a blob read from a pack fails verification, the pack's stored
+// bytes are checked against its name, once per pack: the keyed blob IDs
+// already make any substitution fail, but a pack swapped with another or
+// replaced under a real pack's name is then reported as what it is. With
+// the device's index, packs that serve their blobs intact are not hashed:
+// a restore would read every pack twice for nothing the blob IDs and the
+// index's pack of each blob do not already prove. With an index rebuilt
+// from the packs' trailers (hashFirst), which cannot tell a pack stored
+// under another's name, every pack is hashed before its first read.
 type packCache struct {
 	s        *Store
 	max      int
@@ -116,6 +138,9 @@ type packCache struct {
 	m        map[ID]*packHandle
 	seq      uint64
 	verified map[ID]bool
+	// hashFirst is set before the first read when the index was rebuilt
+	// from the packs' trailers.
+	hashFirst bool
 }
 
 type packHandle struct {
@@ -147,8 +172,10 @@ func (c *packCache) readAt(id ID, p []byte, off int64) error {
 		return err
 	}
 	defer c.release(h)
-	if err := c.verify(h); err != nil {
-		return err
+	if c.hashFirst {
+		if err := c.verify(h); err != nil {
+			return err
+		}
 	}
 	if off+int64(len(p)) > h.size {
 		return fmt.Errorf("%w: range %d+%d beyond the pack's %d bytes", ErrCorrupt, off, len(p), h.size)
@@ -184,6 +211,16 @@ func (h *packHandle) readAt(p []byte, off int64) error {
 	}
 	copy(p, h.win[off-h.winOff:])
 	return nil
+}
+
+// check verifies that a pack's stored bytes hash to its name.
+func (c *packCache) check(id ID) error {
+	h, err := c.acquire(id)
+	if err != nil {
+		return err
+	}
+	defer c.release(h)
+	return c.verify(h)
 }
 
 // verify checks that the pack's stored bytes hash to its name, unless

@@ -365,6 +365,10 @@ func (s *Store) loadIndex() (*Index, error) {
 			return nil, err
 		}
 		if len(packs) > 0 {
+			// Built from the packs' own trailers, the index cannot tell a
+			// pack stored under another's name: every blob would read
+			// back intact. Hash each pack before its first read instead.
+			s.packs.hashFirst = true
 			return s.rebuildIndex(packs)
 		}
 	}
