@@ -44,7 +44,9 @@ type Writer struct {
 	// adopted holds the blobs of packs that are only in the bucket.
 	adopted *Index
 	open    [numClasses]*openPack
-	// pending holds blobs added but not yet in the index.
+	// pending holds the blobs added whose pack is not indexed yet: the
+	// committer removes them once it is, so that a Writer holds only the
+	// blobs of the packs in flight. Guarded by mu.
 	pending map[ID]struct{}
 
 	synced    chan *sealedPack
@@ -93,10 +95,11 @@ func (s *Store) newWriter(ix *Index) *Writer {
 
 // Has reports whether the blob is stored or pending.
 func (w *Writer) Has(id ID) bool {
-	if _, ok := w.pending[id]; ok {
-		return true
-	}
-	return w.index.Has(id) || w.adopted != nil && w.adopted.Has(id)
+	w.mu.Lock()
+	_, ok := w.pending[id]
+	w.mu.Unlock()
+	// A pack is indexed before its blobs leave pending.
+	return ok || w.index.Has(id) || w.adopted != nil && w.adopted.Has(id)
 }
 
 // Add stores a blob given its ID, its zstd frame and its plaintext length,
@@ -134,8 +137,8 @@ func (w *Writer) Add(ctx context.Context, class Class, id ID, frame []byte, rawL
 		p.discard()
 		return false, err
 	}
-	w.pending[id] = struct{}{}
 	w.mu.Lock()
+	w.pending[id] = struct{}{}
 	w.stat.Blobs++
 	w.stat.BlobBytes += int64(len(frame))
 	w.mu.Unlock()
@@ -200,7 +203,13 @@ func (w *Writer) commitLoop() {
 			w.fail(err)
 			continue
 		}
+		if w.index != w.s.index {
+			w.index.add(info) // a repack's own index
+		}
 		w.mu.Lock()
+		for _, b := range info.Blobs {
+			delete(w.pending, b.ID)
+		}
 		w.stat.Packs++
 		w.stat.Stored += info.Size
 		w.mu.Unlock()
