@@ -11,7 +11,8 @@ import (
 
 // writeDetails writes json.Marshal(d) to w, byte for byte, one stream
 // index and one file at a time, so that the JSON of a large file index is
-// never held whole.
+// never held whole. A FileIndex set on d is written as its entries would
+// be in d.Files.
 func writeDetails(w io.Writer, d *Details) error {
 	bw := bufio.NewWriter(w)
 	mid, err := detailsMiddle(d)
@@ -36,7 +37,11 @@ func writeDetails(w io.Writer, d *Details) error {
 	bw.WriteByte(',')
 	bw.Write(mid)
 	bw.WriteString(`,"files":`)
-	if d.Files == nil {
+	if d.index != nil {
+		if err := d.index.writeJSON(bw); err != nil {
+			return err
+		}
+	} else if d.Files == nil {
 		bw.WriteString("null")
 	} else {
 		bw.WriteByte('[')

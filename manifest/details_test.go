@@ -128,3 +128,38 @@ func testCodec(t *testing.T) *chunkstore.Codec {
 	c.SetIdentities([]age.Identity{id})
 	return c
 }
+
+// A FileIndex writes its entries exactly as Details.Files holding them.
+func TestFileIndexIsMarshal(t *testing.T) {
+	for name, d := range detailsCases() {
+		want, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var x FileIndex
+		for i := range d.Files {
+			if err := x.Add(&d.Files[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if x.Len() != len(d.Files) {
+			t.Errorf("%s: Len = %d, want %d", name, x.Len(), len(d.Files))
+		}
+		if d.Files == nil {
+			// An index is never null: it writes as an empty list.
+			want = bytes.Replace(want, []byte(`"files":null`), []byte(`"files":[]`), 1)
+		}
+		d.Files = nil
+		d.SetFileIndex(&x)
+		var got bytes.Buffer
+		if err := writeDetails(&got, d); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Errorf("%s: details written from a FileIndex differ from json.Marshal:\n%.300s\nwant\n%.300s", name, got.Bytes(), want)
+		}
+		if err := x.Add(&File{Path: "late"}); err == nil {
+			t.Errorf("%s: Add after the index was written succeeded", name)
+		}
+	}
+}

@@ -65,6 +65,9 @@ func (o *Options) dir() string {
 // Result is the outcome of a backup.
 type Result struct {
 	Manifest *manifest.Manifest
+	// Details are the manifest's private part, with Files left nil: the
+	// file index is written to the manifest straight from its compressed
+	// form.
 	Details  *manifest.Details
 	Stored   chunkstore.WriteStats
 	Duration time.Duration
@@ -155,7 +158,7 @@ type backup struct {
 	// Owned by the producer.
 	seq       int
 	streamOff int64
-	files     []manifest.File
+	files     manifest.FileIndex
 	chunker   *chunker.Chunker
 	scratch   []byte
 	counts    manifest.Counts
@@ -305,8 +308,9 @@ func (b *backup) finish(start time.Time) (*Result, error) {
 	blobs, idx := manifest.Index(b.stream)
 	d := &manifest.Details{
 		Stream: idx, Source: b.opt.Source, Host: b.opt.Host, Tool: b.opt.Tool,
-		Start: start, End: end, Counts: b.counts, Warnings: b.warnings, Files: b.files,
+		Start: start, End: end, Counts: b.counts, Warnings: b.warnings,
 	}
+	d.SetFileIndex(&b.files)
 	if b.hashOK {
 		d.StreamSHA256 = hex.EncodeToString(b.streamH.Sum(nil))
 	}

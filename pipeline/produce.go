@@ -82,8 +82,7 @@ func (b *backup) entry(e *entry, emit func(*job) error) error {
 		fi.Pieces += n
 		b.counts.Files++
 	}
-	b.files = append(b.files, fi)
-	return nil
+	return b.files.Add(&fi)
 }
 
 func (b *backup) emit(emit func(*job) error, j *job) error {
