@@ -109,16 +109,16 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt Options) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	b := &backup{
-		s: s, opt: opt, keys: keys, ix: ix, w: w,
-		cache:    loadFilesCache(s, opt.Kind, opt.Source),
-		newCache: &filesCache{Source: opt.Source, Files: map[string]cachedFile{}},
-		streamH:  sha256.New(),
-		hashOK:   true,
+	b := &backup{s: s, opt: opt, keys: keys, ix: ix, w: w, streamH: sha256.New(), hashOK: true}
+	if !opt.ForceRead && opt.Frames == nil {
+		b.cache = openFilesCache(s, opt.Kind, opt.Source)
+		defer b.cache.close()
 	}
-	if opt.ForceRead || opt.Frames != nil {
-		b.cache.Files = map[string]cachedFile{}
+	if b.newCache, err = createFilesCache(s, opt.Kind, opt.Source); err != nil {
+		// The snapshot is safe; the next run just reads everything again.
+		b.warn("files cache", err, false)
 	}
+	defer b.newCache.discard()
 	// Flush even after a failure: the packs sealed so far are valid and
 	// indexed, so the next run reuses them.
 	if err := errors.Join(b.run(ctx), w.Flush(ctx)); err != nil {
@@ -140,20 +140,14 @@ func uniqueStart(s *chunkstore.Store, opt Options) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("a snapshot of kind %s was just taken; try again", opt.Kind)
 }
 
-type readFile struct {
-	path     string
-	meta     cachedFile
-	first, n int
-}
-
 type backup struct {
 	s        *chunkstore.Store
 	opt      Options
 	keys     *chunkstore.Keys
 	ix       *chunkstore.Index
 	w        *chunkstore.Writer
-	cache    *filesCache
-	newCache *filesCache
+	cache    *cacheReader
+	newCache *cacheWriter
 
 	// Owned by the producer.
 	seq       int
@@ -162,9 +156,6 @@ type backup struct {
 	chunker   *chunker.Chunker
 	scratch   []byte
 	counts    manifest.Counts
-	// readFiles are the files read in full and unchanged, for the files
-	// cache; their blob IDs are known once the stream is complete.
-	readFiles []readFile
 
 	// Owned by the consumer.
 	stream  []chunkstore.ID
@@ -199,6 +190,11 @@ type job struct {
 	id    chunkstore.ID
 	frame []byte // compressed form, when the blob is not stored yet
 	done  chan struct{}
+
+	// remember, on a job that is no piece, follows the pieces of a file
+	// to remember in the files cache: the last pieces taken.
+	remember *cachedFile
+	pieces   int
 }
 
 func (b *backup) run(ctx context.Context) error {
@@ -281,6 +277,10 @@ func (b *backup) consume(ctx context.Context, ordered <-chan *job, bud budget) e
 }
 
 func (b *backup) take(ctx context.Context, j *job) error {
+	if j.remember != nil {
+		b.newCache.add(j.remember, b.stream[len(b.stream)-j.pieces:])
+		return nil
+	}
 	if j.data == nil {
 		b.hashOK = false
 	} else {
@@ -324,12 +324,10 @@ func (b *backup) finish(start time.Time) (*Result, error) {
 	if err := manifest.Save(b.s, m); err != nil {
 		return nil, err
 	}
-	for _, rf := range b.readFiles {
-		b.newCache.remember(rf.path, rf.meta, b.stream[rf.first:rf.first+rf.n])
-	}
-	if err := b.newCache.save(b.s, b.opt.Kind); err != nil {
-		// The snapshot is safe; the next run just reads everything again.
-		b.warn("files cache", err, false)
+	if b.newCache != nil {
+		if err := b.newCache.commit(); err != nil {
+			b.warn("files cache", err, false)
+		}
 	}
 	return &Result{Manifest: m, Details: d, Stored: st, Duration: end.Sub(start)}, nil
 }

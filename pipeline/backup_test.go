@@ -285,3 +285,32 @@ func TestFramesAreAClassicArchive(t *testing.T) {
 		t.Fatal("decompressed frames are not the snapshot's stream")
 	}
 }
+
+// The files cache is read alongside the walk: names that sort differently
+// as whole paths than as the walk visits them ("a/b.c" after "a/b/c",
+// "a-b" after "a/…"), files added between cached ones and files deleted
+// must not make it miss an unchanged file.
+func TestFilesCacheFollowsTheWalkOrder(t *testing.T) {
+	src := t.TempDir()
+	files := []string{"A", "a/b/c", "a/b.c", "a/x", "a-b", "a.b/y", "a0", "ab", "z z", "é", "éx"}
+	for i, f := range files {
+		randomFile(t, filepath.Join(src, f), 100+i, uint64(i))
+	}
+	r := repotest.New(t, false)
+	r.Backup(t, "tree", src, nil)
+	for _, f := range []string{"a/x", "a0"} {
+		if err := os.Remove(filepath.Join(src, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	added := []string{"a/a", "a/b/0", "a/b/c0", "a.a", "a.b/x", "zz"}
+	var addedBytes int64
+	for i, f := range added {
+		addedBytes += int64(len(randomFile(t, filepath.Join(src, f), 200+i, uint64(100+i))))
+	}
+	c := r.Backup(t, "tree", src, nil).Details.Counts
+	if c.Files != len(files)-2+len(added) || c.FilesCached != len(files)-2 || c.BytesRead != addedBytes {
+		t.Errorf("%d files, %d from the cache, %d bytes read; want %d, %d, %d",
+			c.Files, c.FilesCached, c.BytesRead, len(files)-2+len(added), len(files)-2, addedBytes)
+	}
+}
