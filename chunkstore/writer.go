@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/pocketsnap/pocketsnap/internal/fsync"
@@ -296,7 +297,8 @@ func (p *openPack) finish() (*sealedPack, error) {
 		p.discard()
 		return nil, fmt.Errorf("failed to write pack: %w", err)
 	}
-	p.info = PackInfo{Size: p.cw.n, Blobs: p.entries}
+	// The index keeps the entries for good: without append's spare room.
+	p.info = PackInfo{Size: p.cw.n, Blobs: slices.Clone(p.entries)}
 	p.h.Sum(p.info.ID[:0])
 	return &p.sealedPack, nil
 }
