@@ -101,6 +101,11 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt Options) (*Result, err
 	if err != nil {
 		return nil, err
 	}
+	ids, err := newIDSpool(s)
+	if err != nil {
+		return nil, err
+	}
+	defer ids.remove()
 	w, err := s.NewWriter()
 	if err != nil {
 		return nil, err
@@ -109,7 +114,7 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt Options) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	b := &backup{s: s, opt: opt, keys: keys, ix: ix, w: w, streamH: sha256.New(), hashOK: true}
+	b := &backup{s: s, opt: opt, keys: keys, ix: ix, w: w, stream: ids, streamH: sha256.New(), hashOK: true}
 	if !opt.ForceRead && opt.Frames == nil {
 		b.cache = openFilesCache(s, opt.Kind, opt.Source)
 		defer b.cache.close()
@@ -158,7 +163,7 @@ type backup struct {
 	counts    manifest.Counts
 
 	// Owned by the consumer.
-	stream  []chunkstore.ID
+	stream  *idSpool
 	streamH hash.Hash
 	hashOK  bool
 
@@ -278,7 +283,7 @@ func (b *backup) consume(ctx context.Context, ordered <-chan *job, bud budget) e
 
 func (b *backup) take(ctx context.Context, j *job) error {
 	if j.remember != nil {
-		b.newCache.add(j.remember, b.stream[len(b.stream)-j.pieces:])
+		b.newCache.add(j.remember, b.stream.lastBody(j.pieces))
 		return nil
 	}
 	if j.data == nil {
@@ -286,7 +291,9 @@ func (b *backup) take(ctx context.Context, j *job) error {
 	} else {
 		b.streamH.Write(j.data)
 	}
-	b.stream = append(b.stream, j.id)
+	if err := b.stream.add(j.id, j.class); err != nil {
+		return err
+	}
 	if b.opt.Frames != nil {
 		if _, err := b.opt.Frames.Write(j.frame); err != nil {
 			return fmt.Errorf("failed to write the classic archive: %w", err)
@@ -305,7 +312,11 @@ func (b *backup) finish(start time.Time) (*Result, error) {
 	end := b.opt.Now().UTC()
 	st := b.w.Stats()
 	b.counts.NewBlobs, b.counts.NewPacks = st.Blobs, st.Packs
-	blobs, idx := manifest.Index(b.stream)
+	stream, err := b.stream.all()
+	if err != nil {
+		return nil, err
+	}
+	blobs, idx := manifest.Index(stream)
 	d := &manifest.Details{
 		Stream: idx, Source: b.opt.Source, Host: b.opt.Host, Tool: b.opt.Tool,
 		Start: start, End: end, Counts: b.counts, Warnings: b.warnings,

@@ -314,3 +314,28 @@ func TestFilesCacheFollowsTheWalkOrder(t *testing.T) {
 			c.Files, c.FilesCached, c.BytesRead, len(files)-2+len(added), len(files)-2, addedBytes)
 	}
 }
+
+// A backup keeps scratch files (the stream's blob list, the new files
+// cache) in the repository while it runs, and leaves none behind, whether
+// it succeeds or fails.
+func TestBackupLeavesNoScratchFiles(t *testing.T) {
+	src := t.TempDir()
+	randomFile(t, filepath.Join(src, "big"), 3<<20, 1)
+	randomFile(t, filepath.Join(src, "d", "small"), 100, 2)
+	r := repotest.New(t, false)
+	r.Backup(t, "tree", src, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := pipeline.Backup(ctx, r.Open(t, false), pipeline.Options{Kind: "tree", Source: src}); err == nil {
+		t.Fatal("a cancelled backup succeeded")
+	}
+	err := filepath.WalkDir(r.Dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && chunkstore.IsTemp(d.Name()) {
+			t.Errorf("scratch file %s left behind", path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
