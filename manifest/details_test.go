@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"testing"
 	"time"
@@ -160,6 +161,27 @@ func TestFileIndexIsMarshal(t *testing.T) {
 		}
 		if err := x.Add(&File{Path: "late"}); err == nil {
 			t.Errorf("%s: Add after the index was written succeeded", name)
+		}
+	}
+}
+
+func TestBlocksReadBackWhatWasWritten(t *testing.T) {
+	var b blocks
+	var want []byte
+	for i := range 200 {
+		p := bytes.Repeat([]byte{byte(i)}, i*i*7%(3*blockSize/2))
+		if n, err := b.Write(p); n != len(p) || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+		want = append(want, p...)
+	}
+	got, err := io.ReadAll(b.reader())
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("read back %d bytes (%v), wrote %d", len(got), err, len(want))
+	}
+	for i, blk := range b {
+		if cap(blk) != blockSize || i < len(b)-1 && len(blk) != blockSize {
+			t.Fatalf("block %d of %d holds %d of %d bytes", i, len(b), len(blk), cap(blk))
 		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 // it would write the same entries from Details.Files. The zero FileIndex
 // is empty and ready to use. It is not safe for concurrent use.
 type FileIndex struct {
-	buf  bytes.Buffer
+	buf  blocks
 	zw   *zstd.Encoder
 	n    int
 	done bool
@@ -65,8 +65,8 @@ func (x *FileIndex) writeJSON(w io.Writer) error {
 	if _, err := w.Write([]byte{'['}); err != nil {
 		return err
 	}
-	if x.buf.Len() > 0 {
-		zr, err := zstd.NewReader(bytes.NewReader(x.buf.Bytes()), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	if len(x.buf) > 0 {
+		zr, err := zstd.NewReader(x.buf.reader(), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			return err
 		}
@@ -77,4 +77,34 @@ func (x *FileIndex) writeJSON(w io.Writer) error {
 	}
 	_, err := w.Write([]byte{']'})
 	return err
+}
+
+// blocks is a growing buffer kept in blocks of a fixed size, so that it
+// never holds more than one block of spare room, nor a second copy of
+// itself while it grows.
+type blocks [][]byte
+
+const blockSize = 64 << 10
+
+func (b *blocks) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if len(*b) == 0 || len((*b)[len(*b)-1]) == blockSize {
+			*b = append(*b, make([]byte, 0, blockSize))
+		}
+		last := &(*b)[len(*b)-1]
+		k := min(len(p), blockSize-len(*last))
+		*last = append(*last, p[:k]...)
+		p = p[k:]
+	}
+	return n, nil
+}
+
+// reader reads what was written.
+func (b blocks) reader() io.Reader {
+	rs := make([]io.Reader, len(b))
+	for i, blk := range b {
+		rs[i] = bytes.NewReader(blk)
+	}
+	return io.MultiReader(rs...)
 }
