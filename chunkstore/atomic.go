@@ -35,3 +35,13 @@ func sweepTemps(dir string) error {
 		return nil
 	})
 }
+
+// CreateTemp creates a scratch file for a writer in the device's local/
+// directory, named from pattern as a temporary file: the caller removes it
+// when done, and after a crash the next writer sweeps it.
+func (s *Store) CreateTemp(pattern string) (*os.File, error) {
+	if s.ReadOnly() {
+		return nil, ErrReadOnly
+	}
+	return os.CreateTemp(s.Path("local"), pattern+tempMarker+"*")
+}

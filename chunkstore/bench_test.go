@@ -213,14 +213,7 @@ func BenchmarkReadBlob(b *testing.B) {
 			}
 			defer s.Close()
 			s.SetIdentities([]age.Identity{id})
-			keys, err := s.Keys()
-			if err != nil {
-				b.Fatal(err)
-			}
-			w, err := s.NewWriter()
-			if err != nil {
-				b.Fatal(err)
-			}
+			keys, w := newTestWriter(b, s)
 			ctx := context.Background()
 			text := benchText(blobs * size)
 			var ids [blobs]ID

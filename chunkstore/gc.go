@@ -60,7 +60,7 @@ func (s *Store) Usage(live map[ID]struct{}) (*Usage, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, adopted, err := s.loadRemote(); err == nil && len(adopted.blobs) > 0 {
+	if _, adopted, err := s.loadRemote(); err == nil && !adopted.empty() {
 		// Blobs that only the bucket holds are accounted for: they do not
 		// make orphans worth keeping.
 		local := make(map[ID]struct{}, len(live))

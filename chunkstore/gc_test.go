@@ -35,14 +35,7 @@ func blob(n int) []byte { return bytes.Repeat([]byte(fmt.Sprintf("blob %d ", n))
 // (also when they are stored already) and returns their IDs.
 func writePack(t *testing.T, s *Store, c Class, ns ...int) []ID {
 	t.Helper()
-	keys, err := s.Keys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := s.NewWriter()
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys, w := newTestWriter(t, s)
 	w.index = newIndex()
 	var ids []ID
 	for _, n := range ns {
@@ -57,6 +50,20 @@ func writePack(t *testing.T, s *Store, c Class, ns ...int) []ID {
 		t.Fatal(err)
 	}
 	return ids
+}
+
+// newTestWriter returns the store's keys and a new Writer.
+func newTestWriter(t testing.TB, s *Store) (*Keys, *Writer) {
+	t.Helper()
+	keys, err := s.Keys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.NewWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys, w
 }
 
 func setOf(ids ...ID) map[ID]struct{} {

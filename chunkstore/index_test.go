@@ -103,3 +103,36 @@ func TestIndexLogSkipsCorruptRecord(t *testing.T) {
 		t.Fatalf("after a corrupt middle record: has 1=%v 2=%v 3=%v", ix.Has(ID{1}), ix.Has(ID{2}), ix.Has(ID{3}))
 	}
 }
+
+// The index keys blobs by the first 8 bytes of their ID; blobs that share
+// them must still be told apart, and a blob in two packs is read from the
+// first.
+func TestIndexTellsApartSharedPrefixes(t *testing.T) {
+	id := func(first, last byte) ID {
+		var id ID
+		id[0], id[IDSize-1] = first, last
+		return id
+	}
+	ix := newIndex()
+	ix.add(PackInfo{ID: ID{0xA}, Blobs: []BlobEntry{
+		{ID: id(1, 1), Offset: 0, Length: 1}, {ID: id(1, 2), Offset: 1, Length: 2}, {ID: id(2, 0), Offset: 3, Length: 3},
+	}})
+	ix.add(PackInfo{ID: ID{0xB}, Blobs: []BlobEntry{
+		{ID: id(1, 3), Offset: 0, Length: 4}, {ID: id(1, 2), Offset: 4, Length: 5},
+	}})
+	for _, want := range []Location{
+		{Pack: ID{0xA}, BlobEntry: BlobEntry{ID: id(1, 1), Offset: 0, Length: 1}},
+		{Pack: ID{0xA}, BlobEntry: BlobEntry{ID: id(1, 2), Offset: 1, Length: 2}},
+		{Pack: ID{0xA}, BlobEntry: BlobEntry{ID: id(2, 0), Offset: 3, Length: 3}},
+		{Pack: ID{0xB}, BlobEntry: BlobEntry{ID: id(1, 3), Offset: 0, Length: 4}},
+	} {
+		if got, ok := ix.Lookup(want.ID); !ok || got != want || !ix.Has(want.ID) {
+			t.Errorf("Lookup(%x…%x) = %+v, %v; want %+v", want.ID[0], want.ID[IDSize-1], got, ok, want)
+		}
+	}
+	for _, missing := range []ID{id(1, 4), id(2, 1), id(3, 0)} {
+		if _, ok := ix.Lookup(missing); ok || ix.Has(missing) {
+			t.Errorf("blob %x…%x found, but it is not indexed", missing[0], missing[IDSize-1])
+		}
+	}
+}

@@ -117,10 +117,14 @@ func (k *Keys) BlobID(plaintext []byte) ID {
 
 // MAC returns HMAC-SHA-256 of msg under MACKey.
 func (k *Keys) MAC(msg []byte) []byte {
-	h := hmac.New(sha256.New, k.MACKey[:])
+	h := k.NewMAC()
 	h.Write(msg)
 	return h.Sum(nil)
 }
+
+// NewMAC returns an HMAC-SHA-256 under MACKey, for a message written in
+// pieces; its Sum is what MAC returns for the whole message.
+func (k *Keys) NewMAC() hash.Hash { return hmac.New(sha256.New, k.MACKey[:]) }
 
 // VerifyMAC reports whether mac authenticates msg, in constant time.
 func (k *Keys) VerifyMAC(msg, mac []byte) bool {

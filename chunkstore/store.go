@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -407,6 +408,14 @@ func (s *Store) WriteFile(name string, data []byte) error {
 		return ErrReadOnly
 	}
 	return fsync.WriteFile(s.Path(name), 0o600, data)
+}
+
+// WriteFileFrom is WriteFile for content that fill writes, as a stream.
+func (s *Store) WriteFileFrom(name string, fill func(io.Writer) error) error {
+	if s.ReadOnly() {
+		return ErrReadOnly
+	}
+	return fsync.WriteAtomic(s.Path(name), 0o600, fill)
 }
 
 // CheckIdentity verifies that the identities given to SetIdentities open

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/pocketsnap/pocketsnap/internal/fsync"
@@ -44,7 +45,9 @@ type Writer struct {
 	// adopted holds the blobs of packs that are only in the bucket.
 	adopted *Index
 	open    [numClasses]*openPack
-	// pending holds blobs added but not yet in the index.
+	// pending holds the blobs added whose pack is not indexed yet: the
+	// committer removes them once it is, so that a Writer holds only the
+	// blobs of the packs in flight. Guarded by mu.
 	pending map[ID]struct{}
 
 	synced    chan *sealedPack
@@ -93,10 +96,11 @@ func (s *Store) newWriter(ix *Index) *Writer {
 
 // Has reports whether the blob is stored or pending.
 func (w *Writer) Has(id ID) bool {
-	if _, ok := w.pending[id]; ok {
-		return true
-	}
-	return w.index.Has(id) || w.adopted != nil && w.adopted.Has(id)
+	w.mu.Lock()
+	_, ok := w.pending[id]
+	w.mu.Unlock()
+	// A pack is indexed before its blobs leave pending.
+	return ok || w.index.Has(id) || w.adopted != nil && w.adopted.Has(id)
 }
 
 // Add stores a blob given its ID, its zstd frame and its plaintext length,
@@ -134,8 +138,8 @@ func (w *Writer) Add(ctx context.Context, class Class, id ID, frame []byte, rawL
 		p.discard()
 		return false, err
 	}
-	w.pending[id] = struct{}{}
 	w.mu.Lock()
+	w.pending[id] = struct{}{}
 	w.stat.Blobs++
 	w.stat.BlobBytes += int64(len(frame))
 	w.mu.Unlock()
@@ -200,7 +204,13 @@ func (w *Writer) commitLoop() {
 			w.fail(err)
 			continue
 		}
+		if w.index != w.s.index {
+			w.index.add(info) // a repack's own index
+		}
 		w.mu.Lock()
+		for _, b := range info.Blobs {
+			delete(w.pending, b.ID)
+		}
 		w.stat.Packs++
 		w.stat.Stored += info.Size
 		w.mu.Unlock()
@@ -287,7 +297,8 @@ func (p *openPack) finish() (*sealedPack, error) {
 		p.discard()
 		return nil, fmt.Errorf("failed to write pack: %w", err)
 	}
-	p.info = PackInfo{Size: p.cw.n, Blobs: p.entries}
+	// The index keeps the entries for good: without append's spare room.
+	p.info = PackInfo{Size: p.cw.n, Blobs: slices.Clone(p.entries)}
 	p.h.Sum(p.info.ID[:0])
 	return &p.sealedPack, nil
 }

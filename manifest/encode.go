@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -41,10 +42,7 @@ type macJSON struct {
 	MAC string `json:"mac"`
 }
 
-var (
-	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault))
-	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxDetailsSize), zstd.WithDecoderConcurrency(1))
-)
+var zdec, _ = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxDetailsSize), zstd.WithDecoderConcurrency(1))
 
 // Index turns a stream of blob IDs into the sorted set of distinct IDs and
 // the stream as indices into that set.
@@ -60,37 +58,112 @@ func Index(stream []chunkstore.ID) ([]chunkstore.ID, []uint32) {
 	return set, idx
 }
 
-// Encode returns the stored form of m: the public part as one line of
-// JSON, with the private part sealed by codec inside it, and a second line
-// holding the HMAC of the first under the repository's MAC key.
+// Encode returns the stored form of m, as [Write] writes it.
 func Encode(m *Manifest, keys *chunkstore.Keys, codec *chunkstore.Codec) ([]byte, error) {
-	if m.details == nil {
-		return nil, errors.New("manifest has no details")
-	}
-	dj, err := json.Marshal(m.details)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := Write(&buf, m, keys, codec); err != nil {
 		return nil, err
 	}
-	sealed, err := codec.SealBytes(zenc.EncodeAll(dj, nil))
+	return buf.Bytes(), nil
+}
+
+// Write writes the stored form of m to w: the public part as one line of
+// JSON, with the private part sealed by codec inside it, and a second line
+// holding the HMAC of the first under the repository's MAC key. It streams:
+// however many files the details list, no whole copy of them, compressed,
+// sealed or in base64, is held in memory.
+func Write(w io.Writer, m *Manifest, keys *chunkstore.Keys, codec *chunkstore.Codec) error {
+	if m.details == nil {
+		return errors.New("manifest has no details")
+	}
+	head, tail, err := publicParts(m)
 	if err != nil {
-		return nil, fmt.Errorf("failed to seal manifest details: %w", err)
+		return err
 	}
-	blobs := make([]byte, 0, len(m.Blobs)*chunkstore.IDSize)
-	for _, id := range m.Blobs {
-		blobs = append(blobs, id[:]...)
+	mac := keys.NewMAC()
+	lw := io.MultiWriter(w, mac)
+	if _, err := lw.Write(head); err != nil {
+		return err
 	}
+	if err := writeBase64(lw, func(w io.Writer) error {
+		for _, id := range m.Blobs {
+			if _, err := w.Write(id[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(lw, `","details":"`); err != nil {
+		return err
+	}
+	if err := writeBase64(lw, func(w io.Writer) error { return sealDetails(w, m.details, codec) }); err != nil {
+		return err
+	}
+	if _, err := lw.Write(tail); err != nil {
+		return err
+	}
+	out := append([]byte{'\n'}, macLine(mac.Sum(nil))...)
+	_, err = w.Write(append(out, '\n'))
+	return err
+}
+
+// publicParts returns the public line of m split around the values of
+// "blobs" and "details": head ends with `"blobs":"` and tail starts with
+// the closing quote of "details". head, the two values and `","details":"`
+// between them, and tail are byte for byte json.Marshal of publicJSON.
+func publicParts(m *Manifest) (head, tail []byte, err error) {
 	line, err := json.Marshal(publicJSON{
 		Version: Version, Name: m.Name, Kind: m.Kind, Time: m.Time.UTC(), Incomplete: m.Incomplete,
 		StreamSize: m.StreamSize, AddedBytes: m.AddedBytes, DowntimeMS: m.DowntimeMS,
-		Blobs:   base64.StdEncoding.EncodeToString(blobs),
-		Details: base64.StdEncoding.EncodeToString(sealed),
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := append(line, '\n')
-	out = append(out, macLine(keys.MAC(line))...)
-	return append(out, '\n'), nil
+	// Inside a JSON string every quote is escaped, so the unescaped
+	// separator occurs only as the two empty values themselves.
+	before, after, ok := bytes.Cut(line, []byte(`"blobs":"","details":""`))
+	if !ok {
+		return nil, nil, fmt.Errorf("manifest %s: unexpected public JSON %s", m.Name, line)
+	}
+	return append(before, `"blobs":"`...), append([]byte{'"'}, after...), nil
+}
+
+// writeBase64 writes to w the standard base64 encoding of what fill writes.
+func writeBase64(w io.Writer, fill func(io.Writer) error) error {
+	enc := base64.NewEncoder(base64.StdEncoding, w)
+	if err := fill(enc); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// sealDetails writes the stored form of d to w: its JSON, compressed as one
+// zstd frame, sealed by codec.
+func sealDetails(w io.Writer, d *Details, codec *chunkstore.Codec) error {
+	sw, err := codec.Seal(w)
+	if err != nil {
+		return fmt.Errorf("failed to seal manifest details: %w", err)
+	}
+	// A 1 MiB window keeps the encoder small; the details' repetitions
+	// (sibling paths, field names) are close together.
+	zw, err := zstd.NewWriter(sw, zstd.WithEncoderLevel(zstd.SpeedDefault),
+		zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
+	if err != nil {
+		return err
+	}
+	if err := writeDetails(zw, d); err != nil {
+		zw.Close()
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("failed to compress manifest details: %w", err)
+	}
+	if err := sw.Close(); err != nil {
+		return fmt.Errorf("failed to seal manifest details: %w", err)
+	}
+	return nil
 }
 
 // macLine is the second line of a manifest, without its newline.

@@ -53,7 +53,14 @@ type Details struct {
 	Counts       Counts    `json:"counts"`
 	Warnings     []string  `json:"warnings,omitempty"`
 	Files        []File    `json:"files"`
+
+	// index, when set, is written in place of Files.
+	index *FileIndex
 }
+
+// SetFileIndex makes x the file index that [Write] writes for these
+// details, in place of Files, which stays as it is.
+func (d *Details) SetFileIndex(x *FileIndex) { d.index = x }
 
 // Counts summarise a backup.
 type Counts struct {

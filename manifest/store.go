@@ -1,8 +1,10 @@
 package manifest
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -23,15 +25,18 @@ func Save(s *chunkstore.Store, m *Manifest) error {
 	if err != nil {
 		return err
 	}
-	b, err := Encode(m, keys, s.Codec())
-	if err != nil {
-		return err
-	}
 	name := path.Join(Dir, m.Name)
 	if _, err := os.Lstat(s.Path(name)); err == nil {
 		return fmt.Errorf("snapshot %s already exists", m.Name)
 	}
-	if err := s.WriteFile(name, b); err != nil {
+	err = s.WriteFileFrom(name, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		if err := Write(bw, m, keys, s.Codec()); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
+	if err != nil {
 		return fmt.Errorf("failed to write manifest %s: %w", m.Name, err)
 	}
 	return nil

@@ -65,6 +65,9 @@ func (o *Options) dir() string {
 // Result is the outcome of a backup.
 type Result struct {
 	Manifest *manifest.Manifest
+	// Details are the manifest's private part, with Files left nil: the
+	// file index is written to the manifest straight from its compressed
+	// form.
 	Details  *manifest.Details
 	Stored   chunkstore.WriteStats
 	Duration time.Duration
@@ -98,6 +101,11 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt Options) (*Result, err
 	if err != nil {
 		return nil, err
 	}
+	ids, err := newIDSpool(s)
+	if err != nil {
+		return nil, err
+	}
+	defer ids.remove()
 	w, err := s.NewWriter()
 	if err != nil {
 		return nil, err
@@ -106,16 +114,16 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt Options) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	b := &backup{
-		s: s, opt: opt, keys: keys, ix: ix, w: w,
-		cache:    loadFilesCache(s, opt.Kind, opt.Source),
-		newCache: &filesCache{Source: opt.Source, Files: map[string]cachedFile{}},
-		streamH:  sha256.New(),
-		hashOK:   true,
+	b := &backup{s: s, opt: opt, keys: keys, ix: ix, w: w, stream: ids, streamH: sha256.New(), hashOK: true}
+	if !opt.ForceRead && opt.Frames == nil {
+		b.cache = openFilesCache(s, opt.Kind, opt.Source)
+		defer b.cache.close()
 	}
-	if opt.ForceRead || opt.Frames != nil {
-		b.cache.Files = map[string]cachedFile{}
+	if b.newCache, err = createFilesCache(s, opt.Kind, opt.Source); err != nil {
+		// The snapshot is safe; the next run just reads everything again.
+		b.warn("files cache", err, false)
 	}
+	defer b.newCache.discard()
 	// Flush even after a failure: the packs sealed so far are valid and
 	// indexed, so the next run reuses them.
 	if err := errors.Join(b.run(ctx), w.Flush(ctx)); err != nil {
@@ -137,34 +145,25 @@ func uniqueStart(s *chunkstore.Store, opt Options) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("a snapshot of kind %s was just taken; try again", opt.Kind)
 }
 
-type readFile struct {
-	path     string
-	meta     cachedFile
-	first, n int
-}
-
 type backup struct {
 	s        *chunkstore.Store
 	opt      Options
 	keys     *chunkstore.Keys
 	ix       *chunkstore.Index
 	w        *chunkstore.Writer
-	cache    *filesCache
-	newCache *filesCache
+	cache    *cacheReader
+	newCache *cacheWriter
 
 	// Owned by the producer.
 	seq       int
 	streamOff int64
-	files     []manifest.File
+	files     manifest.FileIndex
 	chunker   *chunker.Chunker
 	scratch   []byte
 	counts    manifest.Counts
-	// readFiles are the files read in full and unchanged, for the files
-	// cache; their blob IDs are known once the stream is complete.
-	readFiles []readFile
 
 	// Owned by the consumer.
-	stream  []chunkstore.ID
+	stream  *idSpool
 	streamH hash.Hash
 	hashOK  bool
 
@@ -196,6 +195,11 @@ type job struct {
 	id    chunkstore.ID
 	frame []byte // compressed form, when the blob is not stored yet
 	done  chan struct{}
+
+	// remember, on a job that is no piece, follows the pieces of a file
+	// to remember in the files cache: the last pieces taken.
+	remember *cachedFile
+	pieces   int
 }
 
 func (b *backup) run(ctx context.Context) error {
@@ -278,12 +282,18 @@ func (b *backup) consume(ctx context.Context, ordered <-chan *job, bud budget) e
 }
 
 func (b *backup) take(ctx context.Context, j *job) error {
+	if j.remember != nil {
+		b.newCache.add(j.remember, b.stream.lastBody(j.pieces))
+		return nil
+	}
 	if j.data == nil {
 		b.hashOK = false
 	} else {
 		b.streamH.Write(j.data)
 	}
-	b.stream = append(b.stream, j.id)
+	if err := b.stream.add(j.id, j.class); err != nil {
+		return err
+	}
 	if b.opt.Frames != nil {
 		if _, err := b.opt.Frames.Write(j.frame); err != nil {
 			return fmt.Errorf("failed to write the classic archive: %w", err)
@@ -302,11 +312,16 @@ func (b *backup) finish(start time.Time) (*Result, error) {
 	end := b.opt.Now().UTC()
 	st := b.w.Stats()
 	b.counts.NewBlobs, b.counts.NewPacks = st.Blobs, st.Packs
-	blobs, idx := manifest.Index(b.stream)
+	stream, err := b.stream.all()
+	if err != nil {
+		return nil, err
+	}
+	blobs, idx := manifest.Index(stream)
 	d := &manifest.Details{
 		Stream: idx, Source: b.opt.Source, Host: b.opt.Host, Tool: b.opt.Tool,
-		Start: start, End: end, Counts: b.counts, Warnings: b.warnings, Files: b.files,
+		Start: start, End: end, Counts: b.counts, Warnings: b.warnings,
 	}
+	d.SetFileIndex(&b.files)
 	if b.hashOK {
 		d.StreamSHA256 = hex.EncodeToString(b.streamH.Sum(nil))
 	}
@@ -320,12 +335,10 @@ func (b *backup) finish(start time.Time) (*Result, error) {
 	if err := manifest.Save(b.s, m); err != nil {
 		return nil, err
 	}
-	for _, rf := range b.readFiles {
-		b.newCache.remember(rf.path, rf.meta, b.stream[rf.first:rf.first+rf.n])
-	}
-	if err := b.newCache.save(b.s, b.opt.Kind); err != nil {
-		// The snapshot is safe; the next run just reads everything again.
-		b.warn("files cache", err, false)
+	if b.newCache != nil {
+		if err := b.newCache.commit(); err != nil {
+			b.warn("files cache", err, false)
+		}
 	}
 	return &Result{Manifest: m, Details: d, Stored: st, Duration: end.Sub(start)}, nil
 }

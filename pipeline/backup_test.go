@@ -285,3 +285,57 @@ func TestFramesAreAClassicArchive(t *testing.T) {
 		t.Fatal("decompressed frames are not the snapshot's stream")
 	}
 }
+
+// The files cache is read alongside the walk: names that sort differently
+// as whole paths than as the walk visits them ("a/b.c" after "a/b/c",
+// "a-b" after "a/…"), files added between cached ones and files deleted
+// must not make it miss an unchanged file.
+func TestFilesCacheFollowsTheWalkOrder(t *testing.T) {
+	src := t.TempDir()
+	files := []string{"A", "a/b/c", "a/b.c", "a/x", "a-b", "a.b/y", "a0", "ab", "z z", "é", "éx"}
+	for i, f := range files {
+		randomFile(t, filepath.Join(src, f), 100+i, uint64(i))
+	}
+	r := repotest.New(t, false)
+	r.Backup(t, "tree", src, nil)
+	for _, f := range []string{"a/x", "a0"} {
+		if err := os.Remove(filepath.Join(src, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	added := []string{"a/a", "a/b/0", "a/b/c0", "a.a", "a.b/x", "zz"}
+	var addedBytes int64
+	for i, f := range added {
+		addedBytes += int64(len(randomFile(t, filepath.Join(src, f), 200+i, uint64(100+i))))
+	}
+	c := r.Backup(t, "tree", src, nil).Details.Counts
+	if c.Files != len(files)-2+len(added) || c.FilesCached != len(files)-2 || c.BytesRead != addedBytes {
+		t.Errorf("%d files, %d from the cache, %d bytes read; want %d, %d, %d",
+			c.Files, c.FilesCached, c.BytesRead, len(files)-2+len(added), len(files)-2, addedBytes)
+	}
+}
+
+// A backup keeps scratch files (the stream's blob list, the new files
+// cache) in the repository while it runs, and leaves none behind, whether
+// it succeeds or fails.
+func TestBackupLeavesNoScratchFiles(t *testing.T) {
+	src := t.TempDir()
+	randomFile(t, filepath.Join(src, "big"), 3<<20, 1)
+	randomFile(t, filepath.Join(src, "d", "small"), 100, 2)
+	r := repotest.New(t, false)
+	r.Backup(t, "tree", src, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := pipeline.Backup(ctx, r.Open(t, false), pipeline.Options{Kind: "tree", Source: src}); err == nil {
+		t.Fatal("a cancelled backup succeeded")
+	}
+	err := filepath.WalkDir(r.Dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && chunkstore.IsTemp(d.Name()) {
+			t.Errorf("scratch file %s left behind", path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -82,8 +82,7 @@ func (b *backup) entry(e *entry, emit func(*job) error) error {
 		fi.Pieces += n
 		b.counts.Files++
 	}
-	b.files = append(b.files, fi)
-	return nil
+	return b.files.Add(&fi)
 }
 
 func (b *backup) emit(emit func(*job) error, j *job) error {
@@ -106,8 +105,7 @@ func (b *backup) body(e *entry) (func(func(*job) error) (int, error), error) {
 				}
 			}
 			b.counts.FilesCached++
-			b.newCache.remember(e.rel, cacheEntry(e), ids)
-			return len(ids), nil
+			return len(ids), emit(&job{remember: cacheEntry(e), pieces: len(ids)})
 		}, nil
 	}
 	f, err := os.OpenFile(e.abs, os.O_RDONLY|syscall.O_NOATIME, 0)
@@ -183,7 +181,9 @@ func (b *backup) readBody(e *entry, f *os.File, emit func(*job) error) (int, err
 	}
 	b.counts.BytesRead += size
 	if b.unchanged(e, f, br) {
-		b.readFiles = append(b.readFiles, readFile{path: e.rel, meta: cacheEntry(e), first: first, n: b.seq - first})
+		if err := emit(&job{remember: cacheEntry(e), pieces: b.seq - first}); err != nil {
+			return 0, err
+		}
 	}
 	return b.seq - first, nil
 }
