@@ -106,11 +106,13 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt Options) (*Result, err
 		return nil, err
 	}
 	defer ids.remove()
-	w, err := s.NewWriter()
+	start, err := uniqueStart(s, opt)
 	if err != nil {
 		return nil, err
 	}
-	start, err := uniqueStart(s, opt)
+	// From here on every path goes through w.Flush, which stops the
+	// writer's committer.
+	w, err := s.NewWriter()
 	if err != nil {
 		return nil, err
 	}
