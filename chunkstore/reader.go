@@ -73,7 +73,7 @@ func (s *Store) ReadFrame(id ID, frame, dst []byte) (stored, plain []byte, err e
 		}
 		// Say what is wrong with the pack, if it is not the one written
 		// under its name.
-		if perr := s.packs.check(loc.Pack); perr != nil && errors.Is(perr, ErrCorrupt) {
+		if perr := s.packs.check(loc.Pack); errors.Is(perr, ErrCorrupt) {
 			err = perr
 		}
 		return nil, nil, &BlobError{Blob: id, Pack: loc.Pack, Err: err}
