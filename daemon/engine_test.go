@@ -34,7 +34,7 @@ func TestTwoYearsOfWakes(t *testing.T) {
 	for _, db := range []schedule.Cadence{schedule.Daily, schedule.Weekly, schedule.Monthly} {
 		for _, hour := range []int{0, 4, 23} {
 			for _, push := range []bool{false, true} {
-				name := db.String() + "/" + time.Duration(hour*int(time.Hour)).String()
+				name := db.String() + "/" + (time.Duration(hour) * time.Hour).String()
 				if push {
 					name += "/push"
 				}

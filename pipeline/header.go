@@ -31,7 +31,7 @@ func tarHeader(e *entry, xattr map[string]string) (*tar.Header, error) {
 		Mode:       int64(st.Mode & 0o7777),
 		Uid:        int(st.Uid),
 		Gid:        int(st.Gid),
-		ModTime:    time.Unix(st.Mtim.Sec, st.Mtim.Nsec),
+		ModTime:    time.Unix(st.Mtim.Unix()),
 		Format:     tar.FormatPAX,
 		PAXRecords: xattr,
 	}

@@ -206,5 +206,5 @@ func FreeSpace(path string) (int64, error) {
 	if err := unix.Statfs(filepath.Dir(path), &st); err != nil {
 		return 0, fmt.Errorf("failed to read free space of %s: %w", filepath.Dir(path), err)
 	}
-	return int64(st.Bavail) * st.Bsize, nil
+	return int64(st.Bavail) * int64(st.Bsize), nil
 }

@@ -286,7 +286,7 @@ func compareEntry(wantRoot, gotRoot string, w, g *entry, opt Options) error {
 
 // formatTime formats ts in UTC with all nine digits of nanoseconds.
 func formatTime(ts unix.Timespec) string {
-	return time.Unix(ts.Sec, ts.Nsec).UTC().Format("2006-01-02T15:04:05.000000000Z")
+	return time.Unix(ts.Unix()).UTC().Format("2006-01-02T15:04:05.000000000Z")
 }
 
 // firstDiff streams both files and returns the offset of the first differing

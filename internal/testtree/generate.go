@@ -198,7 +198,7 @@ func (g *generator) mtime() unix.Timespec {
 	if nsec%1000 == 0 {
 		nsec++
 	}
-	return unix.Timespec{Sec: sec, Nsec: nsec}
+	return unix.NsecToTimespec(sec*1e9 + nsec)
 }
 
 // mkdir creates a directory; its mode and mtime are applied by finish.

@@ -193,7 +193,7 @@ func TestGenerateContents(t *testing.T) {
 		if st.Mtim.Nsec == 0 {
 			t.Errorf("%s: mtime has zero nanoseconds", rel)
 		}
-		nsecs[st.Mtim.Nsec] = true
+		nsecs[int64(st.Mtim.Nsec)] = true
 		deep = deep || (d.IsDir() && strings.Count(rel, "/") >= 3)
 		long = long || len(rel) > 256
 		name200 = name200 || len(d.Name()) == 200

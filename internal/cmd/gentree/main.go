@@ -169,7 +169,7 @@ func makePlan(total int64, seed uint64) *plan {
 	p := &plan{}
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 	mtime := func() unix.Timespec {
-		return unix.Timespec{Sec: base + r.Int64N(365*24*3600), Nsec: 1 + r.Int64N(999_999_999)}
+		return unix.NsecToTimespec((base+r.Int64N(365*24*3600))*1e9 + 1 + r.Int64N(999_999_999))
 	}
 
 	// Sizes first, to know how many files (and so directories) there are.
