@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -17,12 +16,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/internal/golden"
 	"github.com/pocketsnap/pocketsnap/internal/testtree"
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/pipeline"
 )
-
-var updateFixture = flag.Bool("update", false, "re-make the committed v1 repository in testdata/repo-v1 (issue 19)")
 
 // fixtureV1 is the committed version 1 repository (see its README.md).
 const fixtureV1 = "../../testdata/repo-v1"
@@ -50,7 +48,7 @@ var fixtureChunking = chunkstore.Chunking{SmallBody: 16 << 10, MinSize: 4 << 10,
 // mtimes) to the committed listing of its source tree. The repository is
 // the committed bytes; -update re-makes them with this version.
 func TestRepoV1Fixture(t *testing.T) {
-	if *updateFixture {
+	if *golden.Update {
 		makeFixtureV1(t)
 	}
 	c := fixtureCLI(t, fixtureV1)
