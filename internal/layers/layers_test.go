@@ -24,7 +24,8 @@ var forbidden = map[string][]string{
 	// Test harnesses stand alone, and the binary never links them.
 	"internal/miniotest":  {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
 	"internal/faultproxy": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
-	"cmd/pocketsnap":      {"internal/miniotest", "internal/faultproxy"},
+	"internal/golden":     {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
+	"cmd/pocketsnap":      {"internal/miniotest", "internal/faultproxy", "internal/golden"},
 	// The scheduling packages know nothing of repositories: the daemon
 	// reaches backups through its Runner, which cmd/pocketsnap provides.
 	"daemon":    {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "heartbeat", "idle", "cmd/pocketsnap", "github.com/spf13/pflag"},
