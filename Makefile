@@ -34,6 +34,7 @@ fuzz-smoke:
 	$(GO) test -run=NONE -fuzz=FuzzExtract -fuzztime=$(FUZZ_EXECS_EXTRACT)x -fuzzminimizetime=100x ./extract/
 	$(GO) test -run=NONE -fuzz=FuzzTrailer -fuzztime=$(FUZZ_EXECS)x -fuzzminimizetime=100x ./chunkstore/
 	$(GO) test -run=NONE -fuzz=FuzzParseSidecar -fuzztime=$(FUZZ_EXECS)x -fuzzminimizetime=100x ./compat/
+	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=$(FUZZ_EXECS)x -fuzzminimizetime=100x ./config/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -60,7 +60,7 @@ type Wakes struct {
 func ParseHour(s string) (Wakes, error) {
 	h, err := strconv.Atoi(s)
 	if err != nil || h < 0 || h > 23 {
-		return Wakes{}, fmt.Errorf("%q is not an hour from 0 to 23", s)
+		return Wakes{}, fmt.Errorf("%q is not an hour from 0 to 23 (UTC)", s)
 	}
 	return Wakes{Hour: h}, nil
 }

@@ -1,4 +1,5 @@
 // Package layers holds the test that enforces the import layering of
 // pocketsnap's packages: the stores never depend on what sits above them,
-// and only cmd/pocketsnap knows about flags, env files and terminals.
+// only cmd/pocketsnap knows about flags and terminals, and only config
+// reads env files.
 package layers

@@ -1,0 +1,172 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func write(t *testing.T, path, text string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The sources in order: default < env file < environment < flag.
+func TestLoadPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, "pocket.env")
+	write(t, envFile, "DATA_DIR="+dir+"\nBACKUP_KEEP_DB=5\nBACKUP_KEEP_NOTES=2\nBACKUP_REPO=/file/repo\nUNKNOWN_TO_US=x\n", 0o600)
+	c, err := Load(Options{EnvFile: envFile, Environ: []string{"BACKUP_KEEP_DB=6", "BACKUP_REPO=/env/repo", "S3_BUCKET=ignored"}})
+	if err != nil || c.Err() != nil {
+		t.Fatal(err, c.Err())
+	}
+	c.Set("BACKUP_REPO", "/flag/repo", "--repo")
+	for _, tc := range []struct{ key, value, source string }{
+		{"DATA_DIR", dir, envFile},
+		{"BACKUP_DIR", filepath.Join(dir, "backups"), SourceDefault},
+		{"BACKUP_KEEP_DB", "6", SourceEnv},
+		{"BACKUP_KEEP_ROOTFS", "4", SourceDefault},
+		{"BACKUP_KEEP_NOTES", "2", envFile},
+		{"BACKUP_REPO", "/flag/repo", "--repo"},
+		{"S3_BUCKET", "", SourceDefault},
+	} {
+		if v, s := c.Value(tc.key), c.Source(tc.key); v != tc.value || s != tc.source {
+			t.Errorf("%s = %q from %s, want %q from %s", tc.key, v, s, tc.value, tc.source)
+		}
+	}
+	if got := strings.Join(c.Members("BACKUP_KEEP_<KIND>"), " "); got != "BACKUP_KEEP_DB BACKUP_KEEP_NOTES BACKUP_KEEP_ROOTFS" {
+		t.Errorf("members %s", got)
+	}
+	if k := Kind("BACKUP_KEEP_<KIND>", "BACKUP_KEEP_NOTES"); k != "notes" {
+		t.Errorf("kind %q", k)
+	}
+}
+
+// Issue 18.15: every reader gets the same boolean, whatever its spelling.
+func TestBoolKeys(t *testing.T) {
+	for _, v := range []string{"1", "yes", "ON", "True"} {
+		c, err := Load(Options{EnvFile: os.DevNull, Environ: []string{"ENABLE_BACKUP_DAEMON=" + v}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if on, err := c.Bool("ENABLE_BACKUP_DAEMON"); err != nil || !on {
+			t.Errorf("ENABLE_BACKUP_DAEMON=%s: %v, %v", v, on, err)
+		}
+	}
+	c, _ := Load(Options{EnvFile: os.DevNull, Environ: []string{"BACKUP_COMPAT=maybe"}})
+	if _, err := c.Bool("BACKUP_COMPAT"); err == nil || err.Error() != `BACKUP_COMPAT (environment): "maybe" is not true or false (nor 1/0, yes/no, on/off)` {
+		t.Errorf("error %v", err)
+	}
+}
+
+// Issue 18.17: S3 credentials in .env are refused, naming the key and
+// the secrets file, never the value; the secrets file gives them.
+func TestS3KeysInEnvFileRefused(t *testing.T) {
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, ".env")
+	write(t, envFile, "DATA_DIR="+dir+"\nS3_SECRET_ACCESS_KEY=verysecret\n", 0o600)
+	write(t, filepath.Join(dir, "secrets", "offsite.env"), "S3_BUCKET=b\nS3_SECRET_ACCESS_KEY=real$secret\nBACKUP_DIR=/x\n", 0o600)
+	c, err := Load(Options{EnvFile: envFile, Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := c.Err().Error()
+	want := envFile + ":2: S3_SECRET_ACCESS_KEY: S3 settings belong in the secrets file " + filepath.Join(dir, "secrets", "offsite.env") + " (mode 0600), not in " + envFile
+	if !strings.Contains(msg, want) {
+		t.Errorf("error %q, want %q", msg, want)
+	}
+	if !strings.Contains(msg, "offsite.env:3: BACKUP_DIR: not a key of the secrets file") {
+		t.Errorf("error %q does not refuse BACKUP_DIR in the secrets file", msg)
+	}
+	if strings.Contains(msg, "verysecret") || strings.Contains(msg, "real$secret") {
+		t.Errorf("error %q quotes a secret", msg)
+	}
+	if v := c.Value("S3_SECRET_ACCESS_KEY"); v != "real$secret" {
+		t.Errorf("S3_SECRET_ACCESS_KEY = %q, want the secrets file's literal value", v)
+	}
+	if c.Value("BACKUP_DIR") == "/x" {
+		t.Error("the secrets file set BACKUP_DIR")
+	}
+}
+
+func TestLoadEnvFileChoice(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if _, err := Load(Options{EnvFile: "missing.env", Environ: []string{}}); err == nil {
+		t.Error("an explicit missing env file was accepted")
+	}
+	if _, err := Load(Options{Environ: []string{"POCKETSNAP_ENV_FILE=missing.env"}}); err == nil {
+		t.Error("a missing $POCKETSNAP_ENV_FILE was accepted")
+	}
+	c, err := Load(Options{Environ: []string{}})
+	if err != nil || c.File() != "" {
+		t.Errorf("no ./.env: %v, file %q", err, c.File())
+	}
+	write(t, ".env", "BACKUP_KEEP_DB=7\n", 0o600)
+	c, err = Load(Options{Environ: []string{}})
+	if err != nil || c.File() != ".env" || c.Value("BACKUP_KEEP_DB") != "7" {
+		t.Errorf("./.env: %v, file %q", err, c.File())
+	}
+}
+
+// Check reports each problem once, with its key and source, in the
+// order of the table; secrets are never quoted.
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, "broken.env")
+	write(t, envFile, strings.Join([]string{
+		"DATA_DIR=" + dir,
+		"BACKUP_DAEMON_HOUR=24",
+		"BACKUP_KEEP_NOTES=0",
+		"NOTES_STOP_CMD='unterminated",
+		"ROOTFS_DIR=/nonexistent",
+		"ENABLE_OFFSITE_BACKUP=yes",
+		"BACKUP_DAEMON_HC_URL=hc.example/secret-token",
+	}, "\n"), 0o600)
+	write(t, filepath.Join(dir, "secrets", "offsite.env"), "S3_ENDPOINT=http://s3\nS3_SECRET_ACCESS_KEY=verysecret\n", 0o644)
+	c, err := Load(Options{EnvFile: envFile, Environ: []string{"BACKUP_AGE_RECIPIENT=age1bad"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := Check(c, map[string]Checker{"BACKUP_AGE_RECIPIENT": func(name, v string) error {
+		return os.ErrInvalid
+	}})
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.String())
+		if strings.Contains(p.String(), "secret") && !strings.Contains(p.String(), "secrets") {
+			t.Errorf("problem %q quotes a secret", p)
+		}
+	}
+	secrets := filepath.Join(dir, "secrets", "offsite.env")
+	want := []string{
+		envFile + ":4: NOTES_STOP_CMD: unterminated quote",
+		"BACKUP_AGE_RECIPIENT (environment): invalid argument",
+		"ROOTFS_DIR (" + envFile + "): /nonexistent does not exist",
+		`BACKUP_DAEMON_HOUR (` + envFile + `): "24" is not an hour from 0 to 23 (UTC)`,
+		"BACKUP_DAEMON_HC_URL (" + envFile + "): not an http or https URL",
+		`BACKUP_KEEP_NOTES (` + envFile + `): "0" is not a positive number of snapshots (leave it unset to keep every snapshot)`,
+		secrets + ": mode 0644: others may read the S3 credentials (chmod 600 " + secrets + ")",
+		"S3_BUCKET (" + secrets + "): not set, and off-site copies are enabled",
+		"S3_ACCESS_KEY_ID (" + secrets + "): not set, and off-site copies are enabled",
+		`S3_ENDPOINT (` + secrets + `): "http://s3" is not an https:// URL: credentials must not cross the network in clear`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestUnknownKeyPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("Value of a key not in the table did not panic")
+		}
+	}()
+	(&Config{}).Value("BACKUP_TYPO")
+}
