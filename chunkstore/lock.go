@@ -14,6 +14,9 @@ type LockedError struct {
 
 func (e *LockedError) Error() string { return "repository is " + e.HeldError.Error() }
 
+// Unwrap returns the [flock.HeldError] underneath.
+func (e *LockedError) Unwrap() error { return &e.HeldError }
+
 // LockInfo describes the holder of an exclusive lock.
 type LockInfo = flock.Holder
 

@@ -26,7 +26,6 @@ type Holder = flock.Holder
 const (
 	daemonLock = "daemon.lock"
 	passLock   = "schedule.lock"
-	lockPoll   = 50 * time.Millisecond
 )
 
 // LockDaemon takes the daemon lock, local/daemon.lock, for the life of
@@ -51,30 +50,19 @@ func (s *Store) Daemon() (Holder, bool) {
 // LockPass takes the pass lock, local/schedule.lock, waiting up to wait
 // (or until ctx is done) while another process's pass holds it.
 func (s *Store) LockPass(ctx context.Context, wait time.Duration, waiting func()) (release func(), err error) {
-	path := filepath.Join(s.dir, passLock)
-	deadline := time.Now().Add(wait)
-	for {
-		l, err := flock.Take(path, true)
-		var he *flock.HeldError
-		if !errors.As(err, &he) {
-			if err != nil {
-				return nil, err
-			}
-			return func() { l.Unlock() }, nil
-		}
-		if time.Until(deadline) <= 0 {
-			return nil, fmt.Errorf("another process is running the scheduled jobs: %w", err)
-		}
+	l, err := flock.Wait(ctx, wait, func() (*flock.Lock, error) {
+		return flock.Take(filepath.Join(s.dir, passLock), true)
+	}, func(error) {
 		if waiting != nil {
 			waiting()
-			waiting = nil
 		}
-		t := time.NewTimer(lockPoll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
+	})
+	var he *flock.HeldError
+	if errors.As(err, &he) {
+		return nil, fmt.Errorf("another process is running the scheduled jobs: %w", err)
 	}
+	if err != nil {
+		return nil, err
+	}
+	return func() { l.Unlock() }, nil
 }
