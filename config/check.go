@@ -27,8 +27,8 @@ type Checker func(name, value string) error
 
 // Check returns every problem of the configuration, in the order of
 // [Keys]: the lines that could not be read, then each value that is set
-// and does not parse (checked by extra[row name] when given, else by its
-// type), then the off-site copy's needs when ENABLE_OFFSITE_BACKUP is
+// and does not parse (checked by extra[key's row] or extra[key's family]
+// when given, else by its type), then the off-site copy's needs when ENABLE_OFFSITE_BACKUP is
 // true. Values are quoted only when they are not secrets.
 func Check(c *Config, extra map[string]Checker) []Problem {
 	ps := []Problem{}
@@ -50,6 +50,9 @@ func Check(c *Config, extra map[string]Checker) []Problem {
 				continue
 			}
 			check := k.Type.check
+			if x, ok := extra[familyOf(name)]; ok {
+				check = x
+			}
 			if x, ok := extra[k.Name]; ok {
 				check = x
 			}
@@ -96,6 +99,16 @@ func (c *Config) checkOffsite(found []Problem) []Problem {
 		}
 	}
 	return append(ps, found...)
+}
+
+// familyOf returns the family name belongs to; "" when none.
+func familyOf(name string) string {
+	for _, k := range Keys {
+		if k.Family() && k.member(name) {
+			return k.Name
+		}
+	}
+	return ""
 }
 
 // rowOf reports whether name has a row of its own in [Keys].

@@ -170,3 +170,41 @@ func TestUnknownKeyPanics(t *testing.T) {
 	}()
 	(&Config{}).Value("BACKUP_TYPO")
 }
+
+// Issue 18.18: the README's table of where things go on the phone is
+// what the defaults give with Termux's HOME and PREFIX.
+func TestPhoneLayoutDocumented(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "### Where things go on the phone\n")
+	if !ok {
+		t.Fatal("the README has no section on where things go on the phone")
+	}
+	c, err := Load(Options{EnvFile: os.DevNull, Environ: []string{
+		"HOME=/data/data/com.termux/files/home", "PREFIX=/data/data/com.termux/files/usr",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	for line := range strings.Lines(section) {
+		cells := strings.Split(line, "|")
+		if len(cells) < 5 || !strings.HasPrefix(strings.TrimSpace(cells[3]), "`/") {
+			continue
+		}
+		key, path := strings.Trim(strings.TrimSpace(cells[2]), "`"), strings.Trim(strings.TrimSpace(cells[3]), "`")
+		want := c.SecretsFile()
+		if key != "—" {
+			want = c.Value(key)
+		}
+		if path != want {
+			t.Errorf("the README puts %s at %s; the default is %s", cells[1], path, want)
+		}
+		rows++
+	}
+	if rows != 6 {
+		t.Errorf("found %d rows of paths in the README's phone layout, want 6", rows)
+	}
+}

@@ -80,7 +80,7 @@ var Keys = []Key{
 	{Name: "BACKUP_KEEP_" + kindPattern, Type: Count, From: local, Flag: "--keep KIND=N", Doc: "snapshots of another kind kept by retention (unset: all)"},
 	{Name: kindPattern + "_STOP_CMD", Type: Command, From: local, Doc: "stops what writes a kind's source while it is read"},
 	{Name: kindPattern + "_START_CMD", Type: Command, From: local, Doc: "starts it again"},
-	{Name: kindPattern + "_IMMUTABLE_GLOBS", Type: Globs, From: local, Doc: "files of a kind hard-linked rather than copied when staging"},
+	{Name: kindPattern + "_IMMUTABLE_GLOBS", Type: Globs, Default: constant(stage.DefaultImmutable), From: local, Doc: "files of a kind hard-linked rather than copied when staging"},
 
 	{Name: "S3_ENDPOINT", Type: Endpoint, From: FromSecrets, Offsite: true, Doc: "the bucket's S3 endpoint, https only"},
 	{Name: "S3_BUCKET", Type: Text, From: FromSecrets, Offsite: true, Doc: "the bucket"},

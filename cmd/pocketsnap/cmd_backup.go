@@ -56,9 +56,9 @@ func runBackup(ctx context.Context, e *env, o backupOptions, args []string) erro
 	if o.source == "" {
 		switch kind {
 		case "db":
-			o.source = e.cfg.dbDir()
+			o.source = e.cfg.Value("DB_DIR")
 		case "rootfs":
-			o.source = e.cfg.rootfsDir()
+			o.source = e.cfg.Value("ROOTFS_DIR")
 		default:
 			return usageErrorf("kind %q has no default source: give --source DIR", kind)
 		}

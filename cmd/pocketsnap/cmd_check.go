@@ -68,7 +68,7 @@ func runCheck(ctx context.Context, e *env, o checkOptions, args []string) error 
 	}
 	defer release()
 	canRead := false
-	if o.readData && e.cfg.get("BACKUP_AGE_IDENTITY", "") != "" || !s.Codec().Encrypted() {
+	if o.readData && e.cfg.Value("BACKUP_AGE_IDENTITY") != "" || !s.Codec().Encrypted() {
 		if err := e.loadIdentity(s); err != nil {
 			return err
 		}

@@ -47,12 +47,15 @@ func daemonCommand() *command {
 		summary: "run the scheduled backups, in the foreground, for a supervisor",
 		usage: "daemon [--log-json]" + scheduleHelp + `
 
-Does nothing and exits 0 unless ENABLE_BACKUP_DAEMON is true, so a
-supervisor may start it unconditionally. Starts with a pass that catches
-up on what is overdue, then sleeps until each wake. One daemon runs per
-repository (local/daemon.lock). SIGTERM or SIGINT interrupts a running job
-safely (the db service is started again, the repository lock released)
-and exits 0; SIGHUP re-reads the env file.`,
+Unless ENABLE_BACKUP_DAEMON is on (true, 1, yes or on), it says why once
+and waits, doing nothing, so that a supervisor that starts it
+unconditionally does not restart it forever: SIGTERM then exits 0, and
+SIGHUP re-reads the env file and starts the schedule if it is now on.
+Starts with a pass that catches up on what is overdue, then sleeps until
+each wake. One daemon runs per repository (local/daemon.lock). SIGTERM or
+SIGINT interrupts a running job safely (the db service is started again,
+the repository lock released) and exits 0; SIGHUP re-reads the env file
+(turned off, the daemon stops its schedule and waits again).`,
 		keys: append(slices.Clone(scheduleKeys), jobKeys...),
 		examples: []string{
 			"ENABLE_BACKUP_DAEMON=true pocketsnap daemon --env-file ~/pocket/.env",
@@ -94,18 +97,69 @@ func runDaemon(ctx context.Context, e *env, o scheduleOptions, args []string) er
 		return usageErrorf("daemon takes no arguments")
 	}
 	log := newLogger(e.ui.stdout, o.logJSON, e.g.quiet)
-	if on, why := e.daemonEnabled(); !on {
-		log.Info("the daemon is off: nothing to do", "why", why)
-		return nil
-	}
-	cfg, err := e.engineConfig(log)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	on, why, err := e.daemonEnabled()
 	if err != nil {
 		return err
+	}
+	for {
+		if on {
+			next, err := e.runEngine(ctx, log, hup)
+			if next == nil || err != nil {
+				return err
+			}
+			e = next
+		} else {
+			// Issue 18.14: a disabled daemon stays up, so that a
+			// supervisor does not restart it forever.
+			log.Info("the daemon is off: waiting for SIGHUP (re-read the settings) or SIGTERM", "why", why)
+			if e = e.waitHUP(ctx, log, hup); e == nil {
+				return nil
+			}
+		}
+		if on, why, err = e.daemonEnabled(); err != nil {
+			return err
+		}
+	}
+}
+
+// waitHUP waits for a SIGHUP that brings a configuration without error,
+// and returns the env of it; nil when ctx is done first.
+func (e *env) waitHUP(ctx context.Context, log *slog.Logger, hup <-chan os.Signal) *env {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+		}
+		c, err := loadConfig(e.g)
+		if err == nil {
+			err = c.Err()
+		}
+		if err == nil {
+			_, _, err = (&env{cfg: c}).daemonEnabled()
+		}
+		if err != nil {
+			log.Error("configuration not reloaded", "error", err)
+			continue
+		}
+		return &env{ui: e.ui, cfg: c, g: e.g}
+	}
+}
+
+// runEngine runs the schedule until ctx is done (it returns nil, nil) or
+// a SIGHUP turns the daemon off (it returns the new env).
+func (e *env) runEngine(ctx context.Context, log *slog.Logger, hup <-chan os.Signal) (*env, error) {
+	cfg, err := e.engineConfig(log)
+	if err != nil {
+		return nil, err
 	}
 	store := e.stateStore()
 	release, err := store.LockDaemon()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer release()
 	lowerPriority(log)
@@ -113,24 +167,30 @@ func runDaemon(ctx context.Context, e *env, o scheduleOptions, args []string) er
 	if cfg.Heartbeat != nil {
 		hb = cfg.Heartbeat.Host()
 	}
-	log.Info("daemon started", "repository", e.cfg.repoDir(), "hour", cfg.Wakes.Hour, "db_cadence", cfg.Jobs[0].Cadence.String(), "heartbeat", hb)
+	log.Info("daemon started", "repository", e.cfg.Value("BACKUP_REPO"), "hour", cfg.Wakes.Hour, "db_cadence", cfg.Jobs[0].Cadence.String(), "heartbeat", hb)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	reload := make(chan daemon.Config)
-	go e.reloadOnHUP(ctx, cancel, log, reload)
+	off := make(chan *env, 1)
+	go e.reloadOnHUP(ctx, hup, log, reload, off)
 	eng := daemon.New(cfg, daemon.RealClock{}, store, log)
 	eng.PassWait = math.MaxInt64
-	return eng.Run(ctx, reload)
+	runErr := make(chan error, 1)
+	go func() { runErr <- eng.Run(ctx, reload) }()
+	select {
+	case err := <-runErr:
+		return nil, err
+	case next := <-off:
+		cancel()
+		return next, <-runErr
+	}
 }
 
 // reloadOnHUP re-reads the env file on every SIGHUP and hands the new
 // configuration to the engine, until ctx is done. A bad file is logged
-// and the old configuration kept; ENABLE_BACKUP_DAEMON no longer true
-// stops the daemon (cancel).
-func (e *env) reloadOnHUP(ctx context.Context, cancel func(), log *slog.Logger, reload chan<- daemon.Config) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// and the old configuration kept; ENABLE_BACKUP_DAEMON now off sends the
+// new env to off and returns.
+func (e *env) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, log *slog.Logger, reload chan<- daemon.Config, off chan<- *env) {
 	cur := e
 	for {
 		select {
@@ -143,8 +203,8 @@ func (e *env) reloadOnHUP(ctx context.Context, cancel func(), log *slog.Logger, 
 			log.Error("configuration not reloaded", "error", err)
 			continue
 		}
-		if next == nil {
-			cancel()
+		if on, _, _ := next.daemonEnabled(); !on {
+			off <- next
 			return
 		}
 		cur = next
@@ -156,24 +216,28 @@ func (e *env) reloadOnHUP(ctx context.Context, cancel func(), log *slog.Logger, 
 	}
 }
 
-// reread loads the env file again, into a new env and the engine
-// configuration it gives. It returns a nil env when the daemon is to stop.
+// reread loads the env file again, into a new env and, when the daemon
+// stays on, the engine configuration it gives.
 func (e *env) reread(log *slog.Logger) (*env, daemon.Config, error) {
 	var cfg daemon.Config
-	c, err := loadConfig(e.g.envFile)
+	c, err := loadConfig(e.g)
+	if err == nil {
+		err = c.Err()
+	}
 	if err != nil {
 		return nil, cfg, err
 	}
-	if e.g.repo != "" {
-		c.set("BACKUP_REPO", e.g.repo, "--repo")
-	}
-	if c.repoDir() != e.cfg.repoDir() {
-		return nil, cfg, fmt.Errorf("the repository changed from %s to %s: restart the daemon to move it", e.cfg.repoDir(), c.repoDir())
+	if c.Value("BACKUP_REPO") != e.cfg.Value("BACKUP_REPO") {
+		return nil, cfg, fmt.Errorf("the repository changed from %s to %s: restart the daemon to move it", e.cfg.Value("BACKUP_REPO"), c.Value("BACKUP_REPO"))
 	}
 	ne := &env{ui: e.ui, cfg: c, g: e.g}
-	if on, why := ne.daemonEnabled(); !on {
-		log.Info("the daemon is now off: stopping", "why", why)
-		return nil, cfg, nil
+	on, why, err := ne.daemonEnabled()
+	if err != nil {
+		return nil, cfg, err
+	}
+	if !on {
+		log.Info("the daemon is now off: stopping the schedule", "why", why)
+		return ne, cfg, nil
 	}
 	cfg, err = ne.engineConfig(log)
 	if err != nil {

@@ -190,7 +190,7 @@ func (e *env) exportedSnapshot(s *chunkstore.Store, o exportOptions, args []stri
 // by default ${BACKUP_DIR}/<kind>/.
 func (e *env) archivePath(s *chunkstore.Store, out, snapshot string, encrypted bool) (string, error) {
 	if out == "" {
-		p, err := compat.Path(e.cfg.backupDir(), snapshot, encrypted)
+		p, err := compat.Path(e.cfg.Value("BACKUP_DIR"), snapshot, encrypted)
 		if err != nil {
 			return "", err
 		}
@@ -250,12 +250,7 @@ func (c *compatFlags) enabled(e *env) (bool, error) {
 	if c.fs.Changed("compat") {
 		return c.on, nil
 	}
-	v := e.cfg.get("BACKUP_COMPAT", "false")
-	on, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("BACKUP_COMPAT (%s): %q is not true or false", e.cfg.where("BACKUP_COMPAT"), v)
-	}
-	return on, nil
+	return e.cfg.Bool("BACKUP_COMPAT")
 }
 
 // compatArchive is the classic archive a backup writes from the frames of
@@ -274,7 +269,7 @@ func (e *env) startCompat(s *chunkstore.Store, kind string, f compatFlags) (*com
 	if on, err := f.enabled(e); err != nil || !on {
 		return nil, err
 	}
-	dir := compat.Dir(e.cfg.backupDir(), kind)
+	dir := compat.Dir(e.cfg.Value("BACKUP_DIR"), kind)
 	if err := outsideRepo(s, dir); err != nil {
 		return nil, err
 	}

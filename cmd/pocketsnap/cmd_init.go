@@ -52,7 +52,7 @@ func runAdopt(ctx context.Context, e *env, expect string) error {
 	if err != nil {
 		return err
 	}
-	dir := e.cfg.repoDir()
+	dir := e.cfg.Value("BACKUP_REPO")
 	s, err := remote.Adopt(ctx, b, dir, ids, func(src *chunkstore.Store) error { return e.checkFingerprint(src, expect) })
 	if err != nil {
 		return err
@@ -73,7 +73,7 @@ func runAdopt(ctx context.Context, e *env, expect string) error {
 }
 
 func runInit(e *env) error {
-	s, err := e.initStore(e.cfg.repoDir())
+	s, err := e.initStore(e.cfg.Value("BACKUP_REPO"))
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -78,16 +77,18 @@ func runPush(ctx context.Context, e *env, o pushOptions, args []string) error {
 	if o.jobs < 1 {
 		return usageErrorf("--jobs must be at least 1")
 	}
-	if v := e.cfg.get("ENABLE_OFFSITE_BACKUP", ""); !strings.EqualFold(v, "true") {
+	if on, err := e.cfg.Bool("ENABLE_OFFSITE_BACKUP"); err != nil {
+		return err
+	} else if !on {
 		return &hintError{
-			err:  fmt.Errorf("offsite backup is off (ENABLE_OFFSITE_BACKUP is %q, %s)", v, e.cfg.where("ENABLE_OFFSITE_BACKUP")),
+			err:  fmt.Errorf("offsite backup is off (ENABLE_OFFSITE_BACKUP is %q, %s)", e.cfg.Value("ENABLE_OFFSITE_BACKUP"), e.cfg.Source("ENABLE_OFFSITE_BACKUP")),
 			hint: "set ENABLE_OFFSITE_BACKUP=true in .env, and create ${DATA_DIR}/secrets/offsite.env (mode 0600)",
 		}
 	}
 	if o.maxUpload == 0 {
-		if v := e.cfg.get("OFFSITE_MAX_UPLOAD_PER_RUN", ""); v != "" && v != "0" {
+		if v := e.cfg.Value("OFFSITE_MAX_UPLOAD_PER_RUN"); v != "" && v != "0" {
 			if err := o.maxUpload.Set(v); err != nil {
-				return fmt.Errorf("OFFSITE_MAX_UPLOAD_PER_RUN (%s): %w", e.cfg.where("OFFSITE_MAX_UPLOAD_PER_RUN"), err)
+				return fmt.Errorf("OFFSITE_MAX_UPLOAD_PER_RUN (%s): %w", e.cfg.Source("OFFSITE_MAX_UPLOAD_PER_RUN"), err)
 			}
 		}
 	}

@@ -50,7 +50,7 @@ func restoreArchive(ctx context.Context, e *env, o restoreOptions) error {
 		e.ui.summary(sum)
 		return nil
 	}
-	targets := map[string]string{"rootfs": e.cfg.rootfsDir(), "db": e.cfg.dbDir()}
+	targets := map[string]string{"rootfs": e.cfg.Value("ROOTFS_DIR"), "db": e.cfg.Value("DB_DIR")}
 	target, ok := targets[kind]
 	if nameErr != nil || !ok {
 		return usageErrorf("%s is not named db-<UTC>.tar.zst or rootfs-<UTC>.tar.zst[.age]: give --target DIR", o.archive)

@@ -93,8 +93,8 @@ func (e *env) systemPlan(s *chunkstore.Store, o restoreOptions) (*restore.System
 	var skipped []manifest.Candidate
 	sys := &restore.System{Stop: stop, Start: start, Options: extractOptions(), Now: now, HookTimeout: hookTimeout}
 	for _, k := range []struct{ kind, name, target string }{
-		{"rootfs", o.rootfs, e.cfg.rootfsDir()},
-		{"db", o.db, e.cfg.dbDir()},
+		{"rootfs", o.rootfs, e.cfg.Value("ROOTFS_DIR")},
+		{"db", o.db, e.cfg.Value("DB_DIR")},
 	} {
 		if o.only != "" && o.only != k.kind {
 			continue
@@ -156,7 +156,7 @@ func (e *env) stackCommands(o restoreOptions) (stop, start hooks.Command, err er
 // is empty, by the configuration key.
 func (e *env) hook(key, flag string) (hooks.Command, error) {
 	if flag == "" {
-		flag = e.cfg.get(key, "")
+		flag = e.cfg.Value(key)
 	}
 	return hooks.Parse(key, flag)
 }
@@ -208,9 +208,9 @@ func rollback(e *env, o restoreOptions) error {
 	if o.confirm == "" {
 		return usageErrorf("--rollback changes the live system: add --confirm=%s", confirmPhrase)
 	}
-	target := e.cfg.rootfsDir()
-	if o.only == "db" || (o.only == "" && newerBroken(e.cfg.dbDir(), target)) {
-		target = e.cfg.dbDir()
+	target := e.cfg.Value("ROOTFS_DIR")
+	if o.only == "db" || (o.only == "" && newerBroken(e.cfg.Value("DB_DIR"), target)) {
+		target = e.cfg.Value("DB_DIR")
 	}
 	back, err := restore.Rollback(target, restore.FreeStamp([]string{target}, time.Now()))
 	if err != nil {

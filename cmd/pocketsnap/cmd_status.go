@@ -77,8 +77,10 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	out := statusJSON{Repository: e.cfg.repoDir(), Hour: cfg.Wakes.Hour, DBCadence: cfg.Jobs[0].Cadence.String(), Status: st}
-	out.Daemon.Enabled, _ = e.daemonEnabled()
+	out := statusJSON{Repository: e.cfg.Value("BACKUP_REPO"), Hour: cfg.Wakes.Hour, DBCadence: cfg.Jobs[0].Cadence.String(), Status: st}
+	if out.Daemon.Enabled, _, err = e.daemonEnabled(); err != nil {
+		return err
+	}
 	if h, ok := store.Daemon(); ok {
 		out.Daemon.Running = &h
 	}

@@ -33,7 +33,7 @@ func runVerifyArchive(ctx context.Context, e *env, args []string) error {
 		return usageErrorf("verify-archive needs one PATH: an archive, one of its parts, or its sidecar")
 	}
 	var ids []age.Identity
-	if e.cfg.get("BACKUP_AGE_IDENTITY", "") != "" {
+	if e.cfg.Value("BACKUP_AGE_IDENTITY") != "" {
 		var err error
 		if ids, err = e.identities(); err != nil {
 			return err

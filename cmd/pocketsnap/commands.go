@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/pocketsnap/pocketsnap/config"
 )
 
 // globalOptions are the flags every command takes.
@@ -40,7 +42,7 @@ type runner func(ctx context.Context, e *env, args []string) error
 // env is what a running command needs: its output and configuration.
 type env struct {
 	ui  *ui
-	cfg *config
+	cfg *config.Config
 	g   globalOptions
 	// fromRemote makes readers read the repository in the bucket.
 	fromRemote bool
@@ -84,15 +86,12 @@ func (c *command) exec(ctx context.Context, u *ui, args []string) error {
 	u.quiet = g.quiet
 	u.setJSON(g.json)
 	u.command = c.name
-	cfg, err := loadConfig(g.envFile)
+	cfg, err := loadConfig(g)
 	if err == nil && !c.diagnoses {
-		err = cfg.err()
+		err = cfg.Err()
 	}
 	if err != nil {
 		return fmt.Errorf("failed to read configuration: %w", err)
-	}
-	if g.repo != "" {
-		cfg.set("BACKUP_REPO", g.repo, "--repo")
 	}
 	return run(ctx, &env{ui: u, cfg: cfg, g: g}, fs.Args())
 }

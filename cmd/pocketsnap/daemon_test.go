@@ -263,6 +263,19 @@ func (w *logWatch) waitFor(s string) bool {
 	}
 }
 
+// waitForN waits until the output holds s n times; false if it ended
+// first.
+func (w *logWatch) waitForN(s string, n int) bool {
+	for {
+		if strings.Count(w.String(), s) >= n {
+			return true
+		}
+		if _, ok := <-w.more; !ok {
+			return strings.Count(w.String(), s) >= n
+		}
+	}
+}
+
 // startDaemon starts "pocketsnap daemon" in a process group of its own,
 // its output watched.
 func (c *cli) startDaemon() (*processGroup, *logWatch) {
@@ -470,13 +483,90 @@ func TestDaemonSIGHUP(t *testing.T) {
 		t.Fatalf("a bad value is not refused:\n%s", log)
 	}
 
+	// Issue 18.14: turned off, it stops its schedule, releases the
+	// repository and waits; turned on again, it starts again.
 	write("ENABLE_BACKUP_DAEMON=false\n")
 	pg.cmd.Process.Signal(syscall.SIGHUP)
-	pg.cmd.Wait()
-	if code := pg.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("exit %d after ENABLE_BACKUP_DAEMON=false:\n%s", code, log)
+	if !log.waitFor(`msg="the daemon is off: waiting for SIGHUP (re-read the settings) or SIGTERM" why="ENABLE_BACKUP_DAEMON is \"false\" (` + envFile + `)"`) {
+		t.Fatalf("the daemon does not wait once off:\n%s", log)
 	}
-	if !strings.Contains(log.String(), `msg="the daemon is now off: stopping" why="ENABLE_BACKUP_DAEMON is \"false\" (`+envFile+`), not true"`) {
+	if !strings.Contains(log.String(), `msg="the daemon is now off: stopping the schedule"`) {
 		t.Errorf("the stop is not explained:\n%s", log)
+	}
+	if code, out := c.run("status", "--json"); code != 0 || strings.Contains(out, `"running":{`) {
+		t.Errorf("the daemon still holds its lock while off: exit %d\n%s", code, out)
+	}
+	write("ENABLE_BACKUP_DAEMON=1\n")
+	pg.cmd.Process.Signal(syscall.SIGHUP)
+	if !log.waitForN(`msg="daemon started"`, 2) {
+		t.Fatalf("ENABLE_BACKUP_DAEMON=1 after SIGHUP did not start it again:\n%s", log)
+	}
+	if code := pg.stop(); code != 0 {
+		t.Errorf("exit %d after SIGTERM:\n%s", code, log)
+	}
+}
+
+// Issue 18.14: a disabled daemon says so once and stays up (a supervisor
+// such as runit would restart an exited one every second, forever), until
+// SIGTERM (exit 0) or a SIGHUP that finds it enabled. Issue 18.15: it and
+// "pocketsnap config" agree that ENABLE_BACKUP_DAEMON=1 is on.
+func TestDisabledDaemonWaits(t *testing.T) {
+	c := newCLI(t)
+	c.scheduled(31, 32)
+	envFile := filepath.Join(c.dir, "env")
+	write := func(text string) {
+		if err := os.WriteFile(envFile, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ENABLE_BACKUP_DAEMON=off\n")
+	c.env = append(c.env, "POCKETSNAP_ENV_FILE="+envFile)
+
+	const waiting = `msg="the daemon is off: waiting for SIGHUP (re-read the settings) or SIGTERM"`
+	pg, log := c.startDaemon()
+	defer pg.kill()
+	if !log.waitFor(waiting) {
+		t.Fatalf("the disabled daemon did not say it waits:\n%s", log)
+	}
+	if code := pg.stop(); code != 0 {
+		t.Errorf("a disabled daemon exits %d on SIGTERM, want 0:\n%s", code, log)
+	}
+	if n := strings.Count(log.String(), "the daemon is off"); n != 1 {
+		t.Errorf("said %d times that it is off, want once:\n%s", n, log)
+	}
+
+	pg, log = c.startDaemon()
+	defer pg.kill()
+	if !log.waitFor(waiting) {
+		t.Fatalf("the disabled daemon did not say it waits:\n%s", log)
+	}
+	// Still off after a SIGHUP: it says so again and keeps waiting.
+	pg.cmd.Process.Signal(syscall.SIGHUP)
+	if !log.waitForN(waiting, 2) {
+		t.Fatalf("the daemon ended after a SIGHUP that found it still off:\n%s", log)
+	}
+	write("ENABLE_BACKUP_DAEMON=1\n")
+	// DATA_DIR does not exist, and config says so: read its summary.
+	_, out := c.run("config", "--json")
+	var sum configSummary
+	_, line, _ := strings.Cut(out, `{"message_type":"summary"`)
+	line, _, _ = strings.Cut(line, "\n")
+	if err := json.Unmarshal([]byte(`{"message_type":"summary"`+line), &sum); err != nil {
+		t.Fatalf("config --json: %v\n%s", err, out)
+	}
+	if !slices.Contains(sum.Values, configValue{Key: "ENABLE_BACKUP_DAEMON", Value: "1", Source: envFile}) {
+		t.Errorf("config does not show ENABLE_BACKUP_DAEMON=1 from %s:\n%s", envFile, out)
+	}
+	for _, p := range sum.Problems {
+		if p.Key == "ENABLE_BACKUP_DAEMON" {
+			t.Errorf("config finds ENABLE_BACKUP_DAEMON=1 wrong: %s", p)
+		}
+	}
+	pg.cmd.Process.Signal(syscall.SIGHUP)
+	if !log.waitFor(`msg="daemon started"`) || !log.waitFor("msg=sleeping") {
+		t.Fatalf("ENABLE_BACKUP_DAEMON=1 did not start the daemon:\n%s", log)
+	}
+	if code := pg.stop(); code != 0 {
+		t.Errorf("exit %d after SIGTERM:\n%s", code, log)
 	}
 }

@@ -42,9 +42,9 @@ func (e *env) dbService(kind string, o backupOptions) (*dbService, error) {
 		return nil, err
 	}
 	globs := stageKey(kind, "IMMUTABLE_GLOBS")
-	imm, err := stage.Matcher(e.cfg.get(globs, stage.DefaultImmutable))
+	imm, err := stage.Matcher(e.cfg.Value(globs))
 	if err != nil {
-		return nil, fmt.Errorf("%s (%s): %w", globs, e.cfg.where(globs), err)
+		return nil, fmt.Errorf("%s (%s): %w", globs, e.cfg.Source(globs), err)
 	}
 	return &dbService{stop: stop, start: start, immutable: imm}, nil
 }

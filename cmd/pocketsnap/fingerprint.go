@@ -35,7 +35,7 @@ func (e *env) printFingerprint(s *chunkstore.Store) error {
 func (e *env) checkFingerprint(s *chunkstore.Store, flag string) error {
 	want, from := flag, "--expect-fingerprint"
 	if want == "" {
-		want, from = e.cfg.get(fingerprintKey, ""), fingerprintKey+" ("+e.cfg.where(fingerprintKey)+")"
+		want, from = e.cfg.Value(fingerprintKey), fingerprintKey+" ("+e.cfg.Source(fingerprintKey)+")"
 	}
 	var fp chunkstore.Fingerprint
 	if want != "" {

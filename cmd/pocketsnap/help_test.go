@@ -9,11 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pocketsnap/pocketsnap/config"
 )
 
 // knownKey reports whether pocketsnap reads the configuration key k.
 func knownKey(k string) bool {
-	return k == keepKeyPrefix+"<KIND>" || slices.ContainsFunc(slices.Concat(settings, offsiteSettings), func(s setting) bool { return s.key == k })
+	return slices.ContainsFunc(config.Keys, func(key config.Key) bool { return key.Name == k })
 }
 
 // Issue 9: every command's --help has its purpose, its flags, the keys it
@@ -82,11 +84,15 @@ func checkExample(ex, cmd string, hasFlag func(string) bool) string {
 	return ""
 }
 
-// Every key read from the environment is shown by "pocketsnap config".
-func TestConfigShowsEveryKey(t *testing.T) {
-	for _, k := range configKeys {
-		if !knownKey(k) {
-			t.Errorf("pocketsnap config does not show %s", k)
+// Every key of the configuration is documented in the README.
+func TestReadmeNamesEveryKey(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range config.Keys {
+		if !strings.Contains(string(readme), "`"+k.Name+"`") {
+			t.Errorf("the README does not document %s", k.Name)
 		}
 	}
 }

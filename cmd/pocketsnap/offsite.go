@@ -23,7 +23,7 @@ import (
 // offsiteSettings reads the bucket's settings from the secrets file,
 // which must not be readable by anyone but its owner.
 func (e *env) offsiteSettings() (remote.Settings, error) {
-	path := e.cfg.offsiteFile()
+	path := e.cfg.SecretsFile()
 	fi, err := os.Stat(path)
 	if err != nil {
 		return remote.Settings{}, &hintError{
@@ -37,18 +37,18 @@ func (e *env) offsiteSettings() (remote.Settings, error) {
 			hint: "run: chmod 600 " + path,
 		}
 	}
-	f := &config{values: map[string]string{}, source: map[string]string{}}
-	if err := f.readFile(path); err != nil {
+	if err := e.cfg.SecretsErr(); err != nil {
 		return remote.Settings{}, err
 	}
+	f := e.cfg
 	return remote.Settings{
-		Endpoint:        f.get("S3_ENDPOINT", ""),
-		Bucket:          f.get("S3_BUCKET", ""),
-		Region:          f.get("S3_REGION", ""),
-		AccessKeyID:     f.get("S3_ACCESS_KEY_ID", ""),
-		SecretAccessKey: f.get("S3_SECRET_ACCESS_KEY", ""),
-		Prefix:          f.get("S3_PREFIX", ""),
-		CAFile:          f.get("S3_CA_FILE", ""),
+		Endpoint:        f.Value("S3_ENDPOINT"),
+		Bucket:          f.Value("S3_BUCKET"),
+		Region:          f.Value("S3_REGION"),
+		AccessKeyID:     f.Value("S3_ACCESS_KEY_ID"),
+		SecretAccessKey: f.Value("S3_SECRET_ACCESS_KEY"),
+		Prefix:          f.Value("S3_PREFIX"),
+		CAFile:          f.Value("S3_CA_FILE"),
 	}, nil
 }
 
@@ -61,7 +61,7 @@ func (e *env) bucket(opt remote.Options) (*remote.Bucket, error) {
 	opt.AllowInsecureLoopback = e.g.insecureLoopback
 	b, err := remote.Dial(s, opt)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", e.cfg.offsiteFile(), err)
+		return nil, fmt.Errorf("%s: %w", e.cfg.SecretsFile(), err)
 	}
 	return b, nil
 }
@@ -87,7 +87,7 @@ func (e *env) openRemote(ctx context.Context) (*chunkstore.Store, func(), error)
 		}
 	}
 	var keys *chunkstore.Keys
-	if local, err := chunkstore.Open(e.cfg.repoDir()); err == nil {
+	if local, err := chunkstore.Open(e.cfg.Value("BACKUP_REPO")); err == nil {
 		keys = e.deviceKeys(local, fsys)
 		local.Close()
 	}
@@ -139,7 +139,7 @@ func (e *env) deviceKeys(local *chunkstore.Store, fsys *remote.FS) *chunkstore.K
 // classicArchives lists the encrypted classic archives under BACKUP_DIR,
 // to push as they are: each archive (or its parts) before its sidecar.
 func (e *env) classicArchives() ([]remote.LocalFile, error) {
-	base := e.cfg.backupDir()
+	base := e.cfg.Value("BACKUP_DIR")
 	ents, err := os.ReadDir(base)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

@@ -24,7 +24,7 @@ func (e *env) recipients() ([]string, error) {
 	for _, k := range recipientKeys {
 		t, err := e.recipientText(k)
 		if err != nil {
-			return nil, fmt.Errorf("%s (%s): %w", k, e.cfg.where(k), err)
+			return nil, fmt.Errorf("%s (%s): %w", k, e.cfg.Source(k), err)
 		}
 		text = append(text, t)
 	}
@@ -39,7 +39,7 @@ func (e *env) recipients() ([]string, error) {
 // BACKUP_AGE_RECIPIENT's value, unless it names a file, or the file's
 // contents. Errors do not name the key.
 func (e *env) recipientText(key string) (string, error) {
-	v := e.cfg.get(key, "")
+	v := e.cfg.Value(key)
 	if v == "" || key == "BACKUP_AGE_RECIPIENT" && strings.HasPrefix(v, "age1") {
 		return v, nil
 	}
@@ -54,15 +54,21 @@ func (e *env) recipientText(key string) (string, error) {
 // padded as PACK_PADDING says; with create, a missing one is initialised
 // from the configured recipients.
 func (e *env) openStore(create bool) (*chunkstore.Store, error) {
-	padding, err := chunkstore.ParsePadding(e.cfg.get("PACK_PADDING", ""))
+	padding, err := chunkstore.ParsePadding(e.cfg.Value("PACK_PADDING"))
 	if err != nil {
-		return nil, fmt.Errorf("PACK_PADDING (%s): %w", e.cfg.where("PACK_PADDING"), err)
+		return nil, fmt.Errorf("PACK_PADDING (%s): %w", e.cfg.Source("PACK_PADDING"), err)
 	}
-	dir := e.cfg.repoDir()
+	dir := e.cfg.Value("BACKUP_REPO")
 	s, err := chunkstore.Open(dir)
 	if errors.Is(err, chunkstore.ErrNotExist) && create {
 		if s, err = e.initStore(dir); err == nil {
 			err = e.printFingerprint(s)
+		}
+	} else if err == nil && create {
+		// Issue 18.13: a backup never adds plaintext to a repository
+		// when the configuration asks for encryption.
+		if err = e.requireEncrypted(s); err == nil {
+			e.checkRecipients(s)
 		}
 	} else if err == nil {
 		e.checkRecipients(s)
@@ -131,13 +137,13 @@ func (e *env) loadIdentity(s *chunkstore.Store) error {
 
 // identities parses the identity file named by BACKUP_AGE_IDENTITY.
 func (e *env) identities() ([]age.Identity, error) {
-	path := e.cfg.get("BACKUP_AGE_IDENTITY", "")
+	path := e.cfg.Value("BACKUP_AGE_IDENTITY")
 	if path == "" {
 		return nil, chunkstore.ErrNoIdentity
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("BACKUP_AGE_IDENTITY (%s): %w", e.cfg.where("BACKUP_AGE_IDENTITY"), err)
+		return nil, fmt.Errorf("BACKUP_AGE_IDENTITY (%s): %w", e.cfg.Source("BACKUP_AGE_IDENTITY"), err)
 	}
 	defer f.Close()
 	ids, err := age.ParseIdentities(f)

@@ -11,13 +11,15 @@ import (
 	"strings"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/config"
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/retention"
 )
 
-// defaultKeep are the old rotate-backups.sh's counts; other kinds keep
-// everything unless configured.
-var defaultKeep = map[string]int{"db": 3, "rootfs": 4}
+// keepFamily are the retention counts' keys, BACKUP_KEEP_DB and
+// BACKUP_KEEP_ROOTFS (with the old rotate-backups.sh's defaults) and any
+// other kind's; a kind without one keeps everything.
+const keepFamily = "BACKUP_KEEP_<KIND>"
 
 // keepPolicies are the retention policies of every kind.
 type keepPolicies struct {
@@ -34,19 +36,12 @@ func (k keepPolicies) of(kind string) retention.Policy {
 // keepPolicies reads the counts: the defaults, then BACKUP_KEEP_<KIND>
 // from the configuration, then the --keep KIND=N flags.
 func (e *env) keepPolicies(flags []string, calendar retention.Policy) (keepPolicies, error) {
-	k := keepPolicies{last: maps.Clone(defaultKeep), calendar: calendar}
-	var keys []string
-	for key := range e.cfg.values {
-		if strings.HasPrefix(key, keepKeyPrefix) && e.cfg.get(key, "") != "" {
-			keys = append(keys, key)
-		}
-	}
-	slices.Sort(keys)
-	for _, key := range keys {
-		kind := strings.ToLower(strings.TrimPrefix(key, keepKeyPrefix))
-		n, err := keepCount(kind, e.cfg.get(key, ""))
+	k := keepPolicies{last: map[string]int{}, calendar: calendar}
+	for _, key := range e.cfg.Members(keepFamily) {
+		kind := config.Kind(keepFamily, key)
+		n, err := keepCount(kind, e.cfg.Value(key))
 		if err != nil {
-			return k, fmt.Errorf("%s (%s): %w", key, e.cfg.where(key), err)
+			return k, fmt.Errorf("%s (%s): %w", key, e.cfg.Source(key), err)
 		}
 		k.last[kind] = n
 	}

@@ -14,7 +14,7 @@ import (
 // archives deletes the classic archives beyond the policies in every
 // ${BACKUP_DIR}/<kind>/, each with all its companions.
 func (r *rotation) archives(rep *rotateReport) error {
-	base := r.e.cfg.backupDir()
+	base := r.e.cfg.Value("BACKUP_DIR")
 	ents, err := os.ReadDir(base)
 	if os.IsNotExist(err) {
 		return nil

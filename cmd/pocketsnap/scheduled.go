@@ -31,17 +31,20 @@ var scheduleKeys = []string{"ENABLE_BACKUP_DAEMON", "BACKUP_DAEMON_HOUR", "BACKU
 // jobKeys are the keys the scheduled jobs read: backup's and rotate's.
 var jobKeys = []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "DB_DIR", "ROOTFS_DIR", "PREFIX", "BACKUP_KEEP_DB", "BACKUP_KEEP_ROOTFS", "BACKUP_KEEP_<KIND>", "BACKUP_COMPAT", "DB_STOP_CMD", "DB_START_CMD", "DB_IMMUTABLE_GLOBS"}
 
-// daemonEnabled reports whether ENABLE_BACKUP_DAEMON is true, and says
-// why not otherwise.
-func (e *env) daemonEnabled() (bool, string) {
-	v := e.cfg.get("ENABLE_BACKUP_DAEMON", "")
-	if v == "true" {
-		return true, ""
+// daemonEnabled reports whether ENABLE_BACKUP_DAEMON is on, and says why
+// not otherwise. A value that is not a boolean is an error.
+func (e *env) daemonEnabled() (bool, string, error) {
+	const key = "ENABLE_BACKUP_DAEMON"
+	on, err := e.cfg.Bool(key)
+	switch {
+	case err != nil:
+		return false, "", err
+	case on:
+		return true, "", nil
+	case !e.cfg.IsSet(key):
+		return false, key + " is not set", nil
 	}
-	if v == "" {
-		return false, "ENABLE_BACKUP_DAEMON is not set"
-	}
-	return false, fmt.Sprintf("ENABLE_BACKUP_DAEMON is %q (%s), not true", v, e.cfg.where("ENABLE_BACKUP_DAEMON"))
+	return false, fmt.Sprintf("%s is %q (%s)", key, e.cfg.Value(key), e.cfg.Source(key)), nil
 }
 
 // engineConfig reads the schedule's keys into the engine's configuration:
@@ -50,18 +53,18 @@ func (e *env) daemonEnabled() (bool, string) {
 // A bad value is an error naming the key and where it was set.
 func (e *env) engineConfig(log *slog.Logger) (daemon.Config, error) {
 	var cfg daemon.Config
-	wakes, err := schedule.ParseHour(e.cfg.get("BACKUP_DAEMON_HOUR", "4"))
+	wakes, err := schedule.ParseHour(e.cfg.Value("BACKUP_DAEMON_HOUR"))
 	if err != nil {
-		return cfg, fmt.Errorf("BACKUP_DAEMON_HOUR (%s): %w", e.cfg.where("BACKUP_DAEMON_HOUR"), err)
+		return cfg, fmt.Errorf("BACKUP_DAEMON_HOUR (%s): %w", e.cfg.Source("BACKUP_DAEMON_HOUR"), err)
 	}
-	db, err := schedule.ParseCadence(e.cfg.get("BACKUP_DB_CADENCE", "daily"))
+	db, err := schedule.ParseCadence(e.cfg.Value("BACKUP_DB_CADENCE"))
 	if err != nil {
-		return cfg, fmt.Errorf("BACKUP_DB_CADENCE (%s): %w", e.cfg.where("BACKUP_DB_CADENCE"), err)
+		return cfg, fmt.Errorf("BACKUP_DB_CADENCE (%s): %w", e.cfg.Source("BACKUP_DB_CADENCE"), err)
 	}
-	if u := e.cfg.get("BACKUP_DAEMON_HC_URL", ""); u != "" {
+	if u := e.cfg.Value("BACKUP_DAEMON_HC_URL"); u != "" {
 		hb, err := heartbeat.New(u)
 		if err != nil {
-			return cfg, fmt.Errorf("BACKUP_DAEMON_HC_URL (%s): %w", e.cfg.where("BACKUP_DAEMON_HC_URL"), err)
+			return cfg, fmt.Errorf("BACKUP_DAEMON_HC_URL (%s): %w", e.cfg.Source("BACKUP_DAEMON_HC_URL"), err)
 		}
 		cfg.Heartbeat = hb
 	}
@@ -71,7 +74,11 @@ func (e *env) engineConfig(log *slog.Logger) (daemon.Config, error) {
 		{Name: "rootfs", Cadence: schedule.Monthly, InRepository: true},
 		{Name: "retention", Cadence: schedule.Daily},
 	}
-	if strings.EqualFold(e.cfg.get("ENABLE_OFFSITE_BACKUP", ""), "true") {
+	offsite, err := e.cfg.Bool("ENABLE_OFFSITE_BACKUP")
+	if err != nil {
+		return cfg, err
+	}
+	if offsite {
 		cfg.Jobs = append(cfg.Jobs, daemon.Job{Name: "push", Cadence: schedule.Daily})
 	}
 	cfg.Runner = &jobRunner{e: e, log: log}
@@ -81,7 +88,7 @@ func (e *env) engineConfig(log *slog.Logger) (daemon.Config, error) {
 // stateStore is the engine's record and locks, in the repository's
 // local/ directory.
 func (e *env) stateStore() *daemon.Store {
-	return daemon.NewStore(filepath.Join(e.cfg.repoDir(), "local"))
+	return daemon.NewStore(filepath.Join(e.cfg.Value("BACKUP_REPO"), "local"))
 }
 
 // jobRunner runs the scheduled jobs in-process, as the backup and rotate
@@ -114,7 +121,7 @@ func (r *jobRunner) Run(ctx context.Context, job string) error {
 // kind. It takes no lock, so that it never waits for a running backup; a
 // snapshot deleted meanwhile is passed over.
 func (r *jobRunner) LastSuccess(ctx context.Context, kind string) (time.Time, error) {
-	s, err := chunkstore.Open(r.e.cfg.repoDir())
+	s, err := chunkstore.Open(r.e.cfg.Value("BACKUP_REPO"))
 	if errors.Is(err, chunkstore.ErrNotExist) {
 		return time.Time{}, nil
 	}
