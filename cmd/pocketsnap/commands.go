@@ -54,7 +54,7 @@ var groups = []string{"Set up", "Back up", "Schedule", "Inspect and verify", "Re
 // commands returns every command, in the order of the help.
 func commands() []*command {
 	return []*command{
-		initCommand(), configCommand(),
+		initCommand(), configCommand(), migrateCommand(),
 		backupCommand(), rotateCommand(), pushCommand(),
 		daemonCommand(), runDueCommand(), statusCommand(),
 		snapshotsCommand(), lsCommand(), diffCommand(), checkCommand(), verifyArchiveCommand(),

@@ -84,6 +84,6 @@ func (e *env) requireEncrypted(s *chunkstore.Store) error {
 	return &hintError{
 		err: fmt.Errorf("%w: BACKUP_AGE_RECIPIENT (%s) asks for encryption, but %s was created without it, and backups into it would stay plaintext",
 			errNotEncrypted, e.cfg.Source("BACKUP_AGE_RECIPIENT"), s.Dir()),
-		hint: fmt.Sprintf("set BACKUP_REPO to a new directory: the next backup creates it encrypted; the old snapshots stay readable with --repo %s (or unset BACKUP_AGE_RECIPIENT to stay plaintext)", s.Dir()),
+		hint: fmt.Sprintf("move the snapshots into a new encrypted repository, verified: BACKUP_AGE_IDENTITY=KEYFILE pocketsnap migrate --to %s.age; then set BACKUP_REPO=%s.age", s.Dir(), s.Dir()),
 	}
 }
