@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -276,12 +275,4 @@ func (c *Config) Err() error {
 		errs[i] = b
 	}
 	return errors.Join(errs...)
-}
-
-// Clone returns a copy of c that can be Set without changing c.
-func (c *Config) Clone() *Config {
-	n := *c
-	n.values = maps.Clone(c.values)
-	n.source = maps.Clone(c.source)
-	return &n
 }
