@@ -77,11 +77,11 @@ func runPush(ctx context.Context, e *env, o pushOptions, args []string) error {
 	if o.jobs < 1 {
 		return usageErrorf("--jobs must be at least 1")
 	}
-	if on, err := e.cfg.Bool("ENABLE_OFFSITE_BACKUP"); err != nil {
+	if on, why, err := e.enabled("ENABLE_OFFSITE_BACKUP"); err != nil {
 		return err
 	} else if !on {
 		return &hintError{
-			err:  fmt.Errorf("offsite backup is off (ENABLE_OFFSITE_BACKUP is %q, %s)", e.cfg.Value("ENABLE_OFFSITE_BACKUP"), e.cfg.Source("ENABLE_OFFSITE_BACKUP")),
+			err:  fmt.Errorf("offsite backup is off (%s)", why),
 			hint: "set ENABLE_OFFSITE_BACKUP=true in .env, and create ${DATA_DIR}/secrets/offsite.env (mode 0600)",
 		}
 	}

@@ -34,7 +34,12 @@ var jobKeys = []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "DB_DIR
 // daemonEnabled reports whether ENABLE_BACKUP_DAEMON is on, and says why
 // not otherwise. A value that is not a boolean is an error.
 func (e *env) daemonEnabled() (bool, string, error) {
-	const key = "ENABLE_BACKUP_DAEMON"
+	return e.enabled("ENABLE_BACKUP_DAEMON")
+}
+
+// enabled reports whether the boolean key is on, and says why not
+// otherwise. A value that is not a boolean is an error.
+func (e *env) enabled(key string) (bool, string, error) {
 	on, err := e.cfg.Bool(key)
 	switch {
 	case err != nil:
