@@ -139,10 +139,7 @@ func (x *expander) value(v string) (string, error) {
 	if x.literal {
 		return v, nil
 	}
-	out, rest, err := x.scan(v, "")
-	if err == nil && rest != "" {
-		err = fmt.Errorf("unexpected %q", rest[:1])
-	}
+	out, _, err := x.scan(v, "")
 	return out, err
 }
 
