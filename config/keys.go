@@ -10,13 +10,12 @@ import (
 // Sources are the places a key's value may come from.
 type Sources uint8
 
-// The sources, in order of increasing precedence: the env file, the
-// environment, a flag. The secrets file is the only source of the S3_*
-// keys.
+// The sources: the env file, overridden by the environment. The secrets
+// file is the only source of the S3_* keys. A flag overrides them all
+// ([Key.Flag], [Config.Set]).
 const (
 	FromFile Sources = 1 << iota
 	FromEnv
-	FromFlag
 	FromSecrets
 )
 
@@ -54,7 +53,7 @@ const kindPattern = "<KIND>"
 var Keys = []Key{
 	{Name: "DATA_DIR", Type: Dir, Default: defaultDataDir, From: local, Doc: "base directory: backups, the secrets file"},
 	{Name: "BACKUP_DIR", Type: Dir, Default: under("DATA_DIR", "backups"), From: local, Doc: "where backups live"},
-	{Name: "BACKUP_REPO", Type: Dir, Default: under("BACKUP_DIR", "repo"), From: local | FromFlag, Flag: "--repo", Doc: "the repository"},
+	{Name: "BACKUP_REPO", Type: Dir, Default: under("BACKUP_DIR", "repo"), From: local, Flag: "--repo", Doc: "the repository"},
 	{Name: "BACKUP_AGE_RECIPIENT", Type: Text, From: local, Doc: "age recipients, comma/space separated, or a recipients file; unset: unencrypted"},
 	{Name: "BACKUP_AGE_RECIPIENTS_FILE", Type: File, From: local, Doc: "an age recipients file"},
 	{Name: "BACKUP_AGE_IDENTITY", Type: File, From: local, Doc: "the age identity file (restore, check of blob contents)"},

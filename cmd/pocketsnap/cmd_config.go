@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/pflag"
@@ -19,7 +20,7 @@ func configCommand() *command {
 	return &command{
 		name: "config", group: "Set up",
 		summary: "show the effective configuration and where each value comes from; check it",
-		usage:   "config [--env-file FILE]",
+		usage:   "config [--env-file FILE]\n\n" + keyTable(),
 		keys:    keys,
 		examples: []string{
 			"pocketsnap config                               # ./.env (or $POCKETSNAP_ENV_FILE), the environment, the defaults",
@@ -29,6 +30,26 @@ func configCommand() *command {
 		diagnoses: true,
 		setup:     func(fs *pflag.FlagSet) runner { return runConfig },
 	}
+}
+
+// keyTable describes every key of config.Keys: its type, where it may be
+// set, and what it does.
+func keyTable() string {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tTYPE\tSET IN\tMEANING")
+	for _, k := range config.Keys {
+		where := "env file, environment"
+		switch {
+		case k.From&config.FromSecrets != 0:
+			where = "secrets file"
+		case k.Flag != "":
+			where += ", " + k.Flag
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, k.Type.Name, where, k.Doc)
+	}
+	tw.Flush()
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // configValue is one line of "pocketsnap config".
