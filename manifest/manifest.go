@@ -68,8 +68,11 @@ type Counts struct {
 	Files       int   `json:"files"`
 	FilesCached int   `json:"files_cached"`
 	BytesRead   int64 `json:"bytes_read"`
-	NewBlobs    int   `json:"new_blobs"`
-	NewPacks    int   `json:"new_packs"`
+	// Changed counts the entries left out because another object took
+	// their place between the walk's look at them and their reading.
+	Changed  int `json:"changed,omitempty"`
+	NewBlobs int `json:"new_blobs"`
+	NewPacks int `json:"new_packs"`
 }
 
 // File is one entry of the file index.

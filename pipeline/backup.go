@@ -180,6 +180,9 @@ func (b *backup) warn(path string, err error, incomplete bool) {
 	if incomplete {
 		b.incomplete = true
 	}
+	if errors.Is(err, ErrChanged) {
+		b.counts.Changed++ // only the producer finds changed entries
+	}
 	if len(b.warnings) < maxWarnings {
 		b.warnings = append(b.warnings, fmt.Sprintf("%s: %v", path, err))
 	}

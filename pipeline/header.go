@@ -35,12 +35,12 @@ func tarHeader(e *entry, xattr map[string]string) (*tar.Header, error) {
 		Format:     tar.FormatPAX,
 		PAXRecords: xattr,
 	}
-	mode := e.info.Mode()
+	mode := e.mode()
 	switch {
 	case e.linkTo != "":
 		h.Typeflag, h.Linkname = tar.TypeLink, e.linkTo
 	case mode.IsRegular():
-		h.Typeflag, h.Size = tar.TypeReg, e.info.Size()
+		h.Typeflag, h.Size = tar.TypeReg, e.st.Size
 	case mode.IsDir():
 		h.Typeflag = tar.TypeDir
 		h.Name += "/"
@@ -50,10 +50,10 @@ func tarHeader(e *entry, xattr map[string]string) (*tar.Header, error) {
 		h.Typeflag = tar.TypeFifo
 	case mode&fs.ModeCharDevice != 0:
 		h.Typeflag = tar.TypeChar
-		h.Devmajor, h.Devminor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+		h.Devmajor, h.Devminor = int64(unix.Major(uint64(st.Rdev))), int64(unix.Minor(uint64(st.Rdev)))
 	case mode&fs.ModeDevice != 0:
 		h.Typeflag = tar.TypeBlock
-		h.Devmajor, h.Devminor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+		h.Devmajor, h.Devminor = int64(unix.Major(uint64(st.Rdev))), int64(unix.Minor(uint64(st.Rdev)))
 	default:
 		return nil, fmt.Errorf("unsupported file type %v", mode.Type())
 	}

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"syscall"
 
 	"github.com/restic/chunker"
 
@@ -50,7 +48,7 @@ func (b *backup) entry(e *entry, emit func(*job) error) error {
 		return nil
 	}
 	if h.Typeflag == tar.TypeSymlink {
-		if h.Linkname, err = os.Readlink(e.abs); err != nil {
+		if h.Linkname, err = readlink(e); err != nil {
 			b.warn(e.rel, err, true)
 			return nil
 		}
@@ -108,14 +106,8 @@ func (b *backup) body(e *entry) (func(func(*job) error) (int, error), error) {
 			return len(ids), emit(&job{remember: cacheEntry(e), pieces: len(ids)})
 		}, nil
 	}
-	f, err := os.OpenFile(e.abs, os.O_RDONLY|syscall.O_NOATIME, 0)
-	if errors.Is(err, fs.ErrPermission) {
-		f, err = os.Open(e.abs)
-	}
+	f, err := openEntry(e, 0)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, errors.New("vanished before it could be read")
-		}
 		return nil, err
 	}
 	return func(emit func(*job) error) (int, error) {

@@ -5,7 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,19 +14,30 @@ import (
 type entry struct {
 	// rel is the slash-separated path relative to the source; "." for the
 	// source itself.
-	rel  string
-	abs  string
-	info fs.FileInfo
-	st   *syscall.Stat_t
+	rel string
+	// abs is the entry's path, for messages and extended attributes.
+	abs string
+	// parent is the open directory that holds the entry (unix.AT_FDCWD
+	// for the source itself) and name its name there: every object is
+	// opened relative to its parent, never by path.
+	parent int
+	name   string
+	st     unix.Stat_t
 	// linkTo is the first path of a hardlinked file seen earlier.
 	linkTo string
 }
+
+// mode is the entry's type and permission bits as the walk saw them.
+func (e *entry) mode() fs.FileMode { return fileMode(e.st.Mode) }
 
 type inodeKey struct{ dev, ino uint64 }
 
 // walker visits a tree depth-first, each directory's entries sorted
 // bytewise by name, so the same tree always gives the same order. Memory
-// grows with the depth and directory sizes, not with the tree.
+// grows with the depth and directory sizes, not with the tree. It holds
+// each directory open while it visits what the directory holds, and
+// looks at each entry relative to it, so a directory swapped for a
+// symlink mid-walk is never followed.
 type walker struct {
 	links map[inodeKey]string
 	warn  func(path string, err error)
@@ -34,67 +45,106 @@ type walker struct {
 }
 
 func (w *walker) walk(root string) error {
-	info, err := os.Lstat(root)
+	e := &entry{rel: ".", abs: root, parent: unix.AT_FDCWD, name: root}
+	if err := unix.Lstat(root, &e.st); err != nil {
+		return fmt.Errorf("failed to read source: %w", &fs.PathError{Op: "lstat", Path: root, Err: err})
+	}
+	if !e.mode().IsDir() {
+		return fmt.Errorf("source %s is not a directory", root)
+	}
+	dir, err := openEntry(e, unix.O_DIRECTORY)
 	if err != nil {
 		return fmt.Errorf("failed to read source: %w", err)
 	}
-	if !info.IsDir() {
-		return fmt.Errorf("source %s is not a directory", root)
-	}
-	return w.visitPath(root, ".", info)
-}
-
-func (w *walker) visitPath(abs, rel string, info fs.FileInfo) error {
-	e := &entry{rel: rel, abs: abs, info: info, st: info.Sys().(*syscall.Stat_t)}
-	if info.Mode().Type() == fs.ModeSocket {
-		w.warn(rel, fmt.Errorf("skipped a socket"))
-		return nil
-	}
-	if !info.IsDir() && e.st.Nlink > 1 {
-		k := inodeKey{uint64(e.st.Dev), e.st.Ino}
-		if first, ok := w.links[k]; ok {
-			e.linkTo = first
-		} else {
-			w.links[k] = rel
-		}
-	}
+	defer dir.Close()
 	if err := w.visit(e); err != nil {
 		return err
 	}
-	if !info.IsDir() {
-		return nil
-	}
-	names, err := readDirNames(abs)
+	return w.children(dir, e)
+}
+
+// children visits what the open directory dir (the entry d) holds.
+func (w *walker) children(dir *os.File, d *entry) error {
+	names, err := dir.Readdirnames(-1)
 	if err != nil {
-		w.warn(rel, err)
+		w.warn(d.rel, err)
 		return nil
 	}
+	slices.Sort(names) // bytewise
+	dirfd := int(dir.Fd())
 	for _, name := range names {
-		childAbs := filepath.Join(abs, name)
-		childRel := name
-		if rel != "." {
-			childRel = rel + "/" + name
+		e := &entry{rel: name, abs: filepath.Join(d.abs, name), parent: dirfd, name: name}
+		if d.rel != "." {
+			e.rel = d.rel + "/" + name
 		}
-		ci, err := os.Lstat(childAbs)
-		if err != nil {
-			w.warn(childRel, err)
+		if err := unix.Fstatat(dirfd, name, &e.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			w.warn(e.rel, &fs.PathError{Op: "lstat", Path: e.abs, Err: err})
 			continue
 		}
-		if err := w.visitPath(childAbs, childRel, ci); err != nil {
+		if err := w.visitEntry(e); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// readDirNames returns the names in a directory, sorted bytewise.
-func readDirNames(dir string) ([]string, error) {
-	ents, err := os.ReadDir(dir) // sorted by name, bytewise
-	names := make([]string, len(ents))
-	for i, e := range ents {
-		names[i] = e.Name()
+func (w *walker) visitEntry(e *entry) error {
+	mode := e.mode()
+	switch {
+	case mode.Type() == fs.ModeSocket:
+		w.warn(e.rel, fmt.Errorf("skipped a socket"))
+		return nil
+	case mode.IsDir():
+		dir, err := openEntry(e, unix.O_DIRECTORY)
+		if err != nil {
+			w.warn(e.rel, err)
+			return nil
+		}
+		defer dir.Close()
+		if err := w.visit(e); err != nil {
+			return err
+		}
+		return w.children(dir, e)
 	}
-	return names, err
+	if e.st.Nlink > 1 {
+		k := inodeKey{uint64(e.st.Dev), uint64(e.st.Ino)}
+		if first, ok := w.links[k]; ok {
+			e.linkTo = first
+		} else {
+			w.links[k] = e.rel
+		}
+	}
+	return w.visit(e)
+}
+
+// fileMode converts the st_mode of stat(2) to an fs.FileMode, as os.Lstat
+// does.
+func fileMode(m uint32) fs.FileMode {
+	mode := fs.FileMode(m & 0o777)
+	switch m & unix.S_IFMT {
+	case unix.S_IFBLK:
+		mode |= fs.ModeDevice
+	case unix.S_IFCHR:
+		mode |= fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFDIR:
+		mode |= fs.ModeDir
+	case unix.S_IFIFO:
+		mode |= fs.ModeNamedPipe
+	case unix.S_IFLNK:
+		mode |= fs.ModeSymlink
+	case unix.S_IFSOCK:
+		mode |= fs.ModeSocket
+	}
+	if m&unix.S_ISGID != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if m&unix.S_ISUID != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if m&unix.S_ISVTX != 0 {
+		mode |= fs.ModeSticky
+	}
+	return mode
 }
 
 // xattrs returns a path's extended attributes as PAX records, or nil.

@@ -114,7 +114,7 @@ func runBackup(ctx context.Context, e *env, o backupOptions, args []string) erro
 		Snapshot: m.Name, Kind: kind, Source: o.source, Entries: c.Entries, Files: c.Files, FilesRead: c.Files - c.FilesCached,
 		FilesCached: c.FilesCached, BytesRead: c.BytesRead, NewBlobs: c.NewBlobs, NewPacks: c.NewPacks,
 		AddedBytes: m.AddedBytes, StreamSize: m.StreamSize, DurationMS: res.Duration.Milliseconds(),
-		DowntimeMS: m.DowntimeMS, Incomplete: m.Incomplete, Warnings: len(d.Warnings),
+		DowntimeMS: m.DowntimeMS, Incomplete: m.Incomplete, Warnings: len(d.Warnings), Changed: c.Changed,
 	}, "snapshot %s saved: %d entries, %d files (%d read, %d unchanged from the files cache), %s read, %d new blobs in %d packs, %s added to the repository, %s stream, took %s",
 		m.Name, c.Entries, c.Files, c.Files-c.FilesCached, c.FilesCached, humanBytes(c.BytesRead),
 		c.NewBlobs, c.NewPacks, humanBytes(m.AddedBytes), humanBytes(m.StreamSize), res.Duration.Round(time.Millisecond))
@@ -126,6 +126,9 @@ func runBackup(ctx context.Context, e *env, o backupOptions, args []string) erro
 	}
 	if err != nil {
 		return err
+	}
+	if c.Changed > 0 {
+		e.ui.warnf("%d entries were replaced by another file while the backup read them and were left out (listed above); the next backup takes them as they are then", c.Changed)
 	}
 	if m.Incomplete {
 		e.ui.warnf("snapshot %s is incomplete: %d entries could not be read in full (listed above)", m.Name, len(d.Warnings))
@@ -153,6 +156,8 @@ type backupSummary struct {
 	DowntimeMS  int64  `json:"downtime_ms,omitempty"`
 	Incomplete  bool   `json:"incomplete"`
 	Warnings    int    `json:"warnings"`
+	// Changed counts the entries replaced while the backup read them.
+	Changed int `json:"changed,omitempty"`
 }
 
 // humanBytes formats a byte count with a binary unit.
