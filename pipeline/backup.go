@@ -112,6 +112,7 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt Options) (*Result, err
 	}
 	// From here on every path goes through w.Flush, which stops the
 	// writer's committer.
+	before := packSet(ix)
 	w, err := s.NewWriter()
 	if err != nil {
 		return nil, err
@@ -126,12 +127,52 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt Options) (*Result, err
 		b.warn("files cache", err, false)
 	}
 	defer b.newCache.discard()
-	// Flush even after a failure: the packs sealed so far are valid and
-	// indexed, so the next run reuses them.
+	// Flush even after a failure, so that the writer has stopped; then
+	// undo takes back the packs of a backup that failed.
 	if err := errors.Join(b.run(ctx), w.Flush(ctx)); err != nil {
-		return nil, err
+		return nil, b.undo(err, before, start)
 	}
-	return b.finish(start)
+	res, err := b.finish(start)
+	if err != nil {
+		return nil, b.undo(err, before, start)
+	}
+	return res, nil
+}
+
+// packSet returns the IDs of the packs an index holds.
+func packSet(ix *chunkstore.Index) map[chunkstore.ID]bool {
+	packs := ix.Packs()
+	set := make(map[chunkstore.ID]bool, len(packs))
+	for _, p := range packs {
+		set[p.ID] = true
+	}
+	return set
+}
+
+// undo cleans up after a backup that failed with err: its scratch files
+// first, then the packs it added since the index held before, which no
+// snapshot references (a full disk must not stay full of them, issue
+// 17.7). A backup killed outright leaves its packs indexed instead; the
+// next run reuses them and its retention deletes what it does not.
+func (b *backup) undo(err error, before map[chunkstore.ID]bool, start time.Time) error {
+	b.stream.remove()
+	b.newCache.discard()
+	if _, serr := os.Lstat(b.s.Path(manifest.Dir + "/" + manifest.Name(b.opt.Kind, start))); serr == nil {
+		return err // the manifest was written after all: its packs stay
+	}
+	var added []chunkstore.ID
+	for _, p := range b.ix.Packs() {
+		if !before[p.ID] {
+			added = append(added, p.ID)
+		}
+	}
+	if len(added) == 0 {
+		return err
+	}
+	if derr := b.s.DropPacks(added); derr != nil {
+		return errors.Join(err, fmt.Errorf("failed to delete the %d packs this backup added (pocketsnap rotate deletes them): %w", len(added), derr))
+	}
+	return err
 }
 
 // uniqueStart returns a start time whose snapshot name is free, waiting

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"syscall"
 
 	"filippo.io/age"
 
@@ -114,6 +115,8 @@ func hint(err error) string {
 		return "set BACKUP_AGE_IDENTITY to the path of the age identity file (keep it off the phone; bring it only to restore)"
 	case errors.Is(err, chunkstore.ErrWrongIdentity):
 		return "BACKUP_AGE_IDENTITY must be the identity matching a recipient in the repository's config"
+	case errors.Is(err, syscall.ENOSPC):
+		return "the disk is full: free some space and run the command again (a failed backup removes what it wrote); 'pocketsnap rotate --dry-run' shows what retention would free"
 	case errors.Is(err, chunkstore.ErrNotExist):
 		return "create one with 'pocketsnap init', or point --repo / BACKUP_DIR at an existing one"
 	}

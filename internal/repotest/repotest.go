@@ -25,11 +25,17 @@ type Repo struct {
 // New creates a repository, encrypted to a fresh identity unless plain.
 func New(t testing.TB, plain bool) *Repo {
 	t.Helper()
+	return NewAt(t, t.TempDir(), plain)
+}
+
+// NewAt is New in the directory dir, which must not exist or be empty.
+func NewAt(t testing.TB, dir string, plain bool) *Repo {
+	t.Helper()
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Repo{Dir: t.TempDir(), Identity: id, Recipient: id.Recipient().String()}
+	r := &Repo{Dir: dir, Identity: id, Recipient: id.Recipient().String()}
 	var recs []string
 	if !plain {
 		recs = []string{r.Recipient}
