@@ -35,6 +35,24 @@ type Options struct {
 	// Downtime is how long the source's service was stopped for the
 	// snapshot, recorded in the manifest.
 	Downtime time.Duration
+	// Release, when set, is called once the walk has read the source in
+	// full, before the packs are flushed and the manifest written: the
+	// service stopped for the read may start again. The downtime it
+	// returns replaces Downtime; its error fails the backup.
+	Release func() (time.Duration, error)
+	// Exclude lists directories never read wherever they lie in the
+	// source, compared by device and inode (the repository, the backup
+	// directory); those that do not exist are ignored.
+	Exclude []string
+	// SkipName, when set, reports the names of directories never read
+	// (pocketsnap's own staging and aside directories).
+	SkipName func(name string) bool
+	// Grafts replace directories of the source, by slash-separated path
+	// relative to it: the directory's contents are read from the graft
+	// (a staged view of a database that lies inside the source) and
+	// stored at its path, or, for an empty graft, it is stored as an
+	// empty directory.
+	Grafts map[string]string
 	// ForceRead ignores the files cache and reads every file.
 	ForceRead bool
 	// Host and Tool are recorded in the manifest.
@@ -71,6 +89,9 @@ type Result struct {
 	Details  *manifest.Details
 	Stored   chunkstore.WriteStats
 	Duration time.Duration
+	// Skipped lists the directories left out by Exclude and SkipName,
+	// relative to the source.
+	Skipped []string
 }
 
 // maxWarnings bounds the warnings kept in a manifest.
@@ -209,6 +230,8 @@ type backup struct {
 	stream  *idSpool
 	streamH hash.Hash
 	hashOK  bool
+
+	skipped []string
 
 	mu         sync.Mutex
 	warnings   []string
@@ -386,5 +409,5 @@ func (b *backup) finish(start time.Time) (*Result, error) {
 			b.warn("files cache", err, false)
 		}
 	}
-	return &Result{Manifest: m, Details: d, Stored: st, Duration: end.Sub(start)}, nil
+	return &Result{Manifest: m, Details: d, Stored: st, Duration: end.Sub(start), Skipped: b.skipped}, nil
 }

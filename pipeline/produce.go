@@ -20,8 +20,12 @@ func (b *backup) produce(ctx context.Context, emit func(*job) error) error {
 	ch := b.s.Config().Chunking
 	b.chunker = chunker.NewWithBoundaries(nil, b.keys.Polynomial, uint(ch.MinSize), uint(ch.MaxSize))
 	wk := &walker{
-		links: map[inodeKey]string{},
-		warn:  func(path string, err error) { b.warn(path, err, true) },
+		links:    map[inodeKey]string{},
+		exclude:  excluded(b.opt.Exclude),
+		skipName: b.opt.SkipName,
+		grafts:   b.opt.Grafts,
+		warn:     func(path string, err error) { b.warn(path, err, true) },
+		skipped:  func(rel string) { b.skipped = append(b.skipped, rel) },
 		visit: func(e *entry) error {
 			if err := context.Cause(ctx); err != nil {
 				return err
@@ -31,6 +35,13 @@ func (b *backup) produce(ctx context.Context, emit func(*job) error) error {
 	}
 	if err := wk.walk(b.opt.dir()); err != nil {
 		return err
+	}
+	if b.opt.Release != nil {
+		down, err := b.opt.Release()
+		if err != nil {
+			return err
+		}
+		b.opt.Downtime = down
 	}
 	b.streamOff += int64(len(trailer))
 	return emit(&job{class: chunkstore.ClassMeta, data: trailer, size: len(trailer)})

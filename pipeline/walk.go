@@ -40,8 +40,27 @@ type inodeKey struct{ dev, ino uint64 }
 // symlink mid-walk is never followed.
 type walker struct {
 	links map[inodeKey]string
-	warn  func(path string, err error)
-	visit func(*entry) error
+	// exclude holds the directories never read, skipName tells the names
+	// of others, and skipped hears of each one left out.
+	exclude  map[inodeKey]bool
+	skipName func(name string) bool
+	skipped  func(rel string)
+	// grafts maps a directory's path to the one read in its place.
+	grafts map[string]string
+	warn   func(path string, err error)
+	visit  func(*entry) error
+}
+
+// excluded returns the device and inode of each directory that exists.
+func excluded(dirs []string) map[inodeKey]bool {
+	m := map[inodeKey]bool{}
+	for _, d := range dirs {
+		var st unix.Stat_t
+		if unix.Stat(d, &st) == nil {
+			m[inodeKey{uint64(st.Dev), uint64(st.Ino)}] = true
+		}
+	}
+	return m
 }
 
 func (w *walker) walk(root string) error {
@@ -95,6 +114,13 @@ func (w *walker) visitEntry(e *entry) error {
 		w.warn(e.rel, fmt.Errorf("skipped a socket"))
 		return nil
 	case mode.IsDir():
+		if w.exclude[inodeKey{uint64(e.st.Dev), uint64(e.st.Ino)}] || w.skipName != nil && w.skipName(e.name) {
+			w.skipped(e.rel)
+			return nil
+		}
+		if graft, ok := w.grafts[e.rel]; ok {
+			return w.graft(e, graft)
+		}
 		dir, err := openEntry(e, unix.O_DIRECTORY)
 		if err != nil {
 			w.warn(e.rel, err)
@@ -115,6 +141,28 @@ func (w *walker) visitEntry(e *entry) error {
 		}
 	}
 	return w.visit(e)
+}
+
+// graft visits the directory at path in place of the source's directory
+// e, under e's path: its metadata and contents. An empty path stores e as
+// an empty directory.
+func (w *walker) graft(e *entry, path string) error {
+	if path == "" {
+		return w.visit(e)
+	}
+	g := &entry{rel: e.rel, abs: path, parent: unix.AT_FDCWD, name: path}
+	if err := unix.Lstat(path, &g.st); err != nil {
+		return fmt.Errorf("failed to read %s in place of %s: %w", path, e.rel, &fs.PathError{Op: "lstat", Path: path, Err: err})
+	}
+	dir, err := openEntry(g, unix.O_DIRECTORY)
+	if err != nil {
+		return fmt.Errorf("failed to read %s in place of %s: %w", path, e.rel, err)
+	}
+	defer dir.Close()
+	if err := w.visit(g); err != nil {
+		return err
+	}
+	return w.children(dir, g)
 }
 
 // fileMode converts the st_mode of stat(2) to an fs.FileMode, as os.Lstat
