@@ -9,19 +9,20 @@ import (
 	"github.com/pocketsnap/pocketsnap/internal/tree"
 )
 
-// suffix separates a source's path from its staging stamp.
-const suffix = ".pocketsnap-staging-"
+// Suffix separates a source's path from its staging stamp:
+// <src>.pocketsnap-staging-<UTC>.
+const Suffix = ".pocketsnap-staging-"
 
 // Path returns the staging directory of src for a run started at t: beside
 // src, so on the same filesystem.
 func Path(src string, t time.Time) string {
-	return filepath.Clean(src) + suffix + t.UTC().Format("20060102T150405.000000000Z")
+	return filepath.Clean(src) + Suffix + t.UTC().Format("20060102T150405.000000000Z")
 }
 
 // CleanStale removes the staging directories of src left behind by runs
 // that crashed, and returns their paths.
 func CleanStale(src string) ([]string, error) {
-	found, err := filepath.Glob(filepath.Clean(src) + suffix + "*")
+	found, err := filepath.Glob(filepath.Clean(src) + Suffix + "*")
 	if err != nil {
 		return nil, fmt.Errorf("failed to look for stale staging of %s: %w", src, err)
 	}

@@ -22,6 +22,9 @@ type Options struct {
 type Result struct {
 	// Linked and Copied count the files hard-linked and copied.
 	Linked, Copied int
+	// CopiedBytes is the size of the files copied: the extra disk the
+	// staged view takes.
+	CopiedBytes int64
 	// LinkErr, when set, is why hard links were impossible: every file
 	// from then on was copied instead.
 	LinkErr error
@@ -122,5 +125,6 @@ func (s *stager) regular(src, dst string, info fs.FileInfo) error {
 		s.copies[key] = dst
 	}
 	s.res.Copied++
+	s.res.CopiedBytes += info.Size()
 	return copyFile(src, dst, info)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -115,9 +116,13 @@ func runBackup(ctx context.Context, e *env, o backupOptions, args []string) erro
 		FilesCached: c.FilesCached, BytesRead: c.BytesRead, NewBlobs: c.NewBlobs, NewPacks: c.NewPacks,
 		AddedBytes: m.AddedBytes, StreamSize: m.StreamSize, DurationMS: res.Duration.Milliseconds(),
 		DowntimeMS: m.DowntimeMS, Incomplete: m.Incomplete, Warnings: len(d.Warnings), Changed: c.Changed,
+		Skipped: res.Skipped,
 	}, "snapshot %s saved: %d entries, %d files (%d read, %d unchanged from the files cache), %s read, %d new blobs in %d packs, %s added to the repository, %s stream, took %s",
 		m.Name, c.Entries, c.Files, c.Files-c.FilesCached, c.FilesCached, humanBytes(c.BytesRead),
 		c.NewBlobs, c.NewPacks, humanBytes(m.AddedBytes), humanBytes(m.StreamSize), res.Duration.Round(time.Millisecond))
+	if len(res.Skipped) > 0 {
+		e.ui.infof("not read, as pocketsnap's own or the repository's: %s", strings.Join(res.Skipped, ", "))
+	}
 	// Retention runs even when the classic archive failed: the snapshot is
 	// saved, and the old scripts rotated after every backup.
 	err = arc.commit(e, m.Name)
@@ -158,6 +163,9 @@ type backupSummary struct {
 	Warnings    int    `json:"warnings"`
 	// Changed counts the entries replaced while the backup read them.
 	Changed int `json:"changed,omitempty"`
+	// Skipped lists the directories of the source never read: the
+	// repository, BACKUP_DIR, pocketsnap's staging and aside directories.
+	Skipped []string `json:"skipped,omitempty"`
 }
 
 // humanBytes formats a byte count with a binary unit.

@@ -53,7 +53,16 @@ func (e *env) dbService(kind string, o backupOptions) (*dbService, error) {
 // with a stop command it stops the service, stages the directory, starts
 // the service and points opt at the staged view; cleanup removes the
 // view. Without one it reads the live directory, warning for db.
+//
+// Whatever the kind, the backup never reads the repository, BACKUP_DIR or
+// pocketsnap's own staging and aside directories inside its source. A
+// rootfs is read in place (see prepareRootfs).
 func (e *env) prepareStaged(ctx context.Context, kind string, o backupOptions, opt *pipeline.Options) (cleanup func(), err error) {
+	opt.Exclude = []string{e.cfg.Value("BACKUP_REPO"), e.cfg.Value("BACKUP_DIR")}
+	opt.SkipName = ownDir
+	if kind == "rootfs" {
+		return e.prepareRootfs(ctx, o, opt)
+	}
 	svc, err := e.dbService(kind, o)
 	if err != nil {
 		return nil, err
@@ -62,19 +71,37 @@ func (e *env) prepareStaged(ctx context.Context, kind string, o backupOptions, o
 		return func() {}, nil
 	}
 	opt.Immutable = svc.immutable
-	stale, err := stage.CleanStale(opt.Source)
-	for _, dir := range stale {
-		e.ui.warnf("removed the staging directory %s left by an interrupted run", dir)
-	}
-	if err != nil {
+	if err := e.cleanStale(opt.Source); err != nil {
 		return nil, err
 	}
 	if !svc.stop.Set() {
 		e.ui.warnf("DB_STOP_CMD is not set: the snapshot of %s may be inconsistent if the database is running", opt.Source)
 		return func() {}, nil
 	}
-	dir := stage.Path(opt.Source, time.Now())
-	res, downtime, err := svc.stageStopped(ctx, e.ui.stderr, opt.Source, dir)
+	dir, downtime, cleanup, err := e.stage(ctx, kind, svc, opt.Source)
+	if err != nil {
+		return nil, err
+	}
+	opt.Dir, opt.Downtime = dir, downtime
+	return cleanup, nil
+}
+
+// cleanStale removes the staging directories of src that a crashed run
+// left, saying so.
+func (e *env) cleanStale(src string) error {
+	stale, err := stage.CleanStale(src)
+	for _, dir := range stale {
+		e.ui.warnf("removed the staging directory %s left by an interrupted run", dir)
+	}
+	return err
+}
+
+// stage stops kind's service, stages src beside it, starts the service and
+// returns the staged view, the downtime and the cleanup that removes the
+// view.
+func (e *env) stage(ctx context.Context, kind string, svc *dbService, src string) (dir string, downtime time.Duration, cleanup func(), err error) {
+	dir = stage.Path(src, time.Now())
+	res, downtime, err := svc.stageStopped(ctx, e.ui.stderr, src, dir)
 	if res != nil {
 		cleanup = func() {
 			if err := stage.Remove(dir); err != nil {
@@ -86,7 +113,7 @@ func (e *env) prepareStaged(ctx context.Context, kind string, o backupOptions, o
 		if cleanup != nil {
 			cleanup()
 		}
-		return nil, err
+		return "", 0, nil, err
 	}
 	if res.LinkErr != nil {
 		e.ui.warnf("could not hard-link into %s (%v): copied every file instead", dir, res.LinkErr)
@@ -95,10 +122,9 @@ func (e *env) prepareStaged(ctx context.Context, kind string, o backupOptions, o
 	if kind != "db" {
 		what = kind + " service"
 	}
-	fmt.Fprintf(e.ui.stdout, "%s stopped for %s (%s finished → %s started): %d files hard-linked, %d copied\n",
-		what, downtime.Round(time.Millisecond), svc.stop.Key, svc.start.Key, res.Linked, res.Copied)
-	opt.Dir, opt.Downtime = dir, downtime
-	return cleanup, nil
+	fmt.Fprintf(e.ui.stdout, "%s stopped for %s (%s finished → %s started): %d files hard-linked, %d copied (%s of extra disk)\n",
+		what, downtime.Round(time.Millisecond), svc.stop.Key, svc.start.Key, res.Linked, res.Copied, humanBytes(res.CopiedBytes))
+	return dir, downtime, cleanup, nil
 }
 
 // stageStopped runs the stop command, stages src as dst and runs the
