@@ -20,6 +20,10 @@ type Options struct {
 	Owners bool
 	// Devices allows character/block device entries (needs root). When false such an entry is an error.
 	Devices bool
+	// Root, when set, is the directory every entry lies under (a db
+	// archive's "db/"): its contents are created in the target, and an
+	// entry outside it is an error.
+	Root string
 }
 
 // Stats counts what Extract created. Entries is the number of entries
@@ -137,7 +141,7 @@ func (x *extractor) entry(h *tar.Header, data io.Reader) error {
 	if h.Typeflag == tar.TypeXGlobalHeader {
 		return nil
 	}
-	name, err := cleanName(h.Name)
+	name, err := x.entryName(h.Name)
 	if err != nil {
 		return err
 	}
@@ -252,7 +256,7 @@ func (x *extractor) symlink(name string, h *tar.Header) error {
 // hardlink links name to a regular file extracted earlier. The link shares
 // the target's inode, so the header's attributes are not applied.
 func (x *extractor) hardlink(name string, h *tar.Header) error {
-	target, err := cleanName(h.Linkname)
+	target, err := x.entryName(h.Linkname)
 	if err != nil {
 		return fmt.Errorf("link target: %w", err)
 	}

@@ -30,6 +30,21 @@ func cleanName(name string) (string, error) {
 	return path.Clean(name), nil
 }
 
+// entryName is cleanName relative to Options.Root.
+func (x *extractor) entryName(name string) (string, error) {
+	name, err := cleanName(name)
+	if err != nil || x.opt.Root == "" {
+		return name, err
+	}
+	if name == x.opt.Root {
+		return ".", nil
+	}
+	if rest, ok := strings.CutPrefix(name, x.opt.Root+"/"); ok {
+		return rest, nil
+	}
+	return "", fmt.Errorf("outside the archive's root %s/: %w", x.opt.Root, ErrUnsafePath)
+}
+
 // split returns the parent directory and the base name of a cleaned name.
 func split(name string) (dir, base string) {
 	i := strings.LastIndexByte(name, '/')

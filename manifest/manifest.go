@@ -44,15 +44,20 @@ type Details struct {
 	// StreamSHA256 is the hex SHA-256 of the whole tar stream. It is empty
 	// when the files cache supplied some bodies without reading them (the
 	// keyed blob IDs then authenticate the stream instead).
-	StreamSHA256 string    `json:"stream_sha256,omitempty"`
-	Source       string    `json:"source"`
-	Host         string    `json:"host"`
-	Tool         string    `json:"tool"`
-	Start        time.Time `json:"start"`
-	End          time.Time `json:"end"`
-	Counts       Counts    `json:"counts"`
-	Warnings     []string  `json:"warnings,omitempty"`
-	Files        []File    `json:"files"`
+	StreamSHA256 string `json:"stream_sha256,omitempty"`
+	Source       string `json:"source"`
+	// Root, when set, is the directory every member of the stream lies
+	// under ("db" for db snapshots): a restore extracts its contents.
+	// Empty, members are rooted at "./". File index paths are relative
+	// to it either way.
+	Root     string    `json:"root,omitempty"`
+	Host     string    `json:"host"`
+	Tool     string    `json:"tool"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Counts   Counts    `json:"counts"`
+	Warnings []string  `json:"warnings,omitempty"`
+	Files    []File    `json:"files"`
 
 	// index, when set, is written in place of Files.
 	index *FileIndex

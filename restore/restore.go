@@ -50,6 +50,9 @@ type Source struct {
 	Verify func() error
 	// Label names the stream in messages.
 	Label string
+	// Root, for a Stream, is the directory its members lie under (see
+	// extract.Options.Root); a snapshot's manifest says it itself.
+	Root string
 	// Progress, if not nil, counts the stream bytes read.
 	Progress *pipeline.Progress
 }
@@ -88,6 +91,10 @@ func fill(ctx context.Context, src Source, dir string, opt extract.Options) (ext
 		sr := pipeline.NewStreamReader(ctx, src.Store, src.Manifest)
 		defer sr.Close()
 		r = sr
+	}
+	opt.Root = src.Root
+	if src.Manifest != nil {
+		opt.Root = src.Manifest.Details().Root
 	}
 	if src.Progress != nil {
 		r = src.Progress.Reader(r)

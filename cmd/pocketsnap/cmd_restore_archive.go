@@ -1,10 +1,14 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,6 +18,21 @@ import (
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/restore"
 )
+
+// archiveLayout reads the first header of the tar stream r and returns the
+// whole stream again and the directory its members lie under: "db" when
+// the first member is the directory db/, as in the old scripts' db
+// archives (extracted with tar -xf in DB_DIR's parent), and "" for
+// members under ./.
+func archiveLayout(r io.Reader) (io.Reader, string) {
+	var head bytes.Buffer
+	h, err := tar.NewReader(io.TeeReader(r, &head)).Next()
+	stream := io.MultiReader(&head, r)
+	if err == nil && h.Typeflag == tar.TypeDir && path.Clean(h.Name) == "db" {
+		return stream, "db"
+	}
+	return stream, ""
+}
 
 // restoreArchive restores a classic archive (as written by the old scripts
 // or by export): into --target, or, with the confirm phrase, in place of
@@ -36,7 +55,13 @@ func restoreArchive(ctx context.Context, e *env, o restoreOptions) error {
 		return fmt.Errorf("restore of %s refused: %w", o.archive, err)
 	}
 	defer r.Close()
-	src := restore.Source{Stream: r, Label: filepath.Base(o.archive)}
+	stream, root := archiveLayout(r)
+	if root != "" {
+		e.ui.infof("%s: members under %s/ (the old scripts' layout): its contents are restored", o.archive, root)
+	} else {
+		e.ui.infof("%s: members under ./ (pocketsnap's earlier layout)", o.archive)
+	}
+	src := restore.Source{Stream: stream, Label: filepath.Base(o.archive), Root: root}
 	if o.target != "" {
 		start := time.Now()
 		st, err := restore.Into(ctx, src, o.target, extractOptions())

@@ -41,7 +41,7 @@ func startPartial(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest
 }
 
 func (p *partialRestore) source() restore.Source {
-	return restore.Source{Stream: p.sr, Label: p.m.Name}
+	return restore.Source{Stream: p.sr, Label: p.m.Name, Root: p.m.Details().Root}
 }
 
 // report prints what the restore fetched of the snapshot, and what it
