@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +56,10 @@ type Options struct {
 	Grafts map[string]string
 	// ForceRead ignores the files cache and reads every file.
 	ForceRead bool
+	// Root, when set, is a directory name that every member of the tar
+	// stream lies under, the source itself being root/ ("db", as the
+	// scripts' db archives); empty, members are rooted at "./".
+	Root string
 	// Host and Tool are recorded in the manifest.
 	Host, Tool string
 	// Workers is the number of hashing/compressing goroutines
@@ -104,6 +109,9 @@ const maxWarnings = 1000
 func Backup(ctx context.Context, s *chunkstore.Store, opt Options) (*Result, error) {
 	if err := manifest.CheckKind(opt.Kind); err != nil {
 		return nil, err
+	}
+	if opt.Root != "" && (strings.ContainsAny(opt.Root, "/\x00") || opt.Root == "." || opt.Root == "..") {
+		return nil, fmt.Errorf("invalid stream root %q: one directory name", opt.Root)
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -387,7 +395,7 @@ func (b *backup) finish(start time.Time) (*Result, error) {
 	}
 	blobs, idx := manifest.Index(stream)
 	d := &manifest.Details{
-		Stream: idx, Source: b.opt.Source, Host: b.opt.Host, Tool: b.opt.Tool,
+		Stream: idx, Source: b.opt.Source, Root: b.opt.Root, Host: b.opt.Host, Tool: b.opt.Tool,
 		Start: start, End: end, Counts: b.counts, Warnings: b.warnings,
 	}
 	d.SetFileIndex(&b.files)

@@ -42,7 +42,7 @@ func NewEntryReader(ctx context.Context, s BlobReader, m *manifest.Manifest, ent
 		if e.File+1 < len(d.Files) {
 			end = d.Files[e.File+1].Offset
 		}
-		c.spans[i] = span{Entry: e, path: f.Path, pieces: f.Pieces, size: end - f.Offset}
+		c.spans[i] = span{Entry: e, root: d.Root, path: f.Path, pieces: f.Pieces, size: end - f.Offset}
 		for _, n := range d.Stream[f.Piece : f.Piece+f.Pieces] {
 			ids = append(ids, m.Blobs[n])
 		}
@@ -54,6 +54,7 @@ func NewEntryReader(ctx context.Context, s BlobReader, m *manifest.Manifest, ent
 // pieces and its length in the stream.
 type span struct {
 	Entry
+	root   string // the stream's root (manifest.Details.Root)
 	path   string
 	pieces int
 	size   int64
@@ -96,13 +97,20 @@ func (s *span) header(b []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: header of entry %q: %v", ErrVerify, s.path, err)
 	}
-	if got := indexEntry(h).Path; got != s.path {
+	if got := indexEntry(h, s.root).Path; got != s.path {
 		return nil, fmt.Errorf("%w: header of entry %q names %q", ErrVerify, s.path, got)
 	}
 	if s.Name == "" && s.Link == "" {
 		return b, nil
 	}
-	return renderHeader(rename(h, s.Name, s.Link))
+	name, link := s.Name, s.Link
+	if name != "" {
+		name = memberName(s.root, name)
+	}
+	if link != "" {
+		link = memberName(s.root, link)
+	}
+	return renderHeader(rename(h, name, link))
 }
 
 // rename returns h with the given name and hardlink target ("" keeps

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -24,10 +25,10 @@ func padding(size int64) int64 { return -size & (blockSize - 1) }
 // filesystem says about the entry goes in: numeric owners (no user or
 // group names, which would depend on the machine's databases), mtime with
 // nanoseconds, no atime or ctime.
-func tarHeader(e *entry, xattr map[string]string) (*tar.Header, error) {
+func tarHeader(e *entry, xattr map[string]string, root string) (*tar.Header, error) {
 	st := e.st
 	h := &tar.Header{
-		Name:       e.rel,
+		Name:       memberName(root, e.rel),
 		Mode:       int64(st.Mode & 0o7777),
 		Uid:        int(st.Uid),
 		Gid:        int(st.Gid),
@@ -38,7 +39,7 @@ func tarHeader(e *entry, xattr map[string]string) (*tar.Header, error) {
 	mode := e.mode()
 	switch {
 	case e.linkTo != "":
-		h.Typeflag, h.Linkname = tar.TypeLink, e.linkTo
+		h.Typeflag, h.Linkname = tar.TypeLink, memberName(root, e.linkTo)
 	case mode.IsRegular():
 		h.Typeflag, h.Size = tar.TypeReg, e.st.Size
 	case mode.IsDir():
@@ -57,10 +58,38 @@ func tarHeader(e *entry, xattr map[string]string) (*tar.Header, error) {
 	default:
 		return nil, fmt.Errorf("unsupported file type %v", mode.Type())
 	}
-	if e.rel == "." {
+	if e.rel == "." && root == "" {
 		h.Name = "./"
 	}
 	return h, nil
+}
+
+// memberName is the tar name of the entry at rel (slash-separated, "."
+// for the source) in a stream whose members lie under root, or under
+// "./" when root is empty.
+func memberName(root, rel string) string {
+	switch {
+	case root == "":
+		return rel
+	case rel == ".":
+		return root
+	}
+	return root + "/" + rel
+}
+
+// relName is the inverse of memberName for a name without its trailing
+// slash: the path relative to the source. A name outside root is kept
+// whole.
+func relName(root, name string) string {
+	switch {
+	case name == "./" || name == "." || root != "" && name == root:
+		return "."
+	case root != "":
+		if rel, ok := strings.CutPrefix(name, root+"/"); ok {
+			return rel
+		}
+	}
+	return name
 }
 
 // renderHeader returns the bytes archive/tar writes for h (PAX extended
@@ -95,20 +124,20 @@ func fileType(flag byte) string {
 }
 
 // indexEntry is the file index record of a header.
-func indexEntry(h *tar.Header) manifest.File {
-	name := h.Name
-	if name == "./" {
-		name = "."
+func indexEntry(h *tar.Header, root string) manifest.File {
+	link := h.Linkname
+	if h.Typeflag == tar.TypeLink {
+		link = relName(root, link)
 	}
 	return manifest.File{
-		Path:  trimSlash(name),
+		Path:  relName(root, trimSlash(h.Name)),
 		Type:  fileType(h.Typeflag),
 		Mode:  uint32(h.Mode),
 		Size:  h.Size,
 		MTime: h.ModTime.UnixNano(),
 		UID:   h.Uid,
 		GID:   h.Gid,
-		Link:  h.Linkname,
+		Link:  link,
 	}
 }
 

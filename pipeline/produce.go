@@ -53,7 +53,7 @@ func (b *backup) entry(e *entry, emit func(*job) error) error {
 	if err != nil {
 		b.warn(e.rel, fmt.Errorf("extended attributes not saved: %w", err), true)
 	}
-	h, err := tarHeader(e, xattr)
+	h, err := tarHeader(e, xattr, b.opt.Root)
 	if err != nil {
 		b.warn(e.rel, err, true)
 		return nil
@@ -76,7 +76,7 @@ func (b *backup) entry(e *entry, emit func(*job) error) error {
 		b.warn(e.rel, err, true)
 		return nil
 	}
-	fi := indexEntry(h)
+	fi := indexEntry(h, b.opt.Root)
 	fi.Offset, fi.Piece, fi.Pieces = b.streamOff, b.seq, 1
 	if err := b.emit(emit, &job{class: chunkstore.ClassMeta, data: hdr, size: len(hdr)}); err != nil {
 		return err

@@ -98,6 +98,9 @@ func runBackup(ctx context.Context, e *env, o backupOptions, args []string) erro
 		Progress: prog,
 		Warn:     func(path string, err error) { e.ui.warnf("%s: %v", path, err) },
 	}
+	if kind == "db" {
+		opt.Root = "db" // as the scripts' archives: tar -xf in DB_DIR's parent
+	}
 	cleanup, err := e.prepareStaged(ctx, kind, o, &opt)
 	if err != nil {
 		return fmt.Errorf("backup of %s failed: %w", o.source, err)

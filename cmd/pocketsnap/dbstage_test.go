@@ -65,7 +65,7 @@ func TestDBStagingRocksDB(t *testing.T) {
 		t.Fatalf("backup output:\n%s", out)
 	}
 	snap := c.snapshots()[0]
-	c.mustRun("backup", "stopped", "--source", stopped, "--force-read")
+	c.mustRun("backup", "db", "--source", stopped, "--force-read") // the same kind: the same stream root
 	if a, b := c.manifestDigest(snap), c.manifestDigest(c.snapshots()[1]); a != b {
 		t.Fatalf("staged stream %s, stopped directory's %s", a, b)
 	}

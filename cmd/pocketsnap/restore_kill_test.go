@@ -30,6 +30,14 @@ func TestRestoreSurvivesSIGKILL(t *testing.T) {
 	c.mustRun("backup", "db")
 	want := filepath.Join(c.dir, "want")
 	c.mustRun("restore", c.snapshots()[1], "--target", want) // rootfs sorts after db
+	// The rootfs snapshot holds the live db as an empty directory (issue
+	// 18.11); the system restore puts the db snapshot in it.
+	c.mustRun("restore", c.snapshots()[0], "--target", filepath.Join(want, "var", "lib", "conduwuit", "db"))
+	if fi, err := os.Stat(filepath.Join(live, "var", "lib", "conduwuit")); err != nil {
+		t.Fatal(err)
+	} else if err := os.Chtimes(filepath.Join(want, "var", "lib", "conduwuit"), fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
 	writeRandom(t, filepath.Join(live, "changed-since"), 1<<20, r)
 	before, err := testtree.Hash(live)
 	if err != nil {
