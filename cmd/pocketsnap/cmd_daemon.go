@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/daemon"
+	"github.com/pocketsnap/pocketsnap/hooks"
 	"github.com/pocketsnap/pocketsnap/internal/flock"
 )
 
@@ -33,9 +34,10 @@ older than the start of its period, so missed wakes (the phone off or
 asleep) cost one run, at the next start or wake, and a failed job is
 retried at the next wake. A job that never succeeded is due at once.
 
-Everything runs at nice 19 in the idle I/O class, and so do the commands
-it starts (DB_STOP_CMD, DB_START_CMD: start services through their
-supervisor, e.g. 'sv up conduwuit', so they run at their own priority).
+Everything runs at nice 19 in the idle I/O class but the service commands
+(<KIND>_STOP_CMD, <KIND>_START_CMD): a helper started before the priority
+is lowered runs them at the priority pocketsnap was started with, so a
+start command that launches the homeserver itself does not leave it idle.
 With BACKUP_DAEMON_HC_URL, a successful db backup GETs the URL and any
 failed job GETs <url>/fail; only the URL's host is ever logged. Events go
 to stdout, one line each with a UTC timestamp.`
@@ -104,8 +106,18 @@ func runDaemon(ctx context.Context, e *env, o scheduleOptions, args []string) er
 	if err != nil {
 		return err
 	}
+	// The hook helper starts once, before the first run lowers the
+	// priority: one started later would be idle too.
+	var helper *hooks.Helper
+	started := false
 	for {
 		if on {
+			if !started {
+				h, stop := startHookHelper(log)
+				defer stop()
+				helper, started = h, true
+			}
+			e.helper = helper
 			next, err := e.runEngine(ctx, log, hup)
 			if next == nil || err != nil {
 				return err
@@ -230,7 +242,7 @@ func (e *env) reread(log *slog.Logger) (*env, daemon.Config, error) {
 	if c.Value("BACKUP_REPO") != e.cfg.Value("BACKUP_REPO") {
 		return nil, cfg, fmt.Errorf("the repository changed from %s to %s: restart the daemon to move it", e.cfg.Value("BACKUP_REPO"), c.Value("BACKUP_REPO"))
 	}
-	ne := &env{ui: e.ui, cfg: c, g: e.g}
+	ne := &env{ui: e.ui, cfg: c, g: e.g, helper: e.helper}
 	on, why, err := ne.daemonEnabled()
 	if err != nil {
 		return nil, cfg, err
@@ -255,6 +267,9 @@ func runRunDue(ctx context.Context, e *env, o scheduleOptions, args []string) er
 	if err != nil {
 		return err
 	}
+	h, stop := startHookHelper(log)
+	defer stop()
+	e.helper = h
 	lowerPriority(log)
 	eng := daemon.New(cfg, daemon.RealClock{}, e.stateStore(), log)
 	eng.PassWait = e.g.lockWait

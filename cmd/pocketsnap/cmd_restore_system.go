@@ -158,7 +158,9 @@ func (e *env) hook(key, flag string) (hooks.Command, error) {
 	if flag == "" {
 		flag = e.cfg.Value(key)
 	}
-	return hooks.Parse(key, flag)
+	c, err := hooks.Parse(key, flag)
+	c.Via = e.helper
+	return c, err
 }
 
 // printPlan describes what the restore will do. It fails when the free

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/config"
+	"github.com/pocketsnap/pocketsnap/hooks"
 )
 
 // globalOptions are the flags every command takes.
@@ -46,6 +47,8 @@ type env struct {
 	g   globalOptions
 	// fromRemote makes readers read the repository in the bucket.
 	fromRemote bool
+	// helper, when set, runs the service commands (see startHookHelper).
+	helper *hooks.Helper
 }
 
 // groups are the tasks "pocketsnap --help" groups the commands by.

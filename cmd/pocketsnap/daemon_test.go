@@ -299,8 +299,10 @@ func (p *processGroup) stop() int {
 }
 
 // Issue 7, acceptance 5: while the daemon runs a job, every one of its
-// threads is at nice 19 in the idle I/O class, and so is the command the
-// job started (DB_STOP_CMD here, which blocks until SIGTERM).
+// threads is at nice 19 in the idle I/O class. Issue 18.12: the command
+// the job started (DB_STOP_CMD here, which blocks until SIGTERM) is not:
+// it runs from the hook helper, a child started before the priority was
+// lowered.
 func TestDaemonJobPriorities(t *testing.T) {
 	c := newCLI(t)
 	c.scheduled(25, 26)
@@ -318,24 +320,36 @@ func TestDaemonJobPriorities(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	pid := pg.cmd.Process.Pid
-	procs := map[string]int{"daemon": pid}
-	for _, child := range children(t, pid) {
-		procs["DB_STOP_CMD (pid "+strconv.Itoa(child)+")"] = child
+	helpers := children(t, pid)
+	if len(helpers) != 1 {
+		t.Fatalf("the daemon has children %v, want the hook helper", helpers)
 	}
-	if len(procs) != 2 {
-		t.Fatalf("processes %v, want the daemon and its stop command", procs)
+	stops := children(t, helpers[0])
+	if len(stops) != 1 {
+		t.Fatalf("the hook helper has children %v, want the stop command", stops)
 	}
-	for what, p := range procs {
-		threads, err := idle.Threads(p)
+	self, err := idle.Threads(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct {
+		what string
+		pid  int
+		idle bool
+	}{{"daemon", pid, true}, {"hook helper", helpers[0], false}, {"DB_STOP_CMD", stops[0], false}} {
+		threads, err := idle.Threads(p.pid)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if what == "daemon" && len(threads) < 2 {
+		if p.what == "daemon" && len(threads) < 2 {
 			t.Errorf("the daemon has %d threads", len(threads))
 		}
 		for _, th := range threads {
-			if th.Nice != idle.Nice || th.IOClass != idle.ClassIdle {
-				t.Errorf("%s thread %d: nice %d, I/O class %d; want %d and %d", what, th.TID, th.Nice, th.IOClass, idle.Nice, idle.ClassIdle)
+			if p.idle && (th.Nice != idle.Nice || th.IOClass != idle.ClassIdle) {
+				t.Errorf("%s thread %d: nice %d, I/O class %d; want %d and %d", p.what, th.TID, th.Nice, th.IOClass, idle.Nice, idle.ClassIdle)
+			}
+			if !p.idle && (th.Nice != self[0].Nice || th.IOClass == idle.ClassIdle) {
+				t.Errorf("%s thread %d: nice %d, I/O class %d; want the test's nice %d and not the idle class", p.what, th.TID, th.Nice, th.IOClass, self[0].Nice)
 			}
 		}
 	}
@@ -344,6 +358,66 @@ func TestDaemonJobPriorities(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), `msg="job interrupted; it runs again at the next start or wake" job=db`) {
 		t.Errorf("the interrupted job is not logged:\n%s", log)
+	}
+}
+
+// Issue 18.12: run as an unprivileged user (who cannot raise a priority
+// once lowered), a scheduled backup whose DB_START_CMD launches the
+// homeserver itself, in the background, leaves it at the priority
+// pocketsnap was started with, not at nice 19 in the idle I/O class.
+func TestStartCommandLaunchesAtNormalPriority(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run pocketsnap as the user nobody")
+	}
+	c := newCLI(t)
+	db, _ := c.scheduled(27, 28)
+	os.RemoveAll(filepath.Join(db, "special")) // staging takes no FIFO
+	c.asNobody()
+	pidFile := filepath.Join(c.dir, "data", "homeserver.pid")
+	c.env = append(c.env, "DB_STOP_CMD=true",
+		"DB_START_CMD=sh -c 'sleep 300 </dev/null >/dev/null 2>&1 & echo $! > "+pidFile+"'")
+	out := c.mustRun("run-due")
+	if strings.Contains(out, "could not lower every priority") {
+		testenv.Unavailable(t, "this system does not let a process lower its priorities:\n%s", out)
+	}
+	if !strings.Contains(out, "running at idle priority") {
+		t.Fatalf("run-due did not lower its priority:\n%s", out)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("the start command did not run: %v\n%s", err, out)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatalf("the homeserver (pid %d) is gone: %v", pid, err)
+	}
+	// Field 19 is the nice value; fields are counted from the pid, and
+	// the command name (field 2) is in parentheses.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	nice, _ := strconv.Atoi(f[19-3])
+	threads, err := idle.Threads(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := idle.Threads(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nice != self[0].Nice || threads[0].Nice != nice {
+		t.Errorf("the homeserver runs at nice %d (/proc: %d), want %d as pocketsnap was started", threads[0].Nice, nice, self[0].Nice)
+	}
+	if threads[0].IOClass == idle.ClassIdle {
+		t.Errorf("the homeserver runs in the idle I/O class")
+	}
+	if st, _ := os.Stat(pidFile); st != nil {
+		if sys, ok := st.Sys().(*syscall.Stat_t); !ok || sys.Uid != 65534 {
+			t.Errorf("the start command did not run as nobody")
+		}
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 	"runtime/metrics"
 	"syscall"
 	"time"
+
+	"github.com/pocketsnap/pocketsnap/hooks"
 )
 
 // memoryLimit is the floor of the soft limit of the Go heap, unless
@@ -88,6 +90,9 @@ func jsonRequested(args []string) bool {
 }
 
 func dispatch(ctx context.Context, ui *ui, args []string) error {
+	if len(args) == 1 && args[0] == hookHelperArg {
+		return hooks.Serve(os.Stdin, ui.stdout)
+	}
 	if len(args) == 0 {
 		ui.usage()
 		return usageErrorf("no command given")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -200,22 +201,8 @@ func TestBackupSurvivesSIGKILL(t *testing.T) {
 func TestUnreadableFileMakesIncompleteSnapshot(t *testing.T) {
 	c := newCLI(t)
 	if os.Geteuid() == 0 {
-		// root reads everything: run as nobody, with the paths it needs open
-		// to it.
-		c.cred = &syscall.Credential{Uid: 65534, Gid: 65534}
-		bin := filepath.Join(c.dir, "pocketsnap")
-		data, err := os.ReadFile(c.bin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(bin, data, 0o755)
-		c.bin = bin
-		for p := c.dir; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
-			os.Chmod(p, 0o755)
-		}
-		os.Chmod(filepath.Join(c.dir, "key.txt"), 0o644)
-		os.MkdirAll(filepath.Join(c.dir, "data"), 0o755)
-		os.Chown(filepath.Join(c.dir, "data"), 65534, 65534)
+		// root reads everything: run as nobody.
+		c.asNobody()
 	}
 	src := filepath.Join(c.dir, "src")
 	os.MkdirAll(src, 0o755)
@@ -235,6 +222,32 @@ func TestUnreadableFileMakesIncompleteSnapshot(t *testing.T) {
 	if !strings.Contains(listing, "incomplete") {
 		t.Errorf("snapshots does not flag it:\n%s", listing)
 	}
+}
+
+// asNobody makes c run pocketsnap as the user nobody, with the paths it
+// needs open to it, and its directory (DATA_DIR, and whatever is in it
+// now) its own. The caller must be root.
+func (c *cli) asNobody() {
+	c.t.Helper()
+	c.cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+	bin := filepath.Join(c.dir, "pocketsnap")
+	data, err := os.ReadFile(c.bin)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	os.WriteFile(bin, data, 0o755)
+	c.bin = bin
+	for p := c.dir; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
+		os.Chmod(p, 0o755)
+	}
+	os.Chmod(filepath.Join(c.dir, "key.txt"), 0o644)
+	os.MkdirAll(filepath.Join(c.dir, "data"), 0o755)
+	filepath.WalkDir(c.dir, func(p string, _ fs.DirEntry, err error) error {
+		if err == nil {
+			err = os.Lchown(p, 65534, 65534)
+		}
+		return err
+	})
 }
 
 // processGroup is a started command in a process group of its own, so that

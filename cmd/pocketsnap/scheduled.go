@@ -19,6 +19,7 @@ import (
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/daemon"
 	"github.com/pocketsnap/pocketsnap/heartbeat"
+	"github.com/pocketsnap/pocketsnap/hooks"
 	"github.com/pocketsnap/pocketsnap/idle"
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/schedule"
@@ -110,7 +111,7 @@ func (r *jobRunner) Run(ctx context.Context, job string) error {
 	out, errs := &logLines{log: log}, &logLines{log: log}
 	defer errs.flush()
 	defer out.flush()
-	je := &env{ui: &ui{stdout: out, stderr: errs, quiet: r.e.g.quiet}, cfg: r.e.cfg, g: r.e.g}
+	je := &env{ui: &ui{stdout: out, stderr: errs, quiet: r.e.g.quiet}, cfg: r.e.cfg, g: r.e.g, helper: r.e.helper}
 	switch job {
 	case "db", "rootfs":
 		return backupCommand().runWith(ctx, je, "--no-rotate", job)
@@ -238,9 +239,35 @@ func (w *logLines) emit(line string) {
 	w.log.Log(context.Background(), level, line)
 }
 
-// lowerPriority puts the process, and so every job and command it runs,
-// at idle CPU and I/O priority, and says in the log what could not be
-// set.
+// hookHelperArg is the hidden command line of the hook helper: pocketsnap
+// serving hooks.Serve.
+const hookHelperArg = "__hook-helper"
+
+// startHookHelper starts a copy of pocketsnap that runs the service
+// commands (<KIND>_STOP_CMD, <KIND>_START_CMD) at the priority this
+// process has now, so that a start command that launches the service
+// itself does not leave it at the idle priority lowerPriority then sets.
+// Without one (it could not start: nil), the commands run from this
+// process, and the log says so. stop ends the helper.
+func startHookHelper(log *slog.Logger) (h *hooks.Helper, stop func()) {
+	exe, err := os.Executable()
+	if err == nil {
+		h, err = hooks.StartHelper(exe, hookHelperArg)
+	}
+	if err != nil {
+		log.Warn("the service commands will run at idle priority", "error", err)
+		return nil, func() {}
+	}
+	return h, func() {
+		if err := h.Close(); err != nil {
+			log.Warn("the command helper ended badly", "error", err)
+		}
+	}
+}
+
+// lowerPriority puts the process, and so every job it runs, at idle CPU
+// and I/O priority, and says in the log what could not be set. The
+// service commands run through the hook helper, if started before.
 func lowerPriority(log *slog.Logger) {
 	if err := idle.Lower(); err != nil {
 		log.Warn("could not lower every priority; carrying on", "error", err)

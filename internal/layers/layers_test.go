@@ -25,8 +25,9 @@ var forbidden = map[string][]string{
 	"config": {"chunkstore", "manifest", "pipeline", "remote", "restore", "extract", "compat", "daemon", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	// migrate moves snapshots between stores; it never runs a backup or a
 	// restore.
-	"migrate": {"pipeline", "restore", "extract", "compat", "remote", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"stage":   {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
+	"migrate":       {"pipeline", "restore", "extract", "compat", "remote", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"stage":         {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
+	"internal/proc": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "hooks", "cmd/pocketsnap"},
 	// Test harnesses stand alone, and the binary never links them.
 	"internal/miniotest":  {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
 	"internal/faultproxy": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
