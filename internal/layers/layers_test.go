@@ -35,10 +35,11 @@ var forbidden = map[string][]string{
 	"cmd/pocketsnap":      {"internal/miniotest", "internal/faultproxy", "internal/golden"},
 	// The scheduling packages know nothing of repositories: the daemon
 	// reaches backups through its Runner, which cmd/pocketsnap provides.
-	"daemon":    {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "heartbeat", "idle", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"schedule":  {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "heartbeat", "idle", "cmd/pocketsnap"},
-	"heartbeat": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "idle", "cmd/pocketsnap"},
-	"idle":      {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "heartbeat", "cmd/pocketsnap"},
+	"daemon":     {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "heartbeat", "idle", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"schedule":   {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "heartbeat", "idle", "cmd/pocketsnap"},
+	"heartbeat":  {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "idle", "cmd/pocketsnap"},
+	"conditions": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "heartbeat", "idle", "hooks", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"idle":       {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "heartbeat", "cmd/pocketsnap"},
 }
 
 func TestLayering(t *testing.T) {
