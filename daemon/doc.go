@@ -9,6 +9,15 @@
 // [Engine.Run] is the daemon: a pass at once (to catch up on what a phone
 // that was off or asleep missed), then one at every wake.
 //
+// # Conditions
+//
+// A [Gate] may hold a due job (the push on mobile data, the rootfs backup
+// on a low battery): the job is recorded as deferred, with why and since
+// when, stays due, and runs at the first wake, or re-check (every
+// Config.Recheck while a job is deferred), at which the Gate lets it.
+// Once a job has been deferred for Config.DeferAlert, every wake reports
+// a failure to the heartbeat and no success, until the job runs.
+//
 // # Records
 //
 // A backup's last success is the newest complete snapshot of its kind in

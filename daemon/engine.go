@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +46,13 @@ type Heartbeat interface {
 	Host() string
 }
 
+// Gate tells whether a job's conditions (the phone's power, its network)
+// hold now; see package conditions.
+type Gate interface {
+	// Hold returns why job must wait now, or "" when it may run.
+	Hold(ctx context.Context, job string) string
+}
+
 // Clock tells the time and waits for it.
 type Clock interface {
 	Now() time.Time
@@ -72,6 +81,16 @@ type Config struct {
 	Runner Runner
 	// Heartbeat is nil when none is configured.
 	Heartbeat Heartbeat
+	// Gate, when set, may hold a due job: it is deferred, stays due, and
+	// runs at the first wake or re-check at which Gate lets it.
+	Gate Gate
+	// Recheck is how often the daemon asks Gate again while a job is
+	// deferred, between wakes; zero for only at wakes.
+	Recheck time.Duration
+	// DeferAlert is how long a job may stay deferred before every wake
+	// reports a failure to the heartbeat, and withholds its success
+	// pings, until the job runs; zero for never.
+	DeferAlert time.Duration
 }
 
 // Engine runs the jobs of one repository when they are due.
@@ -92,10 +111,15 @@ func New(cfg Config, clock Clock, keep Keeper, log *slog.Logger) *Engine {
 }
 
 // RunDue is one pass: it runs every job due now, once, in order, and
-// records how each went. It returns the failed jobs' errors joined, each
-// naming its job. When ctx is cancelled the running job is interrupted
-// (and recorded as such), no other starts, and RunDue returns ctx's error.
-func (e *Engine) RunDue(ctx context.Context) error {
+// records how each went. A job the Gate holds is recorded as deferred
+// instead. It returns the failed jobs' errors joined, each naming its
+// job. When ctx is cancelled the running job is interrupted (and recorded
+// as such), no other starts, and RunDue returns ctx's error.
+func (e *Engine) RunDue(ctx context.Context) error { return e.pass(ctx, false) }
+
+// pass runs the due jobs; a re-check runs only those deferred, and sends
+// no alert.
+func (e *Engine) pass(ctx context.Context, recheck bool) error {
 	release, err := e.keep.LockPass(ctx, e.PassWait, func() {
 		e.log.Info("waiting for another process's scheduled jobs to finish")
 	})
@@ -104,29 +128,107 @@ func (e *Engine) RunDue(ctx context.Context) error {
 	}
 	defer release()
 	st := e.loadState()
-	due := e.due(ctx, st, e.clock.Now())
+	now := e.clock.Now()
+	due := e.due(ctx, st, now)
+	e.clearDeferred(st, due)
+	if recheck {
+		due = slices.DeleteFunc(due, func(j Job) bool { return st.job(j.Name).Deferred == "" })
+	}
+	overdue := e.overdue(st, now)
 	if len(due) == 0 {
-		e.log.Info("nothing due")
+		if !recheck {
+			e.log.Info("nothing due")
+		}
 		return nil
 	}
 	names := make([]string, len(due))
 	for i, j := range due {
 		names[i] = j.Name
 	}
-	e.log.Info("due now", "jobs", strings.Join(names, ","))
+	if recheck {
+		e.log.Info("re-checking deferred jobs", "jobs", strings.Join(names, ","))
+	} else {
+		e.log.Info("due now", "jobs", strings.Join(names, ","))
+	}
 	var errs []error
 	for _, j := range due {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := e.run(ctx, st, j); err != nil {
+		if e.hold(ctx, st, j, now) {
+			continue
+		}
+		if err := e.run(ctx, st, j, overdue); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", j.Name, err))
 		}
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if !recheck {
+		e.alert(ctx, st, overdue)
+	}
 	return errors.Join(errs...)
+}
+
+// hold asks the Gate whether j may run, and records it deferred if not:
+// since the start of the pass (a wake) that first deferred it.
+func (e *Engine) hold(ctx context.Context, st *State, j Job, now time.Time) bool {
+	if e.cfg.Gate == nil {
+		return false
+	}
+	why := e.cfg.Gate.Hold(ctx, j.Name)
+	if why == "" {
+		return false
+	}
+	rec := st.job(j.Name)
+	if rec.DeferredSince.IsZero() {
+		rec.DeferredSince = now
+	}
+	rec.Deferred = why
+	e.saveState(st)
+	e.log.Info("job deferred; it stays due", "job", j.Name, "why", why, "since", rec.DeferredSince.Format(time.RFC3339))
+	return true
+}
+
+// clearDeferred forgets the deferral of a job no longer due (run by hand,
+// say).
+func (e *Engine) clearDeferred(st *State, due []Job) {
+	for name, rec := range st.Jobs {
+		if rec.Deferred != "" && !slices.ContainsFunc(due, func(j Job) bool { return j.Name == name }) {
+			rec.Deferred, rec.DeferredSince = "", time.Time{}
+			e.saveState(st)
+		}
+	}
+}
+
+// overdue returns the jobs deferred for DeferAlert or longer at now.
+func (e *Engine) overdue(st *State, now time.Time) []string {
+	var names []string
+	for _, name := range slices.Sorted(maps.Keys(st.Jobs)) {
+		rec := st.Jobs[name]
+		if e.cfg.DeferAlert > 0 && rec.Deferred != "" && now.Sub(rec.DeferredSince) >= e.cfg.DeferAlert {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// alert reports a failure to the heartbeat when a job that was overdue at
+// the start of the pass is still deferred: the owner must learn that
+// nothing has left the phone for days.
+func (e *Engine) alert(ctx context.Context, st *State, overdue []string) {
+	var still []string
+	for _, name := range overdue {
+		if rec := st.Jobs[name]; rec != nil && rec.Deferred != "" {
+			still = append(still, name)
+			e.log.Error("job deferred for too long", "job", name, "why", rec.Deferred,
+				"since", rec.DeferredSince.Format(time.RFC3339), "alert_after", e.cfg.DeferAlert.String())
+		}
+	}
+	if len(still) > 0 {
+		e.report(ctx, st, false)
+	}
 }
 
 // loadState reads the state file; an unreadable one is logged and
@@ -174,8 +276,8 @@ func (e *Engine) lastSuccess(ctx context.Context, st *State, j Job) (time.Time, 
 }
 
 // run runs one job, records the attempt before and its outcome after, and
-// reports to the heartbeat.
-func (e *Engine) run(ctx context.Context, st *State, j Job) error {
+// reports to the heartbeat: not a success while jobs are overdue.
+func (e *Engine) run(ctx context.Context, st *State, j Job, overdue []string) error {
 	rec := st.job(j.Name)
 	start := e.clock.Now()
 	*rec = JobRecord{LastAttempt: start, Result: ResultRunning, LastSuccess: rec.LastSuccess, PID: os.Getpid()}
@@ -196,7 +298,11 @@ func (e *Engine) run(ctx context.Context, st *State, j Job) error {
 		e.log.Error("job failed; it is retried at the next wake", "job", j.Name, "error", err)
 	}
 	e.saveState(st)
-	if ctx.Err() == nil && (err != nil || j.Heartbeat) {
+	switch {
+	case ctx.Err() != nil || err == nil && !j.Heartbeat:
+	case err == nil && len(overdue) > 0:
+		e.log.Warn("success not reported to the heartbeat while jobs are deferred for too long", "job", j.Name, "deferred", strings.Join(overdue, ","))
+	default:
 		e.report(ctx, st, err == nil)
 	}
 	return err

@@ -36,6 +36,11 @@ type JobRecord struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	// PID is the process running the job, while Result is ResultRunning.
 	PID int `json:"pid,omitempty"`
+	// Deferred is why the job, due, waits (e.g. "on mobile data"); empty
+	// when it does not.
+	Deferred string `json:"deferred,omitempty"`
+	// DeferredSince is the start of the pass that first deferred it.
+	DeferredSince time.Time `json:"deferred_since,omitzero"`
 }
 
 // HeartbeatRecord is the last heartbeat ping.
