@@ -124,3 +124,40 @@ func TestDeferAlertPingsFailOnce(t *testing.T) {
 		t.Errorf("the 5th ran %s", d)
 	}
 }
+
+// Issue 22.4: a push that stops cleanly mid-way (the phone left Wi-Fi) is
+// recorded as deferred, not failed: no failure ping, and it runs again at
+// the next re-check.
+func TestStoppedJobStaysDue(t *testing.T) {
+	p := &pings{}
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	s := newSim(t, "2027-04-01 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: jobs(schedule.Daily, true),
+		Heartbeat: pinger(t, srv.URL+"/"+token), Recheck: 30 * time.Minute, DeferAlert: 72 * time.Hour}, false)
+	wifi := parse(t, "2027-04-01 06:00")
+	s.runner.stop = func(job string, t time.Time) string {
+		if job == "push" && t.Before(wifi) {
+			return "on mobile data"
+		}
+		return ""
+	}
+	s.until("2027-04-01 12:00")
+	var got []string
+	for _, r := range s.runner.runsOf("push") {
+		got = append(got, r.Format("15:04"))
+	}
+	// 05:09 stops; the re-checks at 05:42 (stops again) and 06:15 (runs).
+	if strings.Join(got, " ") != "05:09 05:42 06:15" {
+		t.Errorf("push runs at %v\n%s", got, s.logBuf)
+	}
+	if want := "/" + token; p.got() != want {
+		t.Errorf("pings %q, want only the db's success %q", p.got(), want)
+	}
+	st, _ := s.keep.Load()
+	if r := st.Jobs["push"]; r.Result != ResultOK || r.Deferred != "" {
+		t.Errorf("push record %+v", r)
+	}
+	if !strings.Contains(s.logBuf.String(), `msg="job stopped cleanly, its conditions no longer hold; it stays due" job=push why="on mobile data"`) {
+		t.Errorf("the stop is not logged:\n%s", s.logBuf)
+	}
+}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +29,16 @@ type Job struct {
 	// backup's). Every job's failure is.
 	Heartbeat bool
 }
+
+// DeferredError is what a Runner returns when a job found that its
+// conditions no longer hold (the phone left Wi-Fi mid-push) and stopped
+// cleanly: the job is recorded as deferred, not failed, and stays due.
+type DeferredError struct {
+	// Reason is why, e.g. "on mobile data".
+	Reason string
+}
+
+func (e *DeferredError) Error() string { return "deferred: " + e.Reason }
 
 // Runner runs jobs.
 type Runner interface {
@@ -280,13 +291,20 @@ func (e *Engine) lastSuccess(ctx context.Context, st *State, j Job) (time.Time, 
 func (e *Engine) run(ctx context.Context, st *State, j Job, overdue []string) error {
 	rec := st.job(j.Name)
 	start := e.clock.Now()
+	since := rec.DeferredSince
 	*rec = JobRecord{LastAttempt: start, Result: ResultRunning, LastSuccess: rec.LastSuccess, PID: os.Getpid()}
 	e.saveState(st)
 	e.log.Info("job started", "job", j.Name)
 	err := e.cfg.Runner.Run(ctx, j.Name)
 	took := e.clock.Now().Sub(start)
 	rec.DurationMS, rec.PID = took.Milliseconds(), 0
+	var de *DeferredError
 	switch {
+	case errors.As(err, &de) && ctx.Err() == nil:
+		rec.Result, rec.Deferred, rec.DeferredSince = ResultStopped, de.Reason, cmp.Or(since, start)
+		e.log.Info("job stopped cleanly, its conditions no longer hold; it stays due", "job", j.Name, "why", de.Reason, "took", took.Round(time.Millisecond))
+		e.saveState(st)
+		return nil
 	case err == nil:
 		rec.Result, rec.LastSuccess = ResultOK, start
 		e.log.Info("job done", "job", j.Name, "took", took.Round(time.Millisecond))

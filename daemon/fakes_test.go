@@ -81,6 +81,9 @@ type fakeRunner struct {
 	runs  []run
 	// fail says whether a job fails when it runs at t.
 	fail func(job string, t time.Time) bool
+	// stop, if set, says why a job run at t stops cleanly, its
+	// conditions gone; "" when it does not.
+	stop func(job string, t time.Time) string
 	// block, if set, is where a job waits until it is closed (or ctx
 	// ends the job), after it says so on started.
 	block   chan struct{}
@@ -102,6 +105,11 @@ func (r *fakeRunner) Run(ctx context.Context, job string) error {
 		}
 	}
 	r.clock.advance(3 * time.Minute)
+	if r.stop != nil {
+		if why := r.stop(job, now); why != "" {
+			return &DeferredError{Reason: why}
+		}
+	}
 	if r.fail != nil && r.fail(job, now) {
 		return errors.New("source of " + job + " is missing")
 	}

@@ -16,6 +16,7 @@ const (
 	ResultFailed      = "failed"
 	ResultInterrupted = "interrupted" // by a signal: it will run again
 	ResultRunning     = "running"     // now, or its process was killed
+	ResultStopped     = "stopped"     // cleanly, its conditions gone: it stays due
 )
 
 // State is the engine's record, stored as JSON in local/schedule.json.

@@ -50,6 +50,11 @@ type PushOptions struct {
 	Planned func(objects int, bytes int64)
 	// Progress, if not nil, is told the bytes and the objects sent so far.
 	Progress func(bytes int64, objects int)
+	// Stop, if not nil, is asked before each object is started; an answer
+	// other than "" (why: "on mobile data") stops the push cleanly there,
+	// as MaxUpload does, and is kept in PushResult.Stopped. It must
+	// answer at once: it is asked on the upload's path.
+	Stop func() string
 }
 
 // Upload is one object a push sends.
@@ -69,8 +74,10 @@ type PushResult struct {
 	SentBytes   int64
 	// Snapshots lists the snapshots made visible in the bucket.
 	Snapshots []string
-	// Capped is set when MaxUpload stopped the push early.
+	// Capped is set when MaxUpload, or Stop, stopped the push early.
 	Capped bool
+	// Stopped is Stop's answer when it stopped the push.
+	Stopped string
 	// LeftObjects and LeftBytes count what the next push will send.
 	LeftObjects int
 	LeftBytes   int64
@@ -418,11 +425,20 @@ func (p *pusher) send(ctx context.Context, o object) error {
 }
 
 // reserve accounts for an object about to be sent; it refuses, and marks
-// the push capped, when the object would take it past MaxUpload.
+// the push capped, when the object would take it past MaxUpload or Stop
+// says to stop.
 func (p *pusher) reserve(size int64) bool {
+	var why string
+	if p.opt.Stop != nil {
+		why = p.opt.Stop()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.res.Capped {
+		return false
+	}
+	if why != "" {
+		p.res.Capped, p.res.Stopped = true, why
 		return false
 	}
 	if p.opt.MaxUpload > 0 && p.reserved+size > p.opt.MaxUpload {
