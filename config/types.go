@@ -57,6 +57,24 @@ var (
 	Globs = Type{Name: "glob patterns", check: func(_, v string) error { _, err := stage.Matcher(v); return err }}
 )
 
+// Percent is a whole percentage, 0 to 100 (a trailing % allowed).
+var Percent = Type{Name: "percentage", check: func(_, v string) error {
+	_, err := ParsePercent(v)
+	return err
+}}
+
+// Choice is a type whose value is one of words, in any case.
+func Choice(words ...string) Type {
+	return Type{Name: strings.Join(words, "|"), check: func(_, v string) error {
+		for _, w := range words {
+			if strings.EqualFold(v, w) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%q is not %s", v, strings.Join(words, " or "))
+	}}
+}
+
 // existing checks that a path exists, and is a directory when dir.
 func existing(dir bool) func(_, v string) error {
 	return func(_, v string) error {

@@ -42,6 +42,16 @@ func ParseDuration(s string) (time.Duration, error) {
 	return days + d, nil
 }
 
+// ParsePercent reads a whole percentage from 0 to 100, with or without
+// a trailing %.
+func ParsePercent(s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSuffix(s, "%"))
+	if err != nil || n < 0 || n > 100 {
+		return 0, fmt.Errorf("%q is not a percentage from 0 to 100", s)
+	}
+	return n, nil
+}
+
 // parseCount reads a positive whole number.
 func parseCount(s string) (int, error) {
 	n, err := strconv.Atoi(s)

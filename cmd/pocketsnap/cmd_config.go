@@ -65,6 +65,9 @@ type configSummary struct {
 	EnvFile  string           `json:"env_file"`
 	Values   []configValue    `json:"values"`
 	Problems []config.Problem `json:"problems"`
+	// Conditions says which detectors the scheduled jobs' conditions
+	// use; absent when their keys are bad.
+	Conditions *conditionsJSON `json:"conditions,omitempty"`
 }
 
 func runConfig(_ context.Context, e *env, args []string) error {
@@ -78,6 +81,11 @@ func runConfig(_ context.Context, e *env, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Key, v.Value, v.Source)
 	}
 	tw.Flush()
+	if cs, err := e.conditionSettings(); err == nil {
+		d := cs.describe(context.Background(), false)
+		sum.Conditions = &d
+		fmt.Fprintf(e.ui.stdout, "\nnetwork condition (the push): %s\npower condition (rootfs backup, push): %s\n", d.Network, d.Power)
+	}
 	for _, p := range sum.Problems {
 		e.ui.errorf("%s", p)
 	}

@@ -38,8 +38,21 @@ Everything runs at nice 19 in the idle I/O class but the service commands
 (<KIND>_STOP_CMD, <KIND>_START_CMD): a helper started before the priority
 is lowered runs them at the priority pocketsnap was started with, so a
 start command that launches the homeserver itself does not leave it idle.
+The db backup and retention always run. The rootfs backup waits for power
+(BACKUP_POWER=charging: only while charging; BACKUP_MIN_BATTERY=N: not
+below N% unless charging), and the push for power and the network
+(OFFSITE_NETWORK=wifi: only on Wi-Fi; an unknown state waits;
+OFFSITE_WHEN_CMD, when set, decides instead: exit 0 = go). They are
+detected with the Termux:API commands, else nmcli and
+/sys/class/power_supply (see 'pocketsnap config'). A job that waits is
+deferred, never skipped: it stays due and runs at the first wake, or
+re-check every BACKUP_RECHECK (30m) while something waits, at which its
+conditions hold.
+
 With BACKUP_DAEMON_HC_URL, a successful db backup GETs the URL and any
-failed job GETs <url>/fail; only the URL's host is ever logged. Events go
+failed job GETs <url>/fail; only the URL's host is ever logged. Once a
+job has been deferred for BACKUP_DEFER_ALERT (3d), every wake GETs
+<url>/fail and no success, until it runs. Events go
 to stdout, one line each with a UTC timestamp.`
 
 func daemonCommand() *command {
@@ -81,7 +94,7 @@ func runDueCommand() *command {
 For cron, and for running the schedule by hand: it does what the daemon
 would do if it woke now, and waits (--lock-wait) while the daemon's own
 pass runs, then finds that work done. Exits 1 if a job failed.`,
-		keys: append([]string{"BACKUP_DAEMON_HOUR", "BACKUP_DB_CADENCE", "BACKUP_DAEMON_HC_URL"}, jobKeys...),
+		keys: slices.Concat([]string{"BACKUP_DAEMON_HOUR", "BACKUP_DB_CADENCE", "BACKUP_DAEMON_HC_URL"}, conditionKeys, jobKeys),
 		examples: []string{
 			"pocketsnap run-due",
 			"pocketsnap run-due --quiet --env-file ~/pocket/.env   # from crontab, 17 */6 * * *: catches up within 6 hours",

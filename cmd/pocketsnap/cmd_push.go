@@ -31,16 +31,20 @@ type pushSummary struct {
 	DeletedPacks     int      `json:"deleted_packs"`
 	DeletedBytes     int64    `json:"deleted_bytes"`
 	Kept             int      `json:"kept"`
+	// Deferred says why the push's conditions kept it from starting or
+	// stopped it (--when-allowed, the daemon).
+	Deferred string `json:"deferred,omitempty"`
 }
 
 // pushLock is held by a push for its whole run.
 const pushLock = "local/push.lock"
 
 type pushOptions struct {
-	dryRun    bool
-	jobs      int
-	limit     byteSize
-	maxUpload byteSize
+	dryRun      bool
+	whenAllowed bool
+	jobs        int
+	limit       byteSize
+	maxUpload   byteSize
 }
 
 func pushCommand() *command {
@@ -48,20 +52,28 @@ func pushCommand() *command {
 	return &command{
 		name: "push", group: "Back up",
 		summary: "send new snapshots to the S3 bucket, then apply retention there (needs only the recipient)",
-		usage: "push [--dry-run] [--jobs N] [--limit-upload RATE] [--max-upload SIZE]" + `
+		usage: "push [--dry-run] [--when-allowed] [--jobs N] [--limit-upload RATE] [--max-upload SIZE]" + `
 
 Uploads what the bucket lacks, a snapshot's packs before its manifest,
-then applies BACKUP_KEEP_* to the bucket. The S3_* keys are read from
+then applies BACKUP_KEEP_* to the bucket. A push by hand ignores the
+push's conditions (OFFSITE_NETWORK, OFFSITE_WHEN_CMD, BACKUP_POWER,
+BACKUP_MIN_BATTERY) but says when one is not met; with --when-allowed,
+as in the daemon, it does not start then, and stops cleanly at the next
+object when one stops holding (the next push continues, sending nothing
+twice). The S3_* keys are read from
 ${DATA_DIR}/secrets/offsite.env only, which must be mode 0600.`,
 		keys: []string{"ENABLE_OFFSITE_BACKUP", "DATA_DIR", "BACKUP_DIR", "BACKUP_KEEP_<KIND>", "OFFSITE_MAX_UPLOAD_PER_RUN",
+			"OFFSITE_NETWORK", "OFFSITE_WHEN_CMD", "BACKUP_POWER", "BACKUP_MIN_BATTERY",
 			"S3_ENDPOINT", "S3_BUCKET", "S3_REGION", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_PREFIX", "S3_CA_FILE"},
 		examples: []string{
 			"pocketsnap push --dry-run              # what would be uploaded and deleted, in objects and bytes",
 			"pocketsnap push --limit-upload 200K    # at most 200 KiB/s on the SIM",
 			"pocketsnap push --max-upload 50M       # stop after 50 MiB; the next push continues (db snapshots go first)",
+			"pocketsnap push --when-allowed         # only on Wi-Fi (OFFSITE_NETWORK=wifi) with power to spare, as the daemon",
 		},
 		setup: func(fs *pflag.FlagSet) runner {
 			fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be uploaded and deleted; change nothing")
+			fs.BoolVar(&o.whenAllowed, "when-allowed", false, "push only while the push's conditions hold, as the daemon does")
 			fs.IntVar(&o.jobs, "jobs", 4, "upload `N` objects at once")
 			fs.Var(&o.limit, "limit-upload", "cap the upload rate at `RATE` bytes per second (e.g. 200K, 1M)")
 			fs.Var(&o.maxUpload, "max-upload", "stop cleanly before sending more than `SIZE` in this run (default OFFSITE_MAX_UPLOAD_PER_RUN, else no cap)")
@@ -96,6 +108,15 @@ func runPush(ctx context.Context, e *env, o pushOptions, args []string) error {
 	if err != nil {
 		return err
 	}
+	gate, err := e.startPushGate(ctx, o.whenAllowed || e.scheduled)
+	if err != nil {
+		return err
+	}
+	defer gate.close()
+	if gate.blocked != "" {
+		e.ui.summary(pushSummary{Deferred: gate.blocked})
+		return e.pushDeferred(gate.blocked)
+	}
 	s, err := e.openStore(false)
 	if err != nil {
 		return err
@@ -117,7 +138,7 @@ func runPush(ctx context.Context, e *env, o pushOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	opt := remote.PushOptions{Jobs: o.jobs, MaxUpload: int64(o.maxUpload), DryRun: o.dryRun, Files: files}
+	opt := remote.PushOptions{Jobs: o.jobs, MaxUpload: int64(o.maxUpload), DryRun: o.dryRun, Files: files, Stop: gate.Stop}
 	prog := new(pipeline.Progress)
 	bar := e.ui.noProgress()
 	opt.Planned = func(_ int, bytes int64) { bar = e.ui.startProgress("push", "objects", bytes, prog) }
@@ -145,6 +166,14 @@ func runPush(ctx context.Context, e *env, o pushOptions, args []string) error {
 	} else {
 		fmt.Fprintf(out, "uploaded %d objects, %s, to %s; %d new snapshots visible there\n",
 			res.SentObjects, humanBytes(res.SentBytes), b, len(res.Snapshots))
+	}
+	if res.Stopped != "" {
+		// Retention in the bucket waits too: it would take the packs of
+		// the snapshot being sent for orphans.
+		e.ui.warnf("stopped: %s: %d objects (%s) are left for the next push, which sends nothing twice; retention in the bucket waits for it", res.Stopped, res.LeftObjects, humanBytes(res.LeftBytes))
+		sum.Deferred = res.Stopped
+		e.ui.summary(sum)
+		return e.pushDeferred(res.Stopped)
 	}
 	if res.Capped {
 		e.ui.warnf("stopped at the upload cap of %s: %d objects (%s) are left for the next push", humanBytes(int64(o.maxUpload)), res.LeftObjects, humanBytes(res.LeftBytes))

@@ -30,8 +30,10 @@ func statusCommand() *command {
 
 Shows whether the daemon runs, each scheduled job's last success, last
 attempt, result and error, what is due now (what run-due would do), the
-next wake and what it will run, the repository's size and the last
-heartbeat. Needs only the recipient, and never waits for a running job.`,
+next wake and what it will run, the repository's size, the last
+heartbeat, and the conditions of the rootfs backup and the push: the
+detectors in use, what they find now, and each job deferred since when.
+Needs only the recipient, and never waits for a running job.`,
 		keys: append([]string{"DATA_DIR", "BACKUP_DIR"}, scheduleKeys...),
 		examples: []string{
 			"pocketsnap status",
@@ -55,6 +57,9 @@ type statusJSON struct {
 	HeartbeatHost string `json:"heartbeat_host,omitempty"`
 	// LastPush is the record of the last offsite push, if any.
 	LastPush *remote.PushRecord `json:"last_push,omitempty"`
+	// Conditions are the rootfs backup's and the push's conditions: the
+	// settings, the detectors in use and what they find now.
+	Conditions conditionsJSON `json:"conditions"`
 	*daemon.Status
 }
 
@@ -77,7 +82,12 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	out := statusJSON{Repository: e.cfg.Value("BACKUP_REPO"), Hour: cfg.Wakes.Hour, DBCadence: cfg.Jobs[0].Cadence.String(), Status: st}
+	cond, err := e.conditionSettings()
+	if err != nil {
+		return err
+	}
+	out := statusJSON{Repository: e.cfg.Value("BACKUP_REPO"), Hour: cfg.Wakes.Hour, DBCadence: cfg.Jobs[0].Cadence.String(), Status: st,
+		Conditions: cond.describe(ctx, true)}
 	if out.Daemon.Enabled, _, err = e.daemonEnabled(); err != nil {
 		return err
 	}
@@ -178,6 +188,8 @@ func printStatus(w io.Writer, s *statusJSON) {
 	default:
 		fmt.Fprintf(tw, "heartbeat\t%s: %s reported at %s UTC\n", h.Host, h.Reported, when(h.Time))
 	}
+	fmt.Fprintf(tw, "network\t%s\n", s.Conditions.Network)
+	fmt.Fprintf(tw, "power\t%s\n", s.Conditions.Power)
 	if p := s.LastPush; p != nil {
 		newest := make([]string, 0, len(p.Newest))
 		for _, kind := range slices.Sorted(maps.Keys(p.Newest)) {
@@ -199,6 +211,13 @@ func printStatus(w io.Writer, s *statusJSON) {
 			result += ": " + strings.ReplaceAll(j.Error, "\n", "; ")
 		case j.Result == daemon.ResultOK:
 			result += fmt.Sprintf(" (%s)", (time.Duration(j.DurationMS) * time.Millisecond).String())
+		}
+		if j.Deferred != "" {
+			last := ""
+			if result != "-" {
+				last = "; last run " + result
+			}
+			result = fmt.Sprintf("deferred: %s since %s UTC%s", j.Deferred, when(j.DeferredSince), last)
 		}
 		cad := j.Cadence
 		if cad == "" {

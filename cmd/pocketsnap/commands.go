@@ -49,6 +49,9 @@ type env struct {
 	fromRemote bool
 	// helper, when set, runs the service commands (see startHookHelper).
 	helper *hooks.Helper
+	// scheduled is set for the daemon's jobs: a job its conditions stop
+	// returns a daemon.DeferredError.
+	scheduled bool
 }
 
 // groups are the tasks "pocketsnap --help" groups the commands by.

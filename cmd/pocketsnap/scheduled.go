@@ -27,7 +27,7 @@ import (
 
 // scheduleKeys are the keys of the scheduled jobs, beyond those of backup
 // and rotate.
-var scheduleKeys = []string{"ENABLE_BACKUP_DAEMON", "BACKUP_DAEMON_HOUR", "BACKUP_DB_CADENCE", "BACKUP_DAEMON_HC_URL", "ENABLE_OFFSITE_BACKUP"}
+var scheduleKeys = append([]string{"ENABLE_BACKUP_DAEMON", "BACKUP_DAEMON_HOUR", "BACKUP_DB_CADENCE", "BACKUP_DAEMON_HC_URL", "ENABLE_OFFSITE_BACKUP"}, conditionKeys...)
 
 // jobKeys are the keys the scheduled jobs read: backup's and rotate's.
 var jobKeys = []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "DB_DIR", "ROOTFS_DIR", "PREFIX", "BACKUP_KEEP_DB", "BACKUP_KEEP_ROOTFS", "BACKUP_KEEP_<KIND>", "BACKUP_COMPAT", "DB_STOP_CMD", "DB_START_CMD", "DB_IMMUTABLE_GLOBS"}
@@ -74,6 +74,11 @@ func (e *env) engineConfig(log *slog.Logger) (daemon.Config, error) {
 		}
 		cfg.Heartbeat = hb
 	}
+	cond, err := e.conditionSettings()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Gate, cfg.Recheck, cfg.DeferAlert = conditionGate{cond.checker}, cond.recheck, cond.deferAlert
 	cfg.Wakes = wakes
 	cfg.Jobs = []daemon.Job{
 		{Name: "db", Cadence: db, InRepository: true, Heartbeat: true},
@@ -111,7 +116,7 @@ func (r *jobRunner) Run(ctx context.Context, job string) error {
 	out, errs := &logLines{log: log}, &logLines{log: log}
 	defer errs.flush()
 	defer out.flush()
-	je := &env{ui: &ui{stdout: out, stderr: errs, quiet: r.e.g.quiet}, cfg: r.e.cfg, g: r.e.g, helper: r.e.helper}
+	je := &env{ui: &ui{stdout: out, stderr: errs, quiet: r.e.g.quiet}, cfg: r.e.cfg, g: r.e.g, helper: r.e.helper, scheduled: true}
 	switch job {
 	case "db", "rootfs":
 		return backupCommand().runWith(ctx, je, "--no-rotate", job)
