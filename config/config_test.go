@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func write(t *testing.T, path, text string, mode os.FileMode) {
@@ -206,5 +207,53 @@ func TestPhoneLayoutDocumented(t *testing.T) {
 	}
 	if rows != 6 {
 		t.Errorf("found %d rows of paths in the README's phone layout, want 6", rows)
+	}
+}
+
+// Issue 22: the conditions' keys are checked by the doctor: words, a
+// percentage, durations with days, a command; good values pass.
+func TestConditionKeys(t *testing.T) {
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, "conditions.env")
+	write(t, envFile, strings.Join([]string{
+		"DATA_DIR=" + dir,
+		"OFFSITE_NETWORK=unmetered",
+		"BACKUP_POWER=plugged",
+		"BACKUP_MIN_BATTERY=120",
+		"BACKUP_RECHECK=-5m",
+		"BACKUP_DEFER_ALERT=3 days",
+		"OFFSITE_WHEN_CMD='unterminated",
+	}, "\n"), 0o600)
+	c, err := Load(Options{EnvFile: envFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range Check(c, nil) {
+		got = append(got, p.String())
+	}
+	want := []string{
+		envFile + ":7: OFFSITE_WHEN_CMD: unterminated quote",
+		`OFFSITE_NETWORK (` + envFile + `): "unmetered" is not any or wifi`,
+		`BACKUP_POWER (` + envFile + `): "plugged" is not any or charging`,
+		`BACKUP_MIN_BATTERY (` + envFile + `): "120" is not a percentage from 0 to 100`,
+		`BACKUP_RECHECK (` + envFile + `): "-5m" is not a duration such as 90s, 15m, 6h or 7d`,
+		`BACKUP_DEFER_ALERT (` + envFile + `): "3 days" is not a duration such as 90s, 15m, 6h or 7d`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	write(t, envFile, "DATA_DIR="+dir+"\nOFFSITE_NETWORK=WiFi\nBACKUP_POWER=charging\nBACKUP_MIN_BATTERY=25%\nBACKUP_DEFER_ALERT=1d12h\nOFFSITE_WHEN_CMD=sh -c 'exit 0'\n", 0o600)
+	if c, err = Load(Options{EnvFile: envFile}); err != nil {
+		t.Fatal(err)
+	}
+	if ps := Check(c, nil); len(ps) != 0 {
+		t.Errorf("good values refused: %v", ps)
+	}
+	if d, err := c.Duration("BACKUP_RECHECK"); err != nil || d != 30*time.Minute {
+		t.Errorf("BACKUP_RECHECK default: %v %v", d, err)
+	}
+	if d, err := c.Duration("BACKUP_DEFER_ALERT"); err != nil || d != 36*time.Hour {
+		t.Errorf("BACKUP_DEFER_ALERT: %v %v", d, err)
 	}
 }
