@@ -20,6 +20,17 @@ func (g *gateFunc) Hold(ctx context.Context, job string) string {
 	return g.hold(job, g.clock.Now())
 }
 
+// pingedSim is the phone's daily jobs with the push from the 1st of April
+// 05:00, re-checked every 30 minutes, alerting after 3 days, pinging a
+// heartbeat server.
+func pingedSim(t *testing.T) (*sim, *pings) {
+	p := &pings{}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return newSim(t, "2027-04-01 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: jobs(schedule.Daily, true),
+		Heartbeat: pinger(t, srv.URL+"/"+token), Recheck: 30 * time.Minute, DeferAlert: 72 * time.Hour}, false), p
+}
+
 // runsOf returns the times at which job ran.
 func (r *fakeRunner) runsOf(job string) []time.Time {
 	r.mu.Lock()
@@ -82,11 +93,7 @@ func TestDeferredJobRunsAtFirstAllowedRecheck(t *testing.T) {
 // withholds the db backup's success ping, until the push runs; the status
 // shows the deferral meanwhile.
 func TestDeferAlertPingsFailOnce(t *testing.T) {
-	p := &pings{}
-	srv := httptest.NewServer(p)
-	defer srv.Close()
-	s := newSim(t, "2027-04-01 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: jobs(schedule.Daily, true),
-		Heartbeat: pinger(t, srv.URL+"/"+token), Recheck: 30 * time.Minute, DeferAlert: 72 * time.Hour}, false)
+	s, p := pingedSim(t)
 	// On mobile data from the 1st at 06:00 until the 5th at 10:00.
 	from, to := parse(t, "2027-04-01 06:00"), parse(t, "2027-04-05 10:00")
 	s.cfg.Gate = &gateFunc{clock: s.clock, hold: func(job string, t time.Time) string {
@@ -129,11 +136,7 @@ func TestDeferAlertPingsFailOnce(t *testing.T) {
 // recorded as deferred, not failed: no failure ping, and it runs again at
 // the next re-check.
 func TestStoppedJobStaysDue(t *testing.T) {
-	p := &pings{}
-	srv := httptest.NewServer(p)
-	defer srv.Close()
-	s := newSim(t, "2027-04-01 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: jobs(schedule.Daily, true),
-		Heartbeat: pinger(t, srv.URL+"/"+token), Recheck: 30 * time.Minute, DeferAlert: 72 * time.Hour}, false)
+	s, p := pingedSim(t)
 	wifi := parse(t, "2027-04-01 06:00")
 	s.runner.stop = func(job string, t time.Time) string {
 		if job == "push" && t.Before(wifi) {

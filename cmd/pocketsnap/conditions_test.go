@@ -160,11 +160,10 @@ func TestPushStopsWhenWifiLost(t *testing.T) {
 	f := newPushFixture(t)
 	src := f.source(34)
 	r := rand.New(rand.NewPCG(5, 6))
-	for i := range 3 {
-		writeRandom(t, filepath.Join(src, "bulk", fmt.Sprint(i)), 6<<20, r)
-		f.mustRun("backup", "db", "--source", src, "--no-rotate")
-		time.Sleep(1100 * time.Millisecond)
+	for _, name := range []string{"a", "b", "c"} {
+		writeRandom(t, filepath.Join(src, "bulk", name), 6<<20, r)
 	}
+	f.mustRun("backup", "db", "--source", src, "--no-rotate")
 	set := f.fakeTermux()
 	f.env = append(f.env, "OFFSITE_NETWORK=wifi")
 	f.bin = buildBinary(t)
@@ -203,6 +202,9 @@ func TestPushStopsWhenWifiLost(t *testing.T) {
 	}
 	before := f.objects()
 	f.checkInvariants(nil, before)
+	if n := len(remote.SnapshotNames(sizesOf(before))); n != 0 {
+		t.Errorf("the stopped push made %d snapshots visible: its manifest goes last", n)
+	}
 
 	set("termux-wifi-connectioninfo", termuxOnWifi)
 	second := f.mustRun("push", "--when-allowed", "--json")
