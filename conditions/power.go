@@ -47,7 +47,7 @@ func (c *Checker) powerNeeded() bool { return c.Power == PowerCharging || c.MinB
 func (c *Checker) PowerDetector() string {
 	switch {
 	case !c.powerNeeded():
-		return "none: BACKUP_POWER=" + PowerAny + " and no BACKUP_MIN_BATTERY"
+		return "none needed"
 	case installed(termuxBattery):
 		return "Termux:API (" + termuxBattery + ")"
 	}
@@ -64,7 +64,7 @@ func (c *Checker) PowerDetector() string {
 func (c *Checker) CheckPower(ctx context.Context) Verdict {
 	v := Verdict{Detector: c.PowerDetector()}
 	if !c.powerNeeded() {
-		v.Allowed, v.Reason = true, "any power allowed"
+		v.Allowed, v.Reason = true, "not checked"
 		return v
 	}
 	var b battery
@@ -75,7 +75,7 @@ func (c *Checker) CheckPower(ctx context.Context) Verdict {
 	default:
 		b, err = readSysfs(c.sysfs())
 		if errors.Is(err, os.ErrNotExist) {
-			v.Allowed, v.Reason = true, "no power detector: allowed"
+			v.Allowed, v.Reason = true, "no power detector"
 			return v
 		}
 	}
@@ -83,7 +83,7 @@ func (c *Checker) CheckPower(ctx context.Context) Verdict {
 	case err != nil:
 		v.Reason = "power state unknown: " + err.Error()
 	case !b.present:
-		v.Allowed, v.Reason = true, "no battery: allowed"
+		v.Allowed, v.Reason = true, "no battery"
 	case c.Power == PowerCharging && !b.charging:
 		v.Reason = b.String()
 	case !b.charging && (b.percent < 0 || b.percent < c.MinBattery):

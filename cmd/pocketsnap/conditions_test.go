@@ -230,3 +230,25 @@ func summaryLine(out string) []byte {
 	}
 	return nil
 }
+
+// Issue 22 (done means): config checks the conditions' keys, each bad
+// value named with where it was set, and exits 1.
+func TestConfigChecksConditionKeys(t *testing.T) {
+	c := newCLI(t)
+	c.env = append(c.env, "OFFSITE_NETWORK=unmetered", "BACKUP_POWER=plugged", "BACKUP_MIN_BATTERY=101", "BACKUP_RECHECK=soon", "BACKUP_DEFER_ALERT=3 days")
+	code, out := c.run("config")
+	if code != exitError {
+		t.Errorf("config exit %d, want %d", code, exitError)
+	}
+	for _, want := range []string{
+		`OFFSITE_NETWORK (environment): "unmetered" is not any or wifi`,
+		`BACKUP_POWER (environment): "plugged" is not any or charging`,
+		`BACKUP_MIN_BATTERY (environment): "101" is not a percentage from 0 to 100`,
+		`BACKUP_RECHECK (environment): "soon" is not a duration`,
+		`BACKUP_DEFER_ALERT (environment): "3 days" is not a duration`,
+	} {
+		if !strings.Contains(out, "pocketsnap: error: "+want) {
+			t.Errorf("config output lacks %q:\n%s", want, out)
+		}
+	}
+}
