@@ -6,9 +6,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pocketsnap/pocketsnap/internal/testenv"
 )
 
 // The shapes below are those the Termux:API app writes (WifiAPI.java,
@@ -164,10 +165,8 @@ func TestTermuxHangTimesOut(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pid file: %q", b)
 	}
-	if syscall.Kill(pid, 0) == nil {
-		if st, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); !strings.Contains(string(st), ") Z ") {
-			t.Errorf("the sleep the command started (pid %d) survived", pid)
-		}
+	if !testenv.Ended(pid, 10*time.Second) {
+		t.Errorf("the sleep the command started (pid %d) survived", pid)
 	}
 	c.Power = PowerCharging
 	if v := c.CheckPower(context.Background()); v.Allowed || !strings.Contains(v.Reason, "power state unknown: termux-battery-status did not answer") {

@@ -4,9 +4,12 @@
 package testenv
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // CI reports whether the tests run in CI.
@@ -30,4 +33,19 @@ func Unavailable(t testing.TB, format string, args ...any) {
 		t.Fatalf("CI: "+format, args...)
 	}
 	t.Skipf(format, args...)
+}
+
+// Ended reports whether process pid has ended (is gone, or a zombie
+// waiting for its parent) within d. A process sent SIGKILL takes a
+// moment to die.
+func Ended(pid int, d time.Duration) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil || bytes.Contains(stat, []byte(") Z ")) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
 }
