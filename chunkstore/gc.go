@@ -52,7 +52,7 @@ type Usage struct {
 // the old packs, the old copies count as dead. The caller holds the
 // exclusive lock.
 func (s *Store) Usage(live map[ID]struct{}) (*Usage, error) {
-	ix, err := s.Index()
+	ix, err := s.writableIndex()
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func (s *Store) DropPacks(ids []ID) error {
 	if s.ReadOnly() {
 		return ErrReadOnly
 	}
-	ix, err := s.Index()
+	ix, err := s.writableIndex()
 	if err != nil {
 		return err
 	}

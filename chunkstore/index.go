@@ -213,31 +213,56 @@ func parsePayload(b []byte) (PackInfo, bool) {
 type indexLog struct {
 	mu   sync.Mutex
 	path string
+	// dirty is set by load when the file holds more than its readable
+	// records (a torn tail, a damaged record) or names packs that are
+	// gone: a writer rewrites it ([indexLog.save]) before appending, and
+	// a reader leaves it as it is.
+	dirty bool
 }
 
-// load reads the log, cuts off a torn tail, and keeps only packs whose file
-// exists (exists is asked for each pack).
-func (l *indexLog) load(exists func(ID) bool) (*Index, error) {
+// logState says what load found in a log.
+type logState struct {
+	missing bool // no file, or an empty one
+	skipped int  // damaged records
+	torn    bool // an unfinished last record
+	gone    int  // records of packs that are not stored
+}
+
+// load reads the log, leaving out a torn tail, damaged records and packs
+// for which keep is false. It never writes: only a writing command may
+// change the file ([indexLog.save]).
+func (l *indexLog) load(keep func(ID) bool) (*Index, logState, error) {
+	var st logState
 	b, err := os.ReadFile(l.path)
 	if err != nil && !os.IsNotExist(err) {
-		return nil, fmt.Errorf("failed to read index: %w", err)
+		return nil, st, fmt.Errorf("failed to read %s: %w", l.path, err)
 	}
 	packs, valid, skipped := parseLog(b)
+	st = logState{missing: len(b) == 0, skipped: skipped, torn: valid != len(b)}
 	ix := newIndex()
-	dropped := skipped > 0
 	for _, p := range packs {
-		if exists(p.ID) {
+		if keep(p.ID) {
 			ix.add(p)
 		} else {
-			dropped = true
+			st.gone++
 		}
 	}
-	if dropped || valid != len(b) {
-		if err := l.rewrite(ix.Packs()); err != nil {
-			return nil, err
-		}
+	l.mu.Lock()
+	l.dirty = st.skipped > 0 || st.torn || st.gone > 0
+	l.mu.Unlock()
+	return ix, st, nil
+}
+
+// save rewrites the log with ix's packs if load found it dirty, so that
+// what is appended next follows whole records. The caller writes.
+func (l *indexLog) save(ix *Index) error {
+	l.mu.Lock()
+	dirty := l.dirty
+	l.mu.Unlock()
+	if !dirty {
+		return nil
 	}
-	return ix, nil
+	return l.rewrite(ix.Packs())
 }
 
 // append adds a pack's record and syncs the file.
@@ -262,6 +287,7 @@ func (l *indexLog) append(p PackInfo) error {
 func (l *indexLog) rewrite(packs []PackInfo) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.dirty = false
 	return fsync.WriteAtomic(l.path, 0o600, func(w io.Writer) error {
 		var buf bytes.Buffer
 		for _, p := range packs {

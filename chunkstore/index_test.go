@@ -23,9 +23,17 @@ func TestIndexLogSurvivesTornAppend(t *testing.T) {
 	os.WriteFile(l.path, raw[:full-5], 0o600)
 
 	exists := func(id ID) bool { return id != b.ID } // b's pack is gone
-	ix, err := l.load(exists)
+	before, _ := os.ReadFile(l.path)
+	ix, st, err := l.load(exists)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Issue 17.3: loading never writes; a writer cuts the log.
+	if after, _ := os.ReadFile(l.path); string(after) != string(before) {
+		t.Error("load changed the log")
+	}
+	if !st.torn || st.gone != 1 || st.skipped != 0 || st.describe(3) != "" {
+		t.Errorf("load found %+v", st)
 	}
 	if _, ok := ix.Lookup(ID{1}); !ok {
 		t.Error("blob of pack a lost")
@@ -36,12 +44,15 @@ func TestIndexLogSurvivesTornAppend(t *testing.T) {
 	if ix.Has(ID{4}) {
 		t.Error("blob of the torn record c indexed")
 	}
-	// The log was rewritten without the torn tail and the missing pack, so
-	// appends continue cleanly.
+	// A writer rewrites the log without the torn tail and the missing
+	// pack, so appends continue cleanly.
+	if err := l.save(ix); err != nil {
+		t.Fatal(err)
+	}
 	if err := l.append(c); err != nil {
 		t.Fatal(err)
 	}
-	ix, err = l.load(func(ID) bool { return true })
+	ix, _, err = l.load(func(ID) bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,9 +106,12 @@ func TestIndexLogSkipsCorruptRecord(t *testing.T) {
 	rec := len(appendRecord(nil, packs[0]))
 	raw[rec+10] ^= 0xff // inside the second record's payload
 	os.WriteFile(l.path, raw, 0o600)
-	ix, err := l.load(func(ID) bool { return true })
+	ix, st, err := l.load(func(ID) bool { return true })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if st.skipped != 1 || st.describe(3) == "" {
+		t.Errorf("load found %+v", st)
 	}
 	if !ix.Has(ID{1}) || ix.Has(ID{2}) || !ix.Has(ID{3}) {
 		t.Fatalf("after a corrupt middle record: has 1=%v 2=%v 3=%v", ix.Has(ID{1}), ix.Has(ID{2}), ix.Has(ID{3}))

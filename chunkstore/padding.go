@@ -99,15 +99,16 @@ func plainSize(encrypted bool, h, stored int64) (int64, bool) {
 }
 
 // paddingFor returns the length of the padding frame to add to a pack
-// plaintext of n bytes, stored after a header of h bytes, so that its
-// stored size is a Padmé length: 0 when it is one already, otherwise at
-// least the frame's header.
-func paddingFor(encrypted bool, h, n int64) int64 {
-	if st := sealedSize(encrypted, h, n); Padme(st) == st {
+// plaintext of n bytes, stored after a header of h bytes and followed by
+// tail bytes (a version 2 pack's sealed blob table), so that its stored
+// size is a Padmé length: 0 when it is one already, otherwise at least the
+// frame's header.
+func paddingFor(encrypted bool, h, tail, n int64) int64 {
+	if st := sealedSize(encrypted, h, n) + tail; Padme(st) == st {
 		return 0
 	}
-	for t := Padme(sealedSize(encrypted, h, n+paddingHeader)); ; t = Padme(t + 1) {
-		if p, ok := plainSize(encrypted, h, t); ok {
+	for t := Padme(sealedSize(encrypted, h, n+paddingHeader) + tail); ; t = Padme(t + 1) {
+		if p, ok := plainSize(encrypted, h, t-tail); ok {
 			return p - n
 		}
 	}

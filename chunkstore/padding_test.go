@@ -3,6 +3,7 @@ package chunkstore
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -74,12 +75,17 @@ func TestPaddingFor(t *testing.T) {
 			if !enc && h > 0 {
 				continue
 			}
-			for _, n := range sizes {
-				pad := paddingFor(enc, h, n)
-				stored := sealedSize(enc, h, n+pad)
-				if (pad != 0 && pad < paddingHeader) || !isPadme(stored) {
-					t.Fatalf("encrypted %v, header %d, %d bytes: padding %d gives %d stored bytes", enc, h, n, pad, stored)
+			for i, n := range sizes {
+				// Version 2 packs end with their sealed blob table.
+				tail := []int64{0, 109, 4465}[i%3]
+				pad := paddingFor(enc, h, tail, n)
+				if st := sealedSize(enc, h, n+pad) + tail; (pad != 0 && pad < paddingHeader) || !isPadme(st) {
+					t.Fatalf("encrypted %v, header %d, %d bytes and %d after: padding %d gives %d stored bytes", enc, h, n, tail, pad, st)
 				}
+				if tail != 0 {
+					continue
+				}
+				stored := sealedSize(enc, h, n+pad)
 				if bound := sealedSize(enc, h, n) + paddingHeader + 2*ageTag + sealedSize(enc, h, n)/16; stored > bound {
 					t.Fatalf("encrypted %v, header %d, %d bytes: padded to %d", enc, h, n, stored)
 				}
@@ -176,7 +182,10 @@ func checkWithTools(t *testing.T, s *Store, id *age.X25519Identity, pack ID) {
 	testenv.NeedTools(t, "age", "zstd")
 	key := filepath.Join(t.TempDir(), "key.txt")
 	os.WriteFile(key, []byte(id.String()+"\n"), 0o600)
-	out, err := exec.Command("sh", "-c", `age -d -i "$1" "$2" | zstd -d -c -q`, "sh", key, s.packPath(pack)).Output()
+	// A version 2 pack's payload is the age file; its sealed blob table
+	// follows.
+	out, err := exec.Command("sh", "-c", `head -c "$3" "$2" | age -d -i "$1" | zstd -d -c -q`, "sh", key, s.packPath(pack),
+		fmt.Sprint(payloadSize(t, s, pack))).Output()
 	if err != nil {
 		t.Fatalf("age -d | zstd -d of a padded pack: %v", err)
 	}
@@ -201,4 +210,26 @@ func checkWithTools(t *testing.T, s *Store, id *age.X25519Identity, pack ID) {
 	if !bytes.Equal(out, wantOut) {
 		t.Fatalf("zstd -d gives %d bytes, want the %d bytes of the pack's blobs", len(out), len(wantOut))
 	}
+}
+
+// payloadSize returns the stored size of a pack's payload: the whole pack
+// in version 1, the part before the sealed blob table in version 2.
+func payloadSize(t *testing.T, s *Store, pack ID) int64 {
+	t.Helper()
+	b, err := os.ReadFile(s.packPath(pack))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.cfg.Version < 2 {
+		return int64(len(b))
+	}
+	tk, err := s.packTableKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := tk.payloadSize(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -295,7 +295,19 @@ func (c *packCache) open(id ID) (*packHandle, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s cannot be read by range", PackName(id))
 	}
-	ra, size, err := c.s.codec.OpenAt(fra, fi.Size())
+	size := fi.Size()
+	if c.s.cfg.Version >= 2 {
+		tk, err := c.s.packTableKeys()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if size, err = tk.payloadSize(fra, size); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+	}
+	ra, size, err := c.s.codec.OpenAt(fra, size)
 	if err != nil {
 		f.Close()
 		if errors.Is(err, ErrNoIdentity) || errors.Is(err, ErrWrongIdentity) {

@@ -34,8 +34,8 @@ func (s *Store) loadRemote() (*Index, *Index, error) {
 	}
 	r.once.Do(func() {
 		keep := func(ID) bool { return true }
-		if r.index, r.err = r.log.load(keep); r.err == nil {
-			r.own, r.err = r.adopted.load(keep)
+		if r.index, _, r.err = r.log.load(keep); r.err == nil {
+			r.own, _, r.err = r.adopted.load(keep)
 		}
 	})
 	return r.index, r.own, r.err
@@ -64,8 +64,12 @@ func (s *Store) RecordRemote(packs ...PackInfo) error {
 	return appendAll(s.bucket.log, ix, packs)
 }
 
-// appendAll appends packs to a log and its index.
+// appendAll appends packs to a log and its index, after cutting what a
+// crash or damage left in the log.
 func appendAll(l *indexLog, ix *Index, packs []PackInfo) error {
+	if err := l.save(ix); err != nil {
+		return err
+	}
 	for _, p := range packs {
 		if err := l.append(p); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package chunkstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -170,10 +171,16 @@ func TestAlteredConfigIsRefused(t *testing.T) {
 	}
 	cfg := s.Config()
 	cfg.Recipients = append(cfg.Recipients, attacker.Recipient().String())
-	b, err := json.MarshalIndent(cfg, "", "  ")
+	// Version 2: the parameters' line replaced, the MAC line kept.
+	stored, err := os.ReadFile(filepath.Join(s.Dir(), configFile))
 	if err != nil {
 		t.Fatal(err)
 	}
+	b, err := json.Marshal(cfg.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, stored[bytes.IndexByte(stored, '\n'):]...)
 	if err := os.WriteFile(filepath.Join(s.Dir(), configFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -56,9 +56,15 @@ type Store struct {
 	keysErr  error
 	keysFile string // repository-relative name the keys were read from
 
+	tableOnce sync.Once
+	table     *packTableKeys
+	tableErr  error
+
 	indexOnce sync.Once
 	index     *Index
 	indexErr  error
+
+	warn func(string)
 
 	enc     *zstd.Encoder
 	dec     *zstd.Decoder
@@ -75,6 +81,16 @@ func Init(dir string, recipients []string) (*Store, error) {
 // InitWith is Init with chunking parameters other than the defaults, for
 // measuring them.
 func InitWith(dir string, recipients []string, ch Chunking) (*Store, error) {
+	return InitVersion(dir, recipients, ch, FormatVersion)
+}
+
+// InitVersion is InitWith in an older format version, from 1 to
+// [FormatVersion]: for the fixtures and tests that keep repositories of
+// every version working.
+func InitVersion(dir string, recipients []string, ch Chunking, version int) (*Store, error) {
+	if version < 1 || version > FormatVersion {
+		return nil, fmt.Errorf("no repository format version %d", version)
+	}
 	recs, _, err := ParseRecipients(strings.Join(recipients, "\n"))
 	if err != nil {
 		return nil, err
@@ -83,7 +99,7 @@ func InitWith(dir string, recipients []string, ch Chunking) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Chunking = ch
+	cfg.Chunking, cfg.Version = ch, version
 	keys, err := NewKeys()
 	if err != nil {
 		return nil, err
@@ -134,7 +150,8 @@ func create(dir string, cfg Config, keys *Keys, sealed []byte) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.sign(keys); err != nil {
+	cb, err := cfg.encode(keys)
+	if err != nil {
 		return nil, err
 	}
 	if err := fsync.WriteFile(filepath.Join(dir, localKeys), 0o600, kb); err != nil {
@@ -143,12 +160,8 @@ func create(dir string, cfg Config, keys *Keys, sealed []byte) (*Store, error) {
 	if err := fsync.WriteFile(filepath.Join(dir, name), 0o600, sealed); err != nil {
 		return nil, fmt.Errorf("failed to write %s: %w", name, err)
 	}
-	cb, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return nil, err
-	}
 	// The config is written last: a repository exists once it is there.
-	if err := fsync.WriteFile(filepath.Join(dir, configFile), 0o644, append(cb, '\n')); err != nil {
+	if err := fsync.WriteFile(filepath.Join(dir, configFile), 0o644, cb); err != nil {
 		return nil, fmt.Errorf("failed to write config: %w", err)
 	}
 	return Open(dir)
@@ -346,47 +359,11 @@ func parseKeys(b []byte, name string) (*Keys, error) {
 
 // Index returns the blob index, loading it on first use: from the device's
 // plaintext log, or, where the repository has no such log (a copy on the
-// machine that holds the identity), by reading every pack's trailer.
+// machine that holds the identity), from the packs. Loading never writes:
+// see index_repair.go for what is done with a damaged or missing log.
 func (s *Store) Index() (*Index, error) {
 	s.indexOnce.Do(func() { s.index, s.indexErr = s.loadIndex() })
 	return s.index, s.indexErr
-}
-
-func (s *Store) loadIndex() (*Index, error) {
-	if s.ReadOnly() {
-		packs, err := s.ListPacks()
-		if err != nil {
-			return nil, err
-		}
-		return s.rebuildIndex(packs)
-	}
-	if _, err := os.Stat(s.log.path); os.IsNotExist(err) {
-		packs, err := s.ListPacks()
-		if err != nil {
-			return nil, err
-		}
-		if len(packs) > 0 {
-			// Built from the packs' own trailers, the index cannot tell a
-			// pack stored under another's name: every blob would read
-			// back intact. Hash each pack before its first read instead.
-			s.packs.hashFirst = true
-			return s.rebuildIndex(packs)
-		}
-	}
-	return s.log.load(s.HasPack)
-}
-
-// rebuildIndex reads the trailer of every pack (which needs the identity).
-func (s *Store) rebuildIndex(packs []ObjectInfo) (*Index, error) {
-	ix := newIndex()
-	for _, p := range packs {
-		entries, err := s.packTrailer(p.ID)
-		if err != nil {
-			return nil, err
-		}
-		ix.add(PackInfo{ID: p.ID, Size: p.Size, Blobs: entries})
-	}
-	return ix, nil
 }
 
 func (s *Store) packPath(id ID) string {

@@ -89,7 +89,7 @@ func TestVectorPackTrailer(t *testing.T) {
 
 // vectorConfig is a fixed version 1 config.
 func vectorConfig() Config {
-	return Config{
+	return Config{Params: Params{
 		Version:    1,
 		ID:         "000102030405060708090a0b0c0d0e0f",
 		Encoding:   EncodingAge,
@@ -97,7 +97,7 @@ func vectorConfig() Config {
 		Chunking:   DefaultChunking,
 		PackSize:   DefaultPackSize,
 		Created:    time.Date(2026, 11, 29, 4, 0, 0, 0, time.UTC),
-	}
+	}}
 }
 
 // Issue 19: version 1 computes the config MAC over Go's JSON re-encoding

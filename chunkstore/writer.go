@@ -71,7 +71,7 @@ func (s *Store) NewWriter() (*Writer, error) {
 	if s.ReadOnly() {
 		return nil, ErrReadOnly
 	}
-	ix, err := s.Index()
+	ix, err := s.writableIndex()
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +250,8 @@ type openPack struct {
 	padding   Padding
 	encrypted bool
 	header    int64 // stored bytes before the plaintext (age's header)
+	// table seals the blob table after the payload (version 2).
+	table *packTableKeys
 }
 
 func (s *Store) newPack() (*openPack, error) {
@@ -258,6 +260,12 @@ func (s *Store) newPack() (*openPack, error) {
 		return nil, fmt.Errorf("failed to create pack: %w", err)
 	}
 	p := &openPack{sealedPack: sealedPack{f: f}, h: sha256.New(), padding: s.padding, encrypted: s.codec.Encrypted()}
+	if s.cfg.Version >= 2 {
+		if p.table, err = s.packTableKeys(); err != nil {
+			p.discard()
+			return nil, err
+		}
+	}
 	p.cw = &countWriter{w: io.MultiWriter(f, p.h)}
 	if p.sw, err = s.codec.Seal(p.cw); err != nil {
 		p.discard()
@@ -276,19 +284,29 @@ func (p *openPack) add(id ID, frame []byte, rawLen int) error {
 	return nil
 }
 
-// finish writes the padding, if any, and the trailer, and ends the
-// encryption.
+// finish writes the padding, if any, and the trailer, ends the
+// encryption and, in version 2, appends the sealed blob table.
 func (p *openPack) finish() (*sealedPack, error) {
 	trailer := appendTrailer(nil, p.entries)
+	var tail int64
+	if p.table != nil {
+		tail = tableOverhead(len(trailer))
+	}
 	var err error
 	if p.padding == PaddingPadme {
-		err = writePadding(p.sw, paddingFor(p.encrypted, p.header, int64(p.size+len(trailer))))
+		err = writePadding(p.sw, paddingFor(p.encrypted, p.header, tail, int64(p.size+len(trailer))))
 	}
 	if err == nil {
 		_, err = p.sw.Write(trailer)
 	}
 	if err == nil {
 		err = p.sw.Close()
+	}
+	if err == nil && p.table != nil {
+		var sealed []byte
+		if sealed, err = p.table.seal(trailer); err == nil {
+			_, err = p.cw.Write(sealed)
+		}
 	}
 	if err == nil && p.padding == PaddingPadme && Padme(p.cw.n) != p.cw.n {
 		err = fmt.Errorf("padding miscomputed: %d stored bytes is not a Padmé length", p.cw.n)

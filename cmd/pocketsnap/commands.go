@@ -63,7 +63,7 @@ func commands() []*command {
 		initCommand(), configCommand(), migrateCommand(),
 		backupCommand(), rotateCommand(), pushCommand(),
 		daemonCommand(), runDueCommand(), statusCommand(),
-		snapshotsCommand(), lsCommand(), diffCommand(), checkCommand(), verifyArchiveCommand(),
+		snapshotsCommand(), lsCommand(), diffCommand(), checkCommand(), verifyArchiveCommand(), repairCommand(),
 		restoreCommand(), exportCommand(),
 	}
 }

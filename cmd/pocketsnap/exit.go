@@ -102,6 +102,7 @@ func hint(err error) string {
 	var le *chunkstore.LockedError
 	var he *hintError
 	var fe *chunkstore.FingerprintError
+	var ie *chunkstore.IndexError
 	switch {
 	case errors.As(err, &he):
 		return he.hint
@@ -111,6 +112,8 @@ func hint(err error) string {
 		return "run 'pocketsnap --help' or 'pocketsnap COMMAND --help'"
 	case errors.As(err, &le):
 		return "wait for that process to finish; a killed process releases the lock by itself"
+	case errors.As(err, &ie):
+		return "bring the identity to the device for this once: BACKUP_AGE_IDENTITY=FILE pocketsnap repair index"
 	case errors.Is(err, chunkstore.ErrNoIdentity), errors.Is(err, compat.ErrNeedIdentity):
 		return "set BACKUP_AGE_IDENTITY to the path of the age identity file (keep it off the phone; bring it only to restore)"
 	case errors.Is(err, chunkstore.ErrWrongIdentity):

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/internal/golden"
+	"github.com/pocketsnap/pocketsnap/internal/testenv"
 	"github.com/pocketsnap/pocketsnap/internal/testtree"
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/pipeline"
@@ -197,7 +198,7 @@ func makeFixtureV1(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(fixtureV1, "expected"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s, err := chunkstore.InitWith(repo, []string{id.Recipient().String()}, fixtureChunking)
+	s, err := chunkstore.InitVersion(repo, []string{id.Recipient().String()}, fixtureChunking, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,4 +385,42 @@ func (f *fixtureTree) finish() {
 		}
 	}
 	f.paths = nil
+}
+
+// Issue 20 (the recovery script is kept working for version 1): each
+// snapshot of the committed v1 repository is recovered with the shipped
+// script, the real age, zstd and GNU tar, to the committed listing.
+func TestRecoverV1FixtureByHand(t *testing.T) {
+	testenv.NeedTools(t, "age", "zstd", "tar", "python3")
+	c := fixtureCLI(t, fixtureV1)
+	c.recoverByHand(fixtureSnapshots[0].name, fixtureSnapshots[1].name, fixtureSnapshots[2].name)
+}
+
+// recoverByHand recovers snapshots with scripts/pocketsnap-recover, age,
+// zstd and tar, and compares each tree with the committed listing.
+func (c *fixtureRepo) recoverByHand(names ...string) {
+	c.t.Helper()
+	script, _ := filepath.Abs(filepath.Join("..", "..", "scripts", "pocketsnap-recover"))
+	for _, name := range names {
+		out := filepath.Join(c.dir, "recovered-"+name)
+		if err := os.Mkdir(out, 0o755); err != nil {
+			c.t.Fatal(err)
+		}
+		cmd := exec.Command("bash", "-c", `set -o pipefail; python3 "$1" "$2" "$3" -i "$4" | zstd -d | tar -xpf - -C "$5"`,
+			"bash", script, c.repo, name, filepath.Join(c.dir, "identity.txt"), out)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			c.t.Fatalf("recovering %s by hand: %v\n%s", name, err, b)
+		}
+		got, err := testtree.Listing(out)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		want, err := os.ReadFile(filepath.Join(c.src, "expected", name+".txt"))
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if got != string(want) {
+			c.t.Errorf("%s recovered by hand differs from expected/%s.txt:\n--- want\n%s--- got\n%s", name, name, want, got)
+		}
+	}
 }

@@ -80,6 +80,7 @@ func (e *env) openStore(create bool) (*chunkstore.Store, error) {
 		return nil, err
 	}
 	s.SetPadding(padding)
+	s.SetWarn(func(msg string) { e.ui.warnf("%s", msg) })
 	return s, nil
 }
 

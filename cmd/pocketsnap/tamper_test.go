@@ -18,6 +18,7 @@ import (
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/internal/testenv"
 	"github.com/pocketsnap/pocketsnap/internal/testtree"
 )
@@ -101,9 +102,12 @@ type attacker struct {
 
 func newAttacker(t *testing.T, repo string) *attacker {
 	t.Helper()
-	var cfg struct{ Recipients []string }
 	b, err := os.ReadFile(filepath.Join(repo, "config"))
-	if err != nil || json.Unmarshal(b, &cfg) != nil || len(cfg.Recipients) != 1 {
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := chunkstore.ParseConfig(b)
+	if err != nil || len(cfg.Recipients) != 1 {
 		t.Fatalf("config: %v", err)
 	}
 	r, err := age.ParseX25519Recipient(cfg.Recipients[0])
@@ -263,13 +267,16 @@ func TestAttackerIsRefused(t *testing.T) {
 		for _, p := range packNames(t, repo) {
 			os.Remove(packPath(repo, p))
 		}
+		// In format version 2 a pack must carry its blob table sealed under
+		// the repository's keys, which the attacker does not have: the
+		// forged pack is refused before any blob of it is read.
 		forged := a.forgePack(repo, ids, "")
-		refused(t, v.c, repo, v.snapshot, []string{"in pack " + forged + ": corrupt: content does not match its ID"})
+		refused(t, v.c, repo, v.snapshot, []string{"have no blob table sealed under this repository's keys, data/" + forged[:2] + "/" + forged + " first", ": missing"})
 
 		repo = v.copyRepo(t, true)
 		real := packNames(t, repo)[0]
 		a.forgePack(repo, ids, real)
-		refused(t, v.c, repo, v.snapshot, []string{"in pack " + real + ": corrupt: stored bytes hash to"})
+		refused(t, v.c, repo, v.snapshot, []string{"in pack " + real + ": corrupt: no blob table sealed under this repository's keys"})
 	})
 
 	// (c) Two packs, each stored under the other's name.
