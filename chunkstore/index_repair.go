@@ -95,6 +95,11 @@ func (s *Store) loadIndex() (*Index, error) {
 	if len(unindexed) == 0 {
 		return ix, nil
 	}
+	if problem == "" && st.torn {
+		// Records were lost with the tail (version 1 cannot tell that
+		// from a crash during an append, which leaves an orphan).
+		problem = "ends in a cut-off record"
+	}
 	// Version 2 indexes them from their sealed tables, which costs a read
 	// of a few hundred bytes each: orphans too, harmlessly, and records
 	// lost in any way, even a cut at a record's boundary.
