@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
@@ -432,5 +433,64 @@ func TestRestoreStreamFromTheBucketFetchesEachRangeOnce(t *testing.T) {
 	t.Logf("%d ranged GETs fetched %d bytes of %d stored", reqs, fetched, stored)
 	if fetched > stored {
 		t.Fatalf("fetched %d bytes, more than the %d the bucket holds: some ranges were fetched twice", fetched, stored)
+	}
+}
+
+// Issue 20 (a v1 repository keeps working, push included): the committed
+// version 1 repository is pushed to a real bucket and every snapshot is
+// read back from it by range, with the identity, to the same stream as
+// from the device.
+func TestPushAndReadV1Fixture(t *testing.T) {
+	f := newFixture(t)
+	dir := filepath.Join(t.TempDir(), "repo")
+	if out, err := exec.Command("cp", "-a", "../testdata/repo-v1/repo", dir).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	key, err := os.ReadFile("../testdata/repo-v1/identity.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := age.ParseIdentities(bytes.NewReader(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ids[0].(*age.X25519Identity)
+	f.repo = &repotest.Repo{Dir: dir, Identity: id, Recipient: id.Recipient().String()}
+	b := f.bucket(t, remote.Options{})
+	if _, err := f.push(t, b, remote.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := b.FS(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	s, err := remote.Open(fsys, nil, []age.Identity{id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v := s.Config().Version; v != 1 {
+		t.Fatalf("the bucket holds a version %d repository", v)
+	}
+	names, err := manifest.Names(s)
+	if err != nil || len(names) != 3 {
+		t.Fatalf("snapshots in the bucket: %v, %v", names, err)
+	}
+	for _, name := range names {
+		m, err := manifest.Load(s, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Open(s.Codec()); err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(pipeline.NewStreamReader(t.Context(), s, m))
+		if err != nil {
+			t.Fatalf("%s from the bucket: %v", name, err)
+		}
+		if !bytes.Equal(got, f.repo.Stream(t, name)) {
+			t.Fatalf("%s read from the bucket differs from the device's", name)
+		}
 	}
 }
