@@ -82,12 +82,17 @@ func (tk *packTableKeys) seal(trailer []byte) ([]byte, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
+	return tk.sealWith(trailer, nonce), nil
+}
+
+// sealWith is seal with a given nonce.
+func (tk *packTableKeys) sealWith(trailer, nonce []byte) []byte {
 	n := len(trailer) + chacha20poly1305.Overhead
 	var length [4]byte
 	binary.LittleEndian.PutUint32(length[:], uint32(n)^tk.lengthMask(nonce))
 	out := tk.aead.Seal(make([]byte, 0, int(tableOverhead(len(trailer)))), nonce, trailer, append([]byte(tableContext), length[:]...))
 	out = append(out, length[:]...)
-	return append(out, nonce...), nil
+	return append(out, nonce...)
 }
 
 var errNoTable = errors.New("no blob table sealed under this repository's keys")

@@ -1,6 +1,8 @@
 package chunkstore
 
 import (
+	"bytes"
+	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -141,5 +143,72 @@ func TestVectorConfigMACv1(t *testing.T) {
 	}
 	if err := cfg.verify(fk); err != nil {
 		t.Errorf("the committed v1 config does not verify: %v", err)
+	}
+}
+
+// Version 2: the config's MAC over the stored bytes of its first line, and
+// the stored config, for the fixed config and key.
+func TestVectorConfigMACv2(t *testing.T) {
+	c := vectorConfig()
+	c.Version = 2
+	b, err := c.encode(vectorKeys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	out.WriteString("# Config, version 2, as stored: the parameters on one line, then the MAC,\n")
+	out.WriteString("# HMAC-SHA-256(mac_key, \"pocketsnap config v2\\n\" + first line); mac_key = bytes 20..3f.\n---\n")
+	out.Write(b)
+	golden.Check(t, filepath.Join(vectorDir, "config-v2.txt"), []byte(out.String()))
+
+	p, err := ParseConfig(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.verify(vectorKeys()); err != nil {
+		t.Fatal(err)
+	}
+	// The MAC covers the bytes as stored: the same parameters spelt
+	// otherwise (a space) do not verify.
+	spaced := bytes.Replace(b, []byte(`"version":2,`), []byte(`"version": 2,`), 1)
+	if p, err := ParseConfig(spaced); err != nil || p.verify(vectorKeys()) == nil {
+		t.Fatalf("a respelt config: %v, verifies", err)
+	}
+}
+
+// Version 2: the keys derived for the sealed blob tables, and the sealed
+// table of the trailer of pack-trailer-v1.txt under a fixed nonce.
+func TestVectorSealedTable(t *testing.T) {
+	tk, err := vectorKeys().tableKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := vectorKeys()
+	var entries []BlobEntry
+	off := uint32(0)
+	for i, p := range vectorPlaintexts() {
+		e := BlobEntry{ID: k.BlobID(p), Offset: off, Length: uint32(13 + 100*i), RawLength: uint32(len(p))}
+		off += e.Length
+		entries = append(entries, e)
+	}
+	nonce := make([]byte, tableNonceSize)
+	for i := range nonce {
+		nonce[i] = byte(0xa0 + i)
+	}
+	lenKey, _ := hkdf.Key(sha256.New, k.MACKey[:], nil, tableLenKeyInfo, 32)
+	tableKey, _ := hkdf.Key(sha256.New, k.MACKey[:], nil, tableKeyInfo, 32)
+	sealed := tk.sealWith(appendTrailer(nil, entries), nonce)
+	var out strings.Builder
+	out.WriteString("# Sealed blob table, version 2 (mac_key = bytes 20..3f; nonce = bytes a0..b7).\n")
+	fmt.Fprintf(&out, "# table key  = HKDF-SHA-256(mac_key, no salt, %q)\n%x\n", tableKeyInfo, tableKey)
+	fmt.Fprintf(&out, "# length key = HKDF-SHA-256(mac_key, no salt, %q)\n%x\n", tableLenKeyInfo, lenKey)
+	fmt.Fprintf(&out, "# length mask = first 4 bytes (LE) of HMAC-SHA-256(length key, nonce)\n%08x\n", tk.lengthMask(nonce))
+	out.WriteString("# What follows the payload of a pack whose trailer is that of pack-trailer-v1.txt:\n")
+	out.WriteString(hexLines(sealed))
+	golden.Check(t, filepath.Join(vectorDir, "sealed-table-v2.txt"), []byte(out.String()))
+
+	got, payload, err := tk.open(bytes.NewReader(append(make([]byte, off), sealed...)), int64(off)+int64(len(sealed)))
+	if err != nil || payload != int64(off) || len(got) != len(entries) || got[2] != entries[2] {
+		t.Fatalf("open: %v, payload %d", err, payload)
 	}
 }
