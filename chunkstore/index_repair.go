@@ -73,11 +73,7 @@ func (s *Store) loadIndex() (*Index, error) {
 		_, err := s.indexPacks(ix, packs)
 		return ix, err
 	}
-	stored := make(map[ID]bool, len(packs))
-	for _, p := range packs {
-		stored[p.ID] = true
-	}
-	ix, st, err := s.log.load(func(id ID) bool { return stored[id] })
+	ix, st, err := s.loadLog(packs)
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +122,16 @@ func (s *Store) loadIndex() (*Index, error) {
 		s.warnf("%d pack(s) not in %s have no blob table sealed under this repository's keys, %s first: left out, their blobs are missing; 'pocketsnap check' tells more", len(bad), localIndex, PackName(bad[0]))
 	}
 	return ix, nil
+}
+
+// loadLog reads local/index, leaving out the packs that are not among
+// the stored packs.
+func (s *Store) loadLog(packs []ObjectInfo) (*Index, logState, error) {
+	stored := make(map[ID]bool, len(packs))
+	for _, p := range packs {
+		stored[p.ID] = true
+	}
+	return s.log.load(func(id ID) bool { return stored[id] })
 }
 
 // indexPacks adds the packs to ix, read from their sealed tables (version
@@ -188,11 +194,7 @@ func (s *Store) RepairIndex() (RepairStats, error) {
 	if err != nil {
 		return st, err
 	}
-	stored := make(map[ID]bool, len(packs))
-	for _, p := range packs {
-		stored[p.ID] = true
-	}
-	old, _, err := s.log.load(func(id ID) bool { return stored[id] })
+	old, _, err := s.loadLog(packs)
 	if err != nil {
 		return st, err
 	}

@@ -38,6 +38,21 @@ func vectorPlaintexts() [][]byte {
 	return [][]byte{nil, []byte("pocketsnap"), make([]byte, 1024), long}
 }
 
+// vectorEntries are the blob entries of the pack trailer vectors: the
+// plaintexts' IDs, frames of 13, 113, 213 and 313 bytes from offset 0. It
+// returns them and where the last frame ends.
+func vectorEntries() ([]BlobEntry, uint32) {
+	k := vectorKeys()
+	var entries []BlobEntry
+	off := uint32(0)
+	for i, p := range vectorPlaintexts() {
+		e := BlobEntry{ID: k.BlobID(p), Offset: off, Length: uint32(13 + 100*i), RawLength: uint32(len(p))}
+		off += e.Length
+		entries = append(entries, e)
+	}
+	return entries, off
+}
+
 // hexLines writes b as lines of 32 bytes in hex.
 func hexLines(b []byte) string {
 	var s strings.Builder
@@ -65,14 +80,7 @@ func TestVectorBlobIDs(t *testing.T) {
 // Issue 19: the bytes of a version 1 pack trailer and of a padding frame
 // header, for fixed entries.
 func TestVectorPackTrailer(t *testing.T) {
-	k := vectorKeys()
-	var entries []BlobEntry
-	off := uint32(0)
-	for i, p := range vectorPlaintexts() {
-		e := BlobEntry{ID: k.BlobID(p), Offset: off, Length: uint32(13 + 100*i), RawLength: uint32(len(p))}
-		off += e.Length
-		entries = append(entries, e)
-	}
+	entries, off := vectorEntries()
 	var out strings.Builder
 	out.WriteString("# Pack trailer, version 1, of four entries (blob IDs of blob-ids.txt;\n")
 	out.WriteString("# frames of 13, 113, 213 and 313 bytes from offset 0).\n")
@@ -184,13 +192,7 @@ func TestVectorSealedTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := vectorKeys()
-	var entries []BlobEntry
-	off := uint32(0)
-	for i, p := range vectorPlaintexts() {
-		e := BlobEntry{ID: k.BlobID(p), Offset: off, Length: uint32(13 + 100*i), RawLength: uint32(len(p))}
-		off += e.Length
-		entries = append(entries, e)
-	}
+	entries, off := vectorEntries()
 	nonce := make([]byte, tableNonceSize)
 	for i := range nonce {
 		nonce[i] = byte(0xa0 + i)

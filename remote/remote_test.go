@@ -397,32 +397,8 @@ func TestRefusals(t *testing.T) {
 func TestRestoreStreamFromTheBucketFetchesEachRangeOnce(t *testing.T) {
 	f := newFixture(t)
 	res := f.repo.Backup(t, "db", source(t), nil)
-	b := f.bucket(t, remote.Options{})
-	if _, err := f.push(t, b, remote.PushOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := b.FS(t.Context(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fsys.Close()
-	s, err := remote.Open(fsys, nil, []age.Identity{f.repo.Identity})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	m, err := manifest.Load(s, res.Manifest.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Open(s.Codec()); err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(pipeline.NewStreamReader(t.Context(), s, m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, f.repo.Stream(t, res.Manifest.Name)) {
+	fsys, s := f.pushAndOpen(t)
+	if !bytes.Equal(bucketStream(t, s, res.Manifest.Name), f.repo.Stream(t, res.Manifest.Name)) {
 		t.Fatal("the stream read from the bucket differs from the local one")
 	}
 	var stored int64
@@ -456,20 +432,7 @@ func TestPushAndReadV1Fixture(t *testing.T) {
 	}
 	id := ids[0].(*age.X25519Identity)
 	f.repo = &repotest.Repo{Dir: dir, Identity: id, Recipient: id.Recipient().String()}
-	b := f.bucket(t, remote.Options{})
-	if _, err := f.push(t, b, remote.PushOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := b.FS(t.Context(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fsys.Close()
-	s, err := remote.Open(fsys, nil, []age.Identity{id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	_, s := f.pushAndOpen(t)
 	if v := s.Config().Version; v != 1 {
 		t.Fatalf("the bucket holds a version %d repository", v)
 	}
@@ -478,19 +441,46 @@ func TestPushAndReadV1Fixture(t *testing.T) {
 		t.Fatalf("snapshots in the bucket: %v, %v", names, err)
 	}
 	for _, name := range names {
-		m, err := manifest.Load(s, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := m.Open(s.Codec()); err != nil {
-			t.Fatal(err)
-		}
-		got, err := io.ReadAll(pipeline.NewStreamReader(t.Context(), s, m))
-		if err != nil {
-			t.Fatalf("%s from the bucket: %v", name, err)
-		}
-		if !bytes.Equal(got, f.repo.Stream(t, name)) {
+		if !bytes.Equal(bucketStream(t, s, name), f.repo.Stream(t, name)) {
 			t.Fatalf("%s read from the bucket differs from the device's", name)
 		}
 	}
+}
+
+// pushAndOpen pushes the fixture's repository and opens the bucket's copy
+// with the identity, as a lost phone's owner would.
+func (f *fixture) pushAndOpen(t *testing.T) (*remote.FS, *chunkstore.Store) {
+	t.Helper()
+	b := f.bucket(t, remote.Options{})
+	if _, err := f.push(t, b, remote.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := b.FS(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fsys.Close() })
+	s, err := remote.Open(fsys, nil, []age.Identity{f.repo.Identity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return fsys, s
+}
+
+// bucketStream reads a snapshot's tar stream from the bucket's copy.
+func bucketStream(t *testing.T, s *chunkstore.Store, name string) []byte {
+	t.Helper()
+	m, err := manifest.Load(s, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Open(s.Codec()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(pipeline.NewStreamReader(t.Context(), s, m))
+	if err != nil {
+		t.Fatalf("%s from the bucket: %v", name, err)
+	}
+	return got
 }

@@ -146,7 +146,14 @@ func (c *fixtureRepo) restoreMatches(name string) {
 	c.t.Helper()
 	target := filepath.Join(c.dir, "restore-"+name)
 	c.mustRun("restore", name, "--target", target, "--repo", c.repo)
-	got, err := testtree.Listing(target)
+	c.matchesListing(name, target, "restored")
+}
+
+// matchesListing compares the tree in dir with the committed listing of
+// the snapshot's source.
+func (c *fixtureRepo) matchesListing(name, dir, how string) {
+	c.t.Helper()
+	got, err := testtree.Listing(dir)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -155,7 +162,7 @@ func (c *fixtureRepo) restoreMatches(name string) {
 		c.t.Fatal(err)
 	}
 	if got != string(want) {
-		c.t.Errorf("%s restored differs from expected/%s.txt:\n--- want\n%s--- got\n%s", name, name, want, got)
+		c.t.Errorf("%s %s differs from expected/%s.txt:\n--- want\n%s--- got\n%s", name, how, name, want, got)
 	}
 }
 
@@ -411,16 +418,6 @@ func (c *fixtureRepo) recoverByHand(names ...string) {
 		if b, err := cmd.CombinedOutput(); err != nil {
 			c.t.Fatalf("recovering %s by hand: %v\n%s", name, err, b)
 		}
-		got, err := testtree.Listing(out)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		want, err := os.ReadFile(filepath.Join(c.src, "expected", name+".txt"))
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		if got != string(want) {
-			c.t.Errorf("%s recovered by hand differs from expected/%s.txt:\n--- want\n%s--- got\n%s", name, name, want, got)
-		}
+		c.matchesListing(name, out, "recovered by hand")
 	}
 }

@@ -152,12 +152,11 @@ func TestRepoV1FixtureOnADevice(t *testing.T) {
 		}
 	}
 	c.mustRun("check", "--read-data", "--repo", c.repo)
-	var name string
-	for _, e := range readDirNames(t, filepath.Join(c.repo, "snapshots")) {
-		if strings.HasPrefix(e, "files-") {
-			name = e
-		}
+	added, _ := filepath.Glob(filepath.Join(c.repo, "snapshots", "files-*"))
+	if len(added) != 1 {
+		t.Fatalf("snapshots of the backup: %v", added)
 	}
+	name := filepath.Base(added[0])
 	target := filepath.Join(c.dir, "restored")
 	c.mustRun("restore", name, "--target", target, "--repo", c.repo)
 	if err := testtree.Compare(src, target, testtree.Options{IgnoreOwner: os.Geteuid() != 0}); err != nil {
@@ -171,24 +170,14 @@ func TestRepoV1FixtureOnADevice(t *testing.T) {
 // packSetOf returns the repository-relative names of a repository's packs.
 func packSetOf(t *testing.T, repo string) map[string]bool {
 	t.Helper()
-	out := map[string]bool{}
-	for _, d := range readDirNames(t, filepath.Join(repo, "data")) {
-		for _, p := range readDirNames(t, filepath.Join(repo, "data", d)) {
-			out["data/"+d+"/"+p] = true
-		}
-	}
-	return out
-}
-
-func readDirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
+	paths, err := filepath.Glob(filepath.Join(repo, "data", "*", "*"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
+	out := map[string]bool{}
+	for _, p := range paths {
+		rel, _ := filepath.Rel(repo, p)
+		out[rel] = true
 	}
-	return names
+	return out
 }
