@@ -112,8 +112,11 @@ func (s *Store) loadIndex() (*Index, error) {
 	}
 	// Built from the packs' own tables, the index cannot tell a pack
 	// stored under another's name: every blob would read back intact.
-	// Hash each pack before its first read instead.
-	s.packs.hashFirst = true
+	// Hash each such pack before its first read instead.
+	s.packs.hashFirst = make(map[ID]bool, len(unindexed))
+	for _, p := range unindexed {
+		s.packs.hashFirst[p.ID] = true
+	}
 	s.log.dirty = true
 	if problem != "" {
 		s.warnf("%s %s: it is a cache, completed from the packs for this command; the next backup rewrites it, or run 'pocketsnap repair index'", localIndex, problem)

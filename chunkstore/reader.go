@@ -128,9 +128,9 @@ func (s *Store) packTrailer(id ID) ([]BlobEntry, error) {
 // replaced under a real pack's name is then reported as what it is. With
 // the device's index, packs that serve their blobs intact are not hashed:
 // a restore would read every pack twice for nothing the blob IDs and the
-// index's pack of each blob do not already prove. With an index rebuilt
-// from the packs' trailers (hashFirst), which cannot tell a pack stored
-// under another's name, every pack is hashed before its first read.
+// index's pack of each blob do not already prove. A pack indexed from its
+// own trailer or sealed table (hashFirst), which cannot tell a pack stored
+// under another's name, is hashed before its first read.
 type packCache struct {
 	s        *Store
 	max      int
@@ -138,9 +138,10 @@ type packCache struct {
 	m        map[ID]*packHandle
 	seq      uint64
 	verified map[ID]bool
-	// hashFirst is set before the first read when the index was rebuilt
-	// from the packs' trailers.
-	hashFirst bool
+	// hashFirst holds the packs indexed from their own trailers or
+	// sealed tables, set before the first read: each is hashed before
+	// its first read.
+	hashFirst map[ID]bool
 }
 
 type packHandle struct {
@@ -172,7 +173,7 @@ func (c *packCache) readAt(id ID, p []byte, off int64) error {
 		return err
 	}
 	defer c.release(h)
-	if c.hashFirst {
+	if c.hashFirst[id] {
 		if err := c.verify(h); err != nil {
 			return err
 		}
