@@ -3,6 +3,7 @@ package extract
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -121,9 +122,34 @@ func setXattrs(dirfd int, base string, pax map[string]string) error {
 	return applyXattrs(pax, func(attr string, v []byte) error { return unix.Lsetxattr(p, attr, v, 0) })
 }
 
-// setFileXattrs sets the SCHILY.xattr records of pax on the open file f.
-func setFileXattrs(f *os.File, pax map[string]string) error {
-	return applyXattrs(pax, func(attr string, v []byte) error { return unix.Fsetxattr(int(f.Fd()), attr, v, 0) })
+// setFileXattrs sets the SCHILY.xattr records of pax on the open file fd.
+func setFileXattrs(fd int, pax map[string]string) error {
+	return applyXattrs(pax, func(attr string, v []byte) error { return unix.Fsetxattr(fd, attr, v, 0) })
+}
+
+// copyBuf is the size of the buffer file data is copied through.
+const copyBuf = 128 << 10
+
+// fdWriter writes to a raw file descriptor.
+type fdWriter int
+
+// Write writes all of p, retrying after a signal, or fails.
+func (w fdWriter) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k, err := unix.Write(int(w), p[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if k == 0 {
+			return n, io.ErrShortWrite
+		}
+		n += k
+	}
+	return n, nil
 }
 
 // applyXattrs sets each SCHILY.xattr record of pax with set. Attributes
