@@ -72,12 +72,42 @@ type checker interface {
 	end(n int64) error
 }
 
-// A fetch is one blob on its way through a StreamReader.
+// A fetch is a run of consecutive blobs on their way through a
+// StreamReader: one blob, or several small ones, so that a tree of small
+// files does not cost a hand-off between goroutines per blob.
 type fetch struct {
-	id          chunkstore.ID
-	frame, data []byte // buffers kept from one blob to the next
+	ids         []chunkstore.ID
+	frame, data []byte // buffers kept from one fetch to the next
+	ends        []int  // where each blob's plaintext ends in data
+	next        int    // blobs Read has taken from it
 	err         error
-	done        chan struct{} // receives once a worker has read the blob
+	done        chan struct{} // receives once a worker has read the blobs
+}
+
+// Blobs are batched into one fetch up to batchBlobs of them or
+// batchBytes of plaintext, whichever comes first; a larger blob is a
+// fetch of its own. Memory stays bounded by the fetches in flight times
+// the larger of batchBytes and the largest blob.
+const (
+	batchBlobs = 64
+	batchBytes = 256 << 10
+)
+
+// rawSizer is what a BlobReader offers, when it can, to batch small
+// blobs: the index, which knows each blob's plaintext length.
+type rawSizer interface {
+	Index() (*chunkstore.Index, error)
+}
+
+// rawLen returns the plaintext length of id as the index of s records it,
+// or batchBytes (a fetch of its own) when it cannot tell.
+func rawLen(ix *chunkstore.Index, id chunkstore.ID) int {
+	if ix != nil {
+		if loc, ok := ix.Lookup(id); ok {
+			return int(loc.RawLength)
+		}
+	}
+	return batchBytes
 }
 
 // NewStreamReader starts fetching the blobs of m (whose details must be
@@ -110,13 +140,16 @@ func newReader(ctx context.Context, s BlobReader, name string, ids []chunkstore.
 	for range inFlight {
 		r.free <- &fetch{done: make(chan struct{}, 1)}
 	}
+	// Frames are read one blob a fetch: a fetch keeps one frame.
+	var ix *chunkstore.Index
+	if sz, ok := s.(rawSizer); ok && !frames {
+		ix, _ = sz.Index() // on failure, no batching; ReadFrame says why
+	}
 	work := make(chan *fetch, inFlight)
 	for range workers {
 		r.wg.Go(func() {
 			for f := range work {
-				if f.err = ctx.Err(); f.err == nil { // skip what Close abandoned
-					f.frame, f.data, f.err = s.ReadFrame(f.id, f.frame, f.data[:0])
-				}
+				f.read(ctx, s)
 				f.done <- struct{}{}
 			}
 		})
@@ -124,20 +157,49 @@ func newReader(ctx context.Context, s BlobReader, name string, ids []chunkstore.
 	r.wg.Go(func() {
 		defer close(r.queue)
 		defer close(work)
-		for _, id := range ids {
+		for len(ids) > 0 {
 			var f *fetch
 			select {
 			case f = <-r.free:
 			case <-ctx.Done():
 				return
 			}
-			f.id, f.err = id, nil
+			n := 1
+			if ix != nil {
+				size := rawLen(ix, ids[0])
+				for n < min(len(ids), batchBlobs) {
+					size += rawLen(ix, ids[n])
+					if size > batchBytes {
+						break
+					}
+					n++
+				}
+			}
+			f.ids, ids = ids[:n], ids[n:]
 			// Neither blocks: each holds at most every fetch.
 			r.queue <- f
 			work <- f
 		}
 	})
 	return r
+}
+
+// read reads and verifies the blobs of f, appending their plaintext to
+// f.data, and stops at the first failure.
+func (f *fetch) read(ctx context.Context, s BlobReader) {
+	f.data, f.ends, f.next, f.err = f.data[:0], f.ends[:0], 0, nil
+	for _, id := range f.ids {
+		if f.err = ctx.Err(); f.err != nil { // skip what Close abandoned
+			return
+		}
+		var data []byte
+		f.frame, data, f.err = s.ReadFrame(id, f.frame, f.data)
+		if f.err != nil {
+			return
+		}
+		f.data = data
+		f.ends = append(f.ends, len(f.data))
+	}
 }
 
 // Read implements io.Reader.
@@ -153,9 +215,41 @@ func (r *StreamReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// next recycles the fetch read so far, waits for the next one in stream
-// order and checks it; after the last, it checks the whole.
+// next takes the next blob in stream order and checks it: from the
+// current fetch, or else from the next one, once its worker is done and
+// the current one recycled. After the last, it checks the whole.
 func (r *StreamReader) next() error {
+	f := r.cur
+	if f == nil || f.next == len(f.ends) {
+		if err := r.nextFetch(); err != nil {
+			return err
+		}
+		f = r.cur
+	}
+	start := 0
+	if f.next > 0 {
+		start = f.ends[f.next-1]
+	}
+	plain := f.data[start:f.ends[f.next]]
+	f.next++
+	out, err := r.check.blob(plain)
+	if err != nil {
+		r.cancel()
+		return fmt.Errorf("snapshot %s: %w", r.name, err)
+	}
+	r.blobs.Add(1)
+	r.n.Add(int64(len(plain)))
+	if r.frames {
+		out = f.frame
+	}
+	r.rest = out
+	return nil
+}
+
+// nextFetch recycles the current fetch and makes the next one in stream
+// order current once its worker is done with it; after the last, it
+// checks the whole.
+func (r *StreamReader) nextFetch() error {
 	if r.cur != nil {
 		r.free <- r.cur // never blocks: free holds every fetch
 		r.cur = nil
@@ -176,20 +270,10 @@ func (r *StreamReader) next() error {
 	case <-r.ctx.Done():
 		return r.ctx.Err()
 	}
-	out, err := f.data, f.err
-	if err == nil {
-		out, err = r.check.blob(f.data)
-	}
-	if err != nil {
+	if f.err != nil {
 		r.cancel()
-		return fmt.Errorf("snapshot %s: %w", r.name, err)
+		return fmt.Errorf("snapshot %s: %w", r.name, f.err)
 	}
-	r.blobs.Add(1)
-	r.n.Add(int64(len(f.data)))
-	if r.frames {
-		out = f.frame
-	}
-	r.rest = out
 	return nil
 }
 
