@@ -66,15 +66,20 @@ var (
 // and returns the counts up to that point. Errors about one entry are
 // *EntryError values. ctx is checked between entries.
 func Extract(ctx context.Context, r io.Reader, dir string, opt Options) (Stats, error) {
-	root, err := os.OpenRoot(dir)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
+		return Stats{}, fmt.Errorf("open target: %w", &os.PathError{Op: "open", Path: dir, Err: err})
+	}
+	top, err := openDir(fd, ".")
+	if err != nil {
+		unix.Close(fd)
 		return Stats{}, fmt.Errorf("open target: %w", err)
 	}
-	defer root.Close()
-	if err := checkEmpty(root); err != nil {
+	defer top.close()
+	if err := checkEmpty(top.root, dir); err != nil {
 		return Stats{}, err
 	}
-	x := &extractor{root: root, opt: opt, dirIndex: make(map[string]int), realDirs: make(map[string]bool)}
+	x := &extractor{root: top.root, top: top, opt: opt, dirIndex: make(map[string]int), realDirs: make(map[string]bool)}
 	defer x.closeDirs()
 	if err := x.run(ctx, tar.NewReader(r)); err != nil {
 		return x.stats, err
@@ -82,8 +87,8 @@ func Extract(ctx context.Context, r io.Reader, dir string, opt Options) (Stats, 
 	return x.stats, x.fixDirs()
 }
 
-// checkEmpty fails unless the root directory has no entries.
-func checkEmpty(root *os.Root) error {
+// checkEmpty fails unless the root directory, dir, has no entries.
+func checkEmpty(root *os.Root, dir string) error {
 	d, err := root.Open(".")
 	if err != nil {
 		return fmt.Errorf("open target: %w", err)
@@ -94,7 +99,7 @@ func checkEmpty(root *os.Root) error {
 		return fmt.Errorf("read target: %w", err)
 	}
 	if len(names) > 0 {
-		return fmt.Errorf("target %s is not empty", root.Name())
+		return fmt.Errorf("target %s is not empty", dir)
 	}
 	return nil
 }
@@ -102,6 +107,7 @@ func checkEmpty(root *os.Root) error {
 // extractor holds the state of one extraction.
 type extractor struct {
 	root  *os.Root
+	top   parentDir // the root, as the first directory parentOf enters from
 	opt   Options
 	stats Stats
 	// dirs are the directory entries whose attributes are set at the end;
