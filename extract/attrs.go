@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // attrs is what the archive says about an entry's inode besides its
@@ -67,19 +69,20 @@ func (x *extractor) setAttrs(a attrs, pax map[string]string) error {
 	return setTimes(d.fd(), base, a.atime, a.mtime)
 }
 
-// fileAttrs applies a's owner and mode and the xattrs among pax to the
-// regular file open as f, in setAttrs's order; the times are set once it
-// is closed.
-func (x *extractor) fileAttrs(f *os.File, a attrs, pax map[string]string) error {
+// fileAttrs applies a's owner, the mode of h (whose permission, setuid,
+// setgid and sticky bits are chmod(2)'s) and the xattrs among h's PAX
+// records to the regular file open as fd, in setAttrs's order; the times
+// are set once it is closed.
+func (x *extractor) fileAttrs(fd int, a attrs, h *tar.Header) error {
 	if x.opt.Owners {
-		if err := f.Chown(a.uid, a.gid); err != nil {
+		if err := unix.Fchown(fd, a.uid, a.gid); err != nil {
 			return fmt.Errorf("set owner: %w", err)
 		}
 	}
-	if err := setFileXattrs(f, pax); err != nil {
+	if err := setFileXattrs(fd, h.PAXRecords); err != nil {
 		return err
 	}
-	if err := f.Chmod(a.mode); err != nil {
+	if err := unix.Fchmod(fd, uint32(h.Mode&0o7777)); err != nil {
 		return fmt.Errorf("set mode: %w", err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package extract
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -16,22 +17,35 @@ const xattrPrefix = "SCHILY.xattr."
 
 // parentDir is a directory of the tree held open: as an os.Root of its
 // own, so that the entries in it are reached by their base names with one
-// system call each instead of a lookup from the top, and as a descriptor
-// for the *at system calls that os.Root does not wrap.
+// system call each instead of a lookup from the top, and as a raw
+// descriptor for the *at system calls that os.Root does not wrap (an
+// *os.File would cost four fcntl and a failed epoll_ctl to set up).
 type parentDir struct {
-	name string
-	root *os.Root
-	dir  *os.File
+	name  string
+	root  *os.Root
+	dirfd int
 }
 
-func (d *parentDir) fd() int { return int(d.dir.Fd()) }
+func (d *parentDir) fd() int { return d.dirfd }
 
 func (d *parentDir) close() {
 	if d.root != nil {
-		d.dir.Close()
+		unix.Close(d.dirfd)
 		d.root.Close()
 		*d = parentDir{}
 	}
+}
+
+// openDir returns the directory open as fd, which it takes over, under
+// name. Its os.Root is opened through /proc/self/fd, so the two are the
+// same directory whatever happens to its path meanwhile.
+func openDir(fd int, name string) (parentDir, error) {
+	r, err := os.OpenRoot("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		unix.Close(fd)
+		return parentDir{}, err
+	}
+	return parentDir{name: name, root: r, dirfd: fd}, nil
 }
 
 // maxOpenDirs bounds how many directories parentOf keeps open (two
@@ -57,13 +71,13 @@ func (x *extractor) parentOf(name string) (*parentDir, string, error) {
 		x.open = x.open[:n-1]
 	}
 	for {
-		from, rel := x.root, "."
+		from, rel := &x.top, "."
 		if n := len(x.open); n > 0 {
 			top := x.open[n-1]
 			if top.name == dir {
 				return &x.open[n-1], base, nil
 			}
-			from, rel = top.root, strings.TrimPrefix(dir, top.name+"/")
+			from, rel = &x.open[n-1], strings.TrimPrefix(dir, top.name+"/")
 			if top.name == "." {
 				rel = dir
 			}
@@ -71,28 +85,35 @@ func (x *extractor) parentOf(name string) (*parentDir, string, error) {
 		if len(x.open) < maxOpenDirs-1 {
 			rel, _, _ = strings.Cut(rel, "/")
 		}
-		if err := x.enter(from, rel); err != nil {
+		if err := x.enter(from.fd(), rel); err != nil {
 			return nil, "", err
 		}
 	}
 }
 
-// enter opens rel under from and pushes it onto the open directories.
-func (x *extractor) enter(from *os.Root, rel string) error {
-	r, err := from.OpenRoot(rel)
-	if err != nil {
-		return fmt.Errorf("open parent: %w", err)
-	}
-	d, err := r.OpenFile(".", os.O_RDONLY|unix.O_DIRECTORY, 0)
-	if err != nil {
-		r.Close()
-		return fmt.Errorf("open parent: %w", err)
-	}
+// enter opens rel under the directory fd and pushes it onto the open
+// directories. Each component of rel is opened on its own, without
+// following a symlink, so the directory is below fd.
+func (x *extractor) enter(fd int, rel string) error {
 	name := rel
 	if n := len(x.open); n > 0 && x.open[n-1].name != "." {
 		name = x.open[n-1].name + "/" + rel
 	}
-	x.open = append(x.open, parentDir{name: name, root: r, dir: d})
+	for _, c := range strings.Split(rel, "/") {
+		next, err := unix.Openat(fd, c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if fd != x.top.fd() && (len(x.open) == 0 || fd != x.open[len(x.open)-1].fd()) {
+			unix.Close(fd) // an intermediate component of rel
+		}
+		if err != nil {
+			return fmt.Errorf("open parent: %w", &os.PathError{Op: "openat", Path: name, Err: err})
+		}
+		fd = next
+	}
+	d, err := openDir(fd, name)
+	if err != nil {
+		return fmt.Errorf("open parent: %w", err)
+	}
+	x.open = append(x.open, d)
 	return nil
 }
 
@@ -121,9 +142,34 @@ func setXattrs(dirfd int, base string, pax map[string]string) error {
 	return applyXattrs(pax, func(attr string, v []byte) error { return unix.Lsetxattr(p, attr, v, 0) })
 }
 
-// setFileXattrs sets the SCHILY.xattr records of pax on the open file f.
-func setFileXattrs(f *os.File, pax map[string]string) error {
-	return applyXattrs(pax, func(attr string, v []byte) error { return unix.Fsetxattr(int(f.Fd()), attr, v, 0) })
+// setFileXattrs sets the SCHILY.xattr records of pax on the open file fd.
+func setFileXattrs(fd int, pax map[string]string) error {
+	return applyXattrs(pax, func(attr string, v []byte) error { return unix.Fsetxattr(fd, attr, v, 0) })
+}
+
+// copyBuf is the size of the buffer file data is copied through.
+const copyBuf = 128 << 10
+
+// fdWriter writes to a raw file descriptor.
+type fdWriter int
+
+// Write writes all of p, retrying after a signal, or fails.
+func (w fdWriter) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k, err := unix.Write(int(w), p[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if k == 0 {
+			return n, io.ErrShortWrite
+		}
+		n += k
+	}
+	return n, nil
 }
 
 // applyXattrs sets each SCHILY.xattr record of pax with set. Attributes

@@ -35,32 +35,30 @@ var _ BlobReader = (*chunkstore.Store)(nil)
 // [NewFrameReader], the blobs' stored zstd frames (a .tar.zst of the
 // stream), or, from [NewEntryReader], some of its entries. Every blob is
 // authenticated (age) and its keyed ID recomputed as it is fetched; at
-// the end of the whole stream its length and, when the manifest records
-// one, its SHA-256 are compared with the manifest (for some entries, each
-// is checked against the file index instead). Read returns an error,
-// never io.EOF, if any check fails, so a consumer that reads to EOF has
-// seen exactly what it asked for.
+// the end of the whole stream its length is compared with the manifest,
+// and, for [NewFrameReader] when the manifest records one, its SHA-256
+// (for some entries, each is checked against the file index instead).
+// Read returns an error, never io.EOF, if any check fails, so a consumer
+// that reads to EOF has seen exactly what it asked for.
 //
-// Three stages run concurrently: a pool of workers fetches and verifies
-// blobs, one goroutine checks them in stream order (the stream digest),
-// and Read hands them out. A fixed set of fetches, each keeping its
-// buffers, circulates between them, so memory is bounded and a restore
-// does not allocate per blob.
+// A pool of workers fetches, decodes and verifies blobs on every core;
+// Read takes them in stream order. A fixed set of fetches, each keeping its buffers,
+// circulates between them, so memory is bounded and a restore does not
+// allocate per blob.
 type StreamReader struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	name   string
 	check  checker
-	ready  chan *fetch // checked, in stream order; closed at the end
+	queue  chan *fetch // in stream order; closed after the last
 	free   chan *fetch
 	cur    *fetch
 	rest   []byte // of cur, not read yet
 	err    error  // sticky
-	endErr error  // set before ready is closed
 	wg     sync.WaitGroup
 	frames bool
 
-	// Counted by the checking stage.
+	// Counted by Read.
 	blobs, n atomic.Int64
 }
 
@@ -74,107 +72,133 @@ type checker interface {
 	end(n int64) error
 }
 
-// A fetch is one blob on its way through a StreamReader.
+// A fetch is a run of consecutive blobs on their way through a
+// StreamReader: one blob, or several small ones, so that a tree of small
+// files does not cost a hand-off between goroutines per blob.
 type fetch struct {
-	id          chunkstore.ID
-	frame, data []byte // buffers kept from one blob to the next
-	out         []byte // what Read yields
+	ids         []chunkstore.ID
+	frame, data []byte // buffers kept from one fetch to the next
+	ends        []int  // where each blob's plaintext ends in data
+	next        int    // blobs Read has taken from it
 	err         error
-	done        chan struct{} // closed when a worker has read the blob
+	done        chan struct{} // receives once a worker has read the blobs
+}
+
+// Blobs are batched into one fetch up to batchBlobs of them or
+// batchBytes of plaintext, whichever comes first; a larger blob is a
+// fetch of its own. Memory stays bounded by the fetches in flight times
+// the larger of batchBytes and the largest blob.
+const (
+	batchBlobs = 64
+	batchBytes = 256 << 10
+)
+
+// rawSizer is what a BlobReader offers, when it can, to batch small
+// blobs: the index, which knows each blob's plaintext length.
+type rawSizer interface {
+	Index() (*chunkstore.Index, error)
+}
+
+// rawLen returns the plaintext length of id as the index of s records it,
+// or batchBytes (a fetch of its own) when it cannot tell.
+func rawLen(ix *chunkstore.Index, id chunkstore.ID) int {
+	if ix != nil {
+		if loc, ok := ix.Lookup(id); ok {
+			return int(loc.RawLength)
+		}
+	}
+	return batchBytes
 }
 
 // NewStreamReader starts fetching the blobs of m (whose details must be
-// open) with a bounded number of blobs in flight. Close stops it.
+// open) with a bounded number of blobs in flight. Close stops it. It does
+// not hash the stream: the authenticated manifest lists the keyed blob
+// IDs in stream order and each blob is checked against its ID, which
+// fixes every byte (see doc/format.md, "What authenticates what").
 func NewStreamReader(ctx context.Context, s BlobReader, m *manifest.Manifest) *StreamReader {
-	return newReader(ctx, s, m.Name, m.StreamIDs(), false, newWholeStream(m))
+	return newReader(ctx, s, m.Name, m.StreamIDs(), false, newWholeStream(m, false))
 }
 
 // NewFrameReader is NewStreamReader yielding the stored zstd frames instead
-// of their plaintext, verified the same way.
+// of their plaintext, verified the same way and, when the manifest records
+// it, against the stream's SHA-256 as well: the digest an export's
+// archive is checked against.
 func NewFrameReader(ctx context.Context, s BlobReader, m *manifest.Manifest) *StreamReader {
-	return newReader(ctx, s, m.Name, m.StreamIDs(), true, newWholeStream(m))
+	return newReader(ctx, s, m.Name, m.StreamIDs(), true, newWholeStream(m, true))
 }
 
 func newReader(ctx context.Context, s BlobReader, name string, ids []chunkstore.ID, frames bool, c checker) *StreamReader {
 	ctx, cancel := context.WithCancel(ctx)
 	workers := runtime.GOMAXPROCS(0)
-	// Enough fetches for every worker, a queue as long again, the one
-	// being checked and the one being read.
-	inFlight := 2*workers + 2
+	// Enough fetches for every worker, a queue as long again and the one
+	// being read.
+	inFlight := 2*workers + 1
 	r := &StreamReader{
 		ctx: ctx, cancel: cancel, name: name, check: c, frames: frames,
-		ready: make(chan *fetch, workers), free: make(chan *fetch, inFlight),
+		queue: make(chan *fetch, inFlight), free: make(chan *fetch, inFlight),
 	}
 	for range inFlight {
-		r.free <- new(fetch)
+		r.free <- &fetch{done: make(chan struct{}, 1)}
 	}
-	queue := make(chan *fetch, inFlight)
-	work := make(chan *fetch)
+	// Frames are read one blob a fetch: a fetch keeps one frame.
+	var ix *chunkstore.Index
+	if sz, ok := s.(rawSizer); ok && !frames {
+		ix, _ = sz.Index() // on failure, no batching; ReadFrame says why
+	}
+	work := make(chan *fetch, inFlight)
 	for range workers {
 		r.wg.Go(func() {
 			for f := range work {
-				f.frame, f.data, f.err = s.ReadFrame(f.id, f.frame, f.data[:0])
-				close(f.done)
+				f.read(ctx, s)
+				f.done <- struct{}{}
 			}
 		})
 	}
 	r.wg.Go(func() {
-		defer close(queue)
+		defer close(r.queue)
 		defer close(work)
-		for _, id := range ids {
+		for len(ids) > 0 {
 			var f *fetch
 			select {
 			case f = <-r.free:
 			case <-ctx.Done():
 				return
 			}
-			f.id, f.err, f.done = id, nil, make(chan struct{})
-			if !send(ctx, queue, f) || !send(ctx, work, f) {
-				return
+			n := 1
+			if ix != nil {
+				size := rawLen(ix, ids[0])
+				for n < min(len(ids), batchBlobs) {
+					size += rawLen(ix, ids[n])
+					if size > batchBytes {
+						break
+					}
+					n++
+				}
 			}
+			f.ids, ids = ids[:n], ids[n:]
+			// Neither blocks: each holds at most every fetch.
+			r.queue <- f
+			work <- f
 		}
 	})
-	r.wg.Go(func() { r.checkStage(queue) })
 	return r
 }
 
-// send sends f on ch unless ctx is done first.
-func send(ctx context.Context, ch chan<- *fetch, f *fetch) bool {
-	select {
-	case ch <- f:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// checkStage takes the fetches in stream order as workers finish them,
-// checks each and passes it on to Read; at the end it checks the whole.
-func (r *StreamReader) checkStage(queue <-chan *fetch) {
-	defer close(r.ready)
-	for f := range queue {
-		select {
-		case <-f.done:
-		case <-r.ctx.Done():
+// read reads and verifies the blobs of f, appending their plaintext to
+// f.data, and stops at the first failure.
+func (f *fetch) read(ctx context.Context, s BlobReader) {
+	f.data, f.ends, f.next, f.err = f.data[:0], f.ends[:0], 0, nil
+	for _, id := range f.ids {
+		if f.err = ctx.Err(); f.err != nil { // skip what Close abandoned
 			return
 		}
-		if f.err == nil {
-			f.out, f.err = r.check.blob(f.data)
-		}
-		if f.err == nil {
-			r.blobs.Add(1)
-			r.n.Add(int64(len(f.data)))
-			if r.frames {
-				f.out = f.frame
-			}
-		}
-		failed := f.err != nil // f is Read's once sent
-		if !send(r.ctx, r.ready, f) || failed {
+		var data []byte
+		f.frame, data, f.err = s.ReadFrame(id, f.frame, f.data)
+		if f.err != nil {
 			return
 		}
-	}
-	if r.ctx.Err() == nil {
-		r.endErr = r.check.end(r.n.Load())
+		f.data = data
+		f.ends = append(f.ends, len(f.data))
 	}
 }
 
@@ -191,26 +215,65 @@ func (r *StreamReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// next recycles the fetch read so far and takes the next one.
+// next takes the next blob in stream order and checks it: from the
+// current fetch, or else from the next one, once its worker is done and
+// the current one recycled. After the last, it checks the whole.
 func (r *StreamReader) next() error {
+	f := r.cur
+	if f == nil || f.next == len(f.ends) {
+		if err := r.nextFetch(); err != nil {
+			return err
+		}
+		f = r.cur
+	}
+	start := 0
+	if f.next > 0 {
+		start = f.ends[f.next-1]
+	}
+	plain := f.data[start:f.ends[f.next]]
+	f.next++
+	out, err := r.check.blob(plain)
+	if err != nil {
+		r.cancel()
+		return fmt.Errorf("snapshot %s: %w", r.name, err)
+	}
+	r.blobs.Add(1)
+	r.n.Add(int64(len(plain)))
+	if r.frames {
+		out = f.frame
+	}
+	r.rest = out
+	return nil
+}
+
+// nextFetch recycles the current fetch and makes the next one in stream
+// order current once its worker is done with it; after the last, it
+// checks the whole.
+func (r *StreamReader) nextFetch() error {
 	if r.cur != nil {
 		r.free <- r.cur // never blocks: free holds every fetch
 		r.cur = nil
 	}
-	f, ok := <-r.ready
+	f, ok := <-r.queue
 	if !ok {
 		if err := r.ctx.Err(); err != nil {
 			return err
 		}
-		if r.endErr != nil {
-			return fmt.Errorf("snapshot %s: %w", r.name, r.endErr)
+		if err := r.check.end(r.n.Load()); err != nil {
+			return fmt.Errorf("snapshot %s: %w", r.name, err)
 		}
 		return io.EOF
 	}
+	r.cur = f
+	select {
+	case <-f.done:
+	case <-r.ctx.Done():
+		return r.ctx.Err()
+	}
 	if f.err != nil {
+		r.cancel()
 		return fmt.Errorf("snapshot %s: %w", r.name, f.err)
 	}
-	r.cur, r.rest = f, f.out
 	return nil
 }
 
@@ -229,20 +292,26 @@ func (r *StreamReader) Close() error {
 	return nil
 }
 
-// wholeStream checks a snapshot's whole stream: its length and, when the
-// manifest records it, its SHA-256.
+// wholeStream checks a snapshot's whole stream: its length and, when
+// asked to and the manifest records it, its SHA-256.
 type wholeStream struct {
 	m    *manifest.Manifest
 	want string
-	h    hash.Hash
+	h    hash.Hash // nil when the digest is not checked
 }
 
-func newWholeStream(m *manifest.Manifest) *wholeStream {
-	return &wholeStream{m: m, want: m.Details().StreamSHA256, h: sha256.New()}
+func newWholeStream(m *manifest.Manifest, digest bool) *wholeStream {
+	w := &wholeStream{m: m, want: m.Details().StreamSHA256}
+	if digest && w.want != "" {
+		w.h = sha256.New()
+	}
+	return w
 }
 
 func (w *wholeStream) blob(plain []byte) ([]byte, error) {
-	w.h.Write(plain)
+	if w.h != nil {
+		w.h.Write(plain)
+	}
 	return plain, nil
 }
 
@@ -250,7 +319,7 @@ func (w *wholeStream) end(n int64) error {
 	if n != w.m.StreamSize {
 		return fmt.Errorf("%w: stream is %d bytes, manifest says %d", ErrVerify, n, w.m.StreamSize)
 	}
-	if w.want != "" {
+	if w.h != nil {
 		if got := hex.EncodeToString(w.h.Sum(nil)); got != w.want {
 			return fmt.Errorf("%w: stream SHA-256 %s, manifest says %s", ErrVerify, got, w.want)
 		}

@@ -1,12 +1,17 @@
 package restore_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/extract"
@@ -113,4 +118,110 @@ func testCorruptPack(t *testing.T, plain bool) {
 		b[len(b)/2] ^= 0x10
 		os.WriteFile(path, b, 0o600)
 	}
+}
+
+// Issue 20 (restore, item 1): a restore no longer hashes the whole stream;
+// the authenticated manifest's ordered blob IDs, each checked on read,
+// stand in for it. A blob missing, blobs reordered in the manifest by
+// someone without the MAC key, and a manifest altered otherwise are each
+// refused, and leave nothing behind. (A tampered blob:
+// TestCorruptPackFailsClosed.)
+func TestRestoreRefusesWithoutStreamDigest(t *testing.T) {
+	src := t.TempDir()
+	if err := testtree.Generate(src, 5); err != nil {
+		t.Fatal(err)
+	}
+	r := repotest.New(t, true) // details only compressed: an attacker can rewrite them
+	name := r.Backup(t, "tree", src, nil).Manifest.Name
+	mpath := filepath.Join(r.Dir, "snapshots", name)
+	orig, err := os.ReadFile(mpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The genuine repository restores.
+	if err := restoreTo(t, r, name, filepath.Join(t.TempDir(), "restored")); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(t *testing.T, want error, wantText string) {
+		t.Helper()
+		parent := t.TempDir()
+		s := r.Open(t, true)
+		m, err := manifest.Load(s, name)
+		if err == nil {
+			_, err = restore.Into(context.Background(), restore.Source{Store: s, Manifest: m}, filepath.Join(parent, "restored"), asRoot)
+		}
+		if err == nil || (want != nil && !errors.Is(err, want)) || !strings.Contains(err.Error(), wantText) {
+			t.Fatalf("restore: %v, want %v saying %q", err, want, wantText)
+		}
+		if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+			t.Errorf("failed restore left %v behind", ents[0].Name())
+		}
+	}
+
+	t.Run("blobs reordered", func(t *testing.T) {
+		defer os.WriteFile(mpath, orig, 0o600)
+		os.WriteFile(mpath, reorderStream(t, orig), 0o600)
+		refused(t, nil, "authentication failed")
+	})
+
+	t.Run("manifest altered", func(t *testing.T) {
+		defer os.WriteFile(mpath, orig, 0o600)
+		b := bytes.Replace(orig, []byte(`"stream_size":`), []byte(`"stream_size":1`), 1)
+		if bytes.Equal(b, orig) {
+			t.Fatal("no stream_size in the manifest")
+		}
+		os.WriteFile(mpath, b, 0o600)
+		refused(t, nil, "authentication failed")
+	})
+
+	t.Run("a blob missing", func(t *testing.T) {
+		s := r.Open(t, false)
+		packs, err := s.ListPacks()
+		if err != nil || len(packs) == 0 {
+			t.Fatal(packs, err)
+		}
+		p := packs[len(packs)-1].ID
+		os.Remove(filepath.Join(r.Dir, "data", p.String()[:2], p.String()))
+		refused(t, chunkstore.ErrMissing, "missing")
+	})
+}
+
+// reorderStream swaps the first two blobs of the stream in a plaintext
+// manifest's details, as someone without the MAC key can, and keeps the
+// MAC line as it was.
+func reorderStream(t *testing.T, manifestFile []byte) []byte {
+	t.Helper()
+	line, rest, _ := bytes.Cut(manifestFile, []byte("\n"))
+	var pub map[string]json.RawMessage
+	if err := json.Unmarshal(line, &pub); err != nil {
+		t.Fatal(err)
+	}
+	var enc string
+	json.Unmarshal(pub["details"], &enc)
+	raw, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, _ := zstd.NewReader(nil)
+	defer dec.Close()
+	plain, err := dec.DecodeAll(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d map[string]json.RawMessage
+	if err := json.Unmarshal(plain, &d); err != nil {
+		t.Fatal(err)
+	}
+	var stream []int
+	json.Unmarshal(d["stream"], &stream)
+	if len(stream) < 2 || stream[0] == stream[1] {
+		t.Fatalf("stream %v: nothing to reorder", stream)
+	}
+	stream[0], stream[1] = stream[1], stream[0]
+	d["stream"], _ = json.Marshal(stream)
+	plain, _ = json.Marshal(d)
+	zenc, _ := zstd.NewWriter(nil)
+	pub["details"], _ = json.Marshal(base64.StdEncoding.EncodeToString(zenc.EncodeAll(plain, nil)))
+	line, _ = json.Marshal(pub)
+	return append(append(line, '\n'), rest...)
 }
