@@ -27,6 +27,8 @@ import (
 	"sync"
 	"time"
 
+	"mvdan.cc/sh/v3/shell"
+
 	"github.com/pocketsnap/pocketsnap/internal/proc"
 )
 
@@ -40,10 +42,13 @@ type Command struct {
 	Via *Helper
 }
 
-// Parse splits a configured value into a Command. An empty value gives a
-// Command with no Args, which Run treats as nothing to do.
+// Parse splits a configured value into a Command as a POSIX shell splits
+// one simple command into words: quotes, backslashes, $VAR from the
+// environment and ~. A list, a pipe, a redirection or a command
+// substitution is refused (wrap it in sh -c '...'). An empty value gives
+// a Command with no Args, which Run treats as nothing to do.
 func Parse(key, value string) (Command, error) {
-	args, err := split(value)
+	args, err := shell.Fields(value, nil)
 	if err != nil {
 		return Command{}, fmt.Errorf("%s: %w", key, err)
 	}
@@ -102,56 +107,4 @@ func (c Command) run(ctx context.Context, timeout time.Duration, line func(strin
 		return fmt.Errorf("%s (%s) failed: %w", c.Key, c, err)
 	}
 	return nil
-}
-
-// split breaks a command line into words with shell-like quoting.
-func split(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		case c == '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				return nil, errors.New("unterminated single quote")
-			}
-			cur.WriteString(s[i+1 : i+1+j])
-			i += j + 1
-			inWord = true
-		case c == '"':
-			i++
-			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte(`"\$`+"`", s[i+1]) >= 0 {
-					i++
-				}
-				cur.WriteByte(s[i])
-			}
-			if i >= len(s) {
-				return nil, errors.New("unterminated double quote")
-			}
-			inWord = true
-		case c == '\\':
-			if i+1 >= len(s) {
-				return nil, errors.New("trailing backslash")
-			}
-			i++
-			cur.WriteByte(s[i])
-			inWord = true
-		default:
-			cur.WriteByte(c)
-			inWord = true
-		}
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, nil
 }
