@@ -8,10 +8,22 @@ BIN     ?= bin/pocketsnap
 FUZZ_EXECS ?= 150000
 FUZZ_EXECS_EXTRACT ?= 10000
 
-.PHONY: build test test-tools test-minio lint fuzz-smoke bench clean
+.PHONY: build release test test-cross test-tools test-minio lint fuzz-smoke bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/pocketsnap
+
+# Static binaries for the phone (android/arm64 for Termux; linux/arm64 and
+# linux/arm GOARM=7 for a proot-distro Debian) and linux/amd64 into dist/,
+# with SHA256SUMS. See scripts/release.
+release:
+	GO=$(GO) scripts/release dist
+
+# Runs the linux/arm64 and linux/arm binaries and the package tests of
+# chunkstore, pipeline, manifest and compat under qemu user-mode emulation
+# (installed by scripts/install-test-tools). See scripts/test-cross.
+test-cross: test-tools
+	GO=$(GO) scripts/test-cross
 
 # The README's test command. Installs the real tools the interop tests use
 # (age, zstd, GNU tar, python3) when they are missing and the MinIO server
@@ -52,4 +64,4 @@ bench: test-tools
 	scripts/bench-compare
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
