@@ -94,6 +94,7 @@ var Keys = []Key{
 	{Name: "S3_SECRET_ACCESS_KEY", Type: Text, From: FromSecrets, Offsite: true, Secret: true, Doc: "the secret key"},
 	{Name: "S3_PREFIX", Type: Text, From: FromSecrets, Doc: "prefix of pocketsnap's objects in the bucket"},
 	{Name: "S3_CA_FILE", Type: File, From: FromSecrets, Doc: "a private CA's certificate (self-hosted MinIO)"},
+	{Name: "S3_DNS_SERVERS", Type: Text, From: FromSecrets, Doc: "nameservers (IP or IP:port, comma separated) for the bucket's host where /etc/resolv.conf and $PREFIX/etc/resolv.conf are missing or wrong"},
 }
 
 // local are the sources of every key but the secrets.

@@ -49,6 +49,7 @@ func (e *env) offsiteSettings() (remote.Settings, error) {
 		SecretAccessKey: f.Value("S3_SECRET_ACCESS_KEY"),
 		Prefix:          f.Value("S3_PREFIX"),
 		CAFile:          f.Value("S3_CA_FILE"),
+		DNSServers:      f.Value("S3_DNS_SERVERS"),
 	}, nil
 }
 

@@ -40,6 +40,8 @@ var forbidden = map[string][]string{
 	"heartbeat":  {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "idle", "cmd/pocketsnap"},
 	"conditions": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "heartbeat", "idle", "hooks", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"idle":       {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "heartbeat", "cmd/pocketsnap"},
+	// Network configuration is a leaf: remote uses it, it uses nothing of ours.
+	"netconf": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "remote", "daemon", "cmd/pocketsnap"},
 }
 
 func TestLayering(t *testing.T) {
