@@ -32,7 +32,8 @@ var forbidden = map[string][]string{
 	"internal/miniotest":  {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
 	"internal/faultproxy": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
 	"internal/golden":     {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
-	"cmd/pocketsnap":      {"internal/miniotest", "internal/faultproxy", "internal/golden"},
+	"internal/fsimage":    {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
+	"cmd/pocketsnap":      {"internal/miniotest", "internal/faultproxy", "internal/golden", "internal/fsimage"},
 	// The scheduling packages know nothing of repositories: the daemon
 	// reaches backups through its Runner, which cmd/pocketsnap provides.
 	"daemon":     {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "heartbeat", "idle", "cmd/pocketsnap", "github.com/spf13/pflag"},
