@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pocketsnap/pocketsnap/prootdistro"
 	"github.com/pocketsnap/pocketsnap/stage"
 )
 
@@ -104,9 +105,11 @@ const local = FromFile | FromEnv
 const TermuxPrefix = "/data/data/com.termux/files/usr"
 
 // DefaultRootfsDir is ROOTFS_DIR's default: proot-distro's Debian under
-// PREFIX.
+// PREFIX, in proot-distro 5's containers/debian/rootfs or the legacy
+// installed-rootfs/debian, whichever exists (see prootdistro.Rootfs).
 func DefaultRootfsDir(v Values) string {
-	return filepath.Join(v.Value("PREFIX"), "var/lib/proot-distro/installed-rootfs/debian")
+	dir, _ := prootdistro.Rootfs(v.Value("PREFIX"), "debian")
+	return dir
 }
 
 // defaultDataDir is DATA_DIR's default: pocketsnap's directory of
