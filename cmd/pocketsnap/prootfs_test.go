@@ -50,11 +50,18 @@ func prootRootfs(t *testing.T, dir string) {
 	link("perl", "usr/bin/perl-rel")
 	write("var/lib/dpkg/status", "Package: base-files\n", 0o644)
 	write("root/.bash_history", "ls\n", 0o600)
-	err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+	chownTree(t, dir, termuxUID)
+}
+
+// chownTree gives root and everything below it to uid (and the group of
+// the same number), without following symlinks.
+func chownTree(t *testing.T, root string, uid int) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		return os.Lchown(p, termuxUID, termuxUID)
+		return os.Lchown(p, uid, uid)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -98,24 +105,13 @@ func TestProotRootfsRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, p := range []string{filepath.Join(c.dir, "data"), filepath.Join(c.dir, "key.txt")} {
-		err := filepath.WalkDir(p, func(p string, _ fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			return os.Lchown(p, newTermuxUID, newTermuxUID)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	chownTree(t, filepath.Join(c.dir, "data"), newTermuxUID)
+	chownTree(t, filepath.Join(c.dir, "key.txt"), newTermuxUID)
 	home := filepath.Join(c.dir, "home")
 	if err := os.Mkdir(home, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chown(home, newTermuxUID, newTermuxUID); err != nil {
-		t.Fatal(err)
-	}
+	chownTree(t, home, newTermuxUID)
 	asUser := filepath.Join(home, "rootfs")
 	c.mustRun("restore", snap, "--target", asUser)
 	if err := testtree.Compare(src, asUser, testtree.Options{IgnoreOwner: true}); err != nil {
