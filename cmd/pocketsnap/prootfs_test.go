@@ -134,3 +134,25 @@ func TestProotRootfsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Issue 21.5: config says which proot-distro layout ROOTFS_DIR's default
+// found.
+func TestConfigSaysWhichRootfsLayout(t *testing.T) {
+	c := newCLI(t)
+	prefix := filepath.Join(c.dir, "usr")
+	c.env = append(c.env, "PREFIX="+prefix)
+	legacy := filepath.Join(prefix, "var/lib/proot-distro/installed-rootfs/debian")
+	v5 := filepath.Join(prefix, "var/lib/proot-distro/containers/debian/rootfs")
+	for _, tc := range []struct{ mkdir, want string }{
+		{legacy, `(?m)^ROOTFS_DIR +` + regexp.QuoteMeta(legacy) + ` +default, proot-distro before 5 \(installed-rootfs/<name>\)$`},
+		{v5, `(?m)^ROOTFS_DIR +` + regexp.QuoteMeta(v5) + ` +default, proot-distro 5 \(containers/<name>/rootfs\)$`},
+	} {
+		if err := os.MkdirAll(tc.mkdir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		_, out := c.run("config")
+		if !regexp.MustCompile(tc.want).MatchString(out) {
+			t.Errorf("with %s, config does not say so:\n%s", tc.mkdir, out)
+		}
+	}
+}
