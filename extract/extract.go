@@ -193,7 +193,10 @@ func (x *extractor) file(name string, h *tar.Header, data io.Reader) error {
 	if err != nil {
 		return err
 	}
-	f, err := d.root.OpenFile(base, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	// os.Root's openat, unlike os.OpenFile, does not add O_LARGEFILE: a
+	// 32-bit build would fail with EFBIG at 2 GiB (Issue 21.2; the 386
+	// round trip of scripts/test-cross guards it).
+	f, err := d.root.OpenFile(base, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_LARGEFILE, 0o600)
 	if err != nil {
 		return fmt.Errorf("create file: %w", err)
 	}
