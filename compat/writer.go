@@ -19,7 +19,8 @@ type Sealer interface {
 // Options configure a [Writer].
 type Options struct {
 	// PartSize is the largest file the Writer creates (default
-	// DefaultPartSize). A longer archive is written as parts of exactly
+	// DefaultPartSize, and never more than the filesystem holds: 4 GiB
+	// less one byte on FAT32). A longer archive is written as parts of exactly
 	// PartSize bytes, the last one shorter.
 	PartSize int64
 	// Seal, when set, encrypts the archive; otherwise it is written as
@@ -69,6 +70,10 @@ func NewWriter(dir string, opt Options) (*Writer, error) {
 	}
 	if _, err := RemoveStale(dir); err != nil {
 		return nil, err
+	}
+	// FAT32 (an SD card) holds no file of 4 GiB: smaller parts there.
+	if limit := maxFileSize(dir); limit > 0 && opt.PartSize > limit {
+		opt.PartSize = limit
 	}
 	w := &Writer{out: &splitter{dir: dir, limit: opt.PartSize, whole: sha256.New()}}
 	var dst io.Writer = w.out

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pocketsnap/pocketsnap/prootdistro"
 	"github.com/pocketsnap/pocketsnap/stage"
 )
 
@@ -94,6 +95,7 @@ var Keys = []Key{
 	{Name: "S3_SECRET_ACCESS_KEY", Type: Text, From: FromSecrets, Offsite: true, Secret: true, Doc: "the secret key"},
 	{Name: "S3_PREFIX", Type: Text, From: FromSecrets, Doc: "prefix of pocketsnap's objects in the bucket"},
 	{Name: "S3_CA_FILE", Type: File, From: FromSecrets, Doc: "a private CA's certificate (self-hosted MinIO)"},
+	{Name: "S3_DNS_SERVERS", Type: Text, From: FromSecrets, Doc: "nameservers (IP or IP:port, comma separated) for the bucket's host where /etc/resolv.conf and $PREFIX/etc/resolv.conf are missing or wrong"},
 }
 
 // local are the sources of every key but the secrets.
@@ -103,9 +105,11 @@ const local = FromFile | FromEnv
 const TermuxPrefix = "/data/data/com.termux/files/usr"
 
 // DefaultRootfsDir is ROOTFS_DIR's default: proot-distro's Debian under
-// PREFIX.
+// PREFIX, in proot-distro 5's containers/debian/rootfs or the legacy
+// installed-rootfs/debian, whichever exists (see prootdistro.Rootfs).
 func DefaultRootfsDir(v Values) string {
-	return filepath.Join(v.Value("PREFIX"), "var/lib/proot-distro/installed-rootfs/debian")
+	dir, _ := prootdistro.Rootfs(v.Value("PREFIX"), "debian")
+	return dir
 }
 
 // defaultDataDir is DATA_DIR's default: pocketsnap's directory of

@@ -36,7 +36,7 @@ func TestExpansion(t *testing.T) {
 		{"any environment variable", "BACKUP_DIR=$HOME/b", "BACKUP_DIR", "/home/u/b"},
 		{"pocketsnap default when neither", "X=${BACKUP_KEEP_ROOTFS}", "X", "4"},
 		{"default computed from earlier keys", "DATA_DIR=/d\nX=${BACKUP_REPO}", "X", "/d/backups/repo"},
-		{"default computed from the environment", "X=${ROOTFS_DIR}", "X", "/termux/usr/var/lib/proot-distro/installed-rootfs/debian"},
+		{"default computed from the environment", "X=${ROOTFS_DIR}", "X", "/termux/usr/var/lib/proot-distro/containers/debian/rootfs"},
 		{":- word when unset", "X=${NOPE:-/fallback}", "X", "/fallback"},
 		{":- word when empty", "X=${EMPTY:-w}", "X", "w"},
 		{":- word beats the default", "X=${BACKUP_KEEP_DB:-9}", "X", "9"},

@@ -205,8 +205,10 @@ func (x *extractor) file(name string, h *tar.Header, data io.Reader) error {
 	// the runtime's poller, and registering with it costs four fcntl and
 	// a failed epoll_ctl per file. base is one component below a parent
 	// checked to be a real directory; O_EXCL refuses anything already
-	// there, a symlink included.
-	fd, err := unix.Openat(d.fd(), base, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	// there, a symlink included. O_LARGEFILE, which a raw openat does not
+	// add by itself: a 32-bit build would fail with EFBIG at 2 GiB (Issue
+	// 21.2; the 386 round trip of scripts/test-cross guards it).
+	fd, err := unix.Openat(d.fd(), base, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_LARGEFILE, 0o600)
 	if err != nil {
 		return fmt.Errorf("create file: %w", err)
 	}

@@ -41,6 +41,7 @@ const (
 func Lower() error {
 	done := map[int]bool{}
 	var cpuErr, ioErr error
+	setIO, _ := IOClassAllowed()
 	for {
 		tids, err := threads(os.Getpid())
 		if err != nil {
@@ -55,6 +56,9 @@ func Lower() error {
 			if err := unix.Setpriority(unix.PRIO_PROCESS, tid, Nice); err != nil && cpuErr == nil {
 				cpuErr = fmt.Errorf("could not set CPU priority (nice %d): %w", Nice, err)
 			}
+			if !setIO {
+				continue
+			}
 			if err := setIOClass(tid, ClassIdle); err != nil && ioErr == nil {
 				ioErr = fmt.Errorf("could not set the idle I/O class: %w", err)
 			}
@@ -63,6 +67,39 @@ func Lower() error {
 			return errors.Join(cpuErr, ioErr)
 		}
 	}
+}
+
+// Describe says in one line what priority process pid really has, for
+// status: the niceness and I/O class its threads share, or the range when
+// they differ, and why the I/O class is not set where it cannot be.
+func Describe(pid int) (string, error) {
+	ts, err := Threads(pid)
+	if err != nil {
+		return "", err
+	}
+	if len(ts) == 0 {
+		return "", fmt.Errorf("process %d has no threads left", pid)
+	}
+	nices, classes := map[int]bool{}, map[int]bool{}
+	for _, t := range ts {
+		nices[t.Nice], classes[t.IOClass] = true, true
+	}
+	s := fmt.Sprintf("nice %d", ts[0].Nice)
+	if len(nices) > 1 {
+		s = "mixed niceness across threads"
+	}
+	ok, why := IOClassAllowed()
+	switch {
+	case !ok:
+		return s + ", I/O class not set: " + why, nil
+	case len(classes) > 1:
+		return s + ", mixed I/O classes across threads", nil
+	case classes[ClassIdle]:
+		return s + ", idle I/O class", nil
+	case classes[0]:
+		return s + ", I/O class not set (it follows the niceness)", nil
+	}
+	return fmt.Sprintf("%s, I/O class %d", s, ts[0].IOClass), nil
 }
 
 // Thread is the priority of one thread.
@@ -101,9 +138,11 @@ func Threads(pid int) ([]Thread, error) {
 		if err != nil {
 			return nil, fmt.Errorf("unexpected niceness in /proc/%d/task/%d/stat: %w", pid, tid, err)
 		}
-		class, err := ioClass(tid)
-		if err != nil {
-			return nil, fmt.Errorf("ioprio_get of thread %d: %w", tid, err)
+		class := 0
+		if ok, _ := IOClassAllowed(); ok {
+			if class, err = ioClass(tid); err != nil {
+				return nil, fmt.Errorf("ioprio_get of thread %d: %w", tid, err)
+			}
 		}
 		out = append(out, Thread{TID: tid, Nice: nice, IOClass: class})
 	}

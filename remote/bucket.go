@@ -17,6 +17,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"golang.org/x/time/rate"
+
+	"github.com/pocketsnap/pocketsnap/netconf"
 )
 
 // Settings say where the bucket is and how to sign in. They come from the
@@ -29,6 +31,9 @@ type Settings struct {
 	SecretAccessKey string // S3_SECRET_ACCESS_KEY
 	Prefix          string // S3_PREFIX, optional
 	CAFile          string // S3_CA_FILE, optional: a private CA to trust
+	// DNSServers is S3_DNS_SERVERS, optional: nameservers to resolve the
+	// endpoint with, for where /etc/resolv.conf is missing (see netconf).
+	DNSServers string
 }
 
 // Options tune a connection.
@@ -71,7 +76,7 @@ func Dial(s Settings, opt Options) (*Bucket, error) {
 			return nil, fmt.Errorf("%s is not set", kv[0])
 		}
 	}
-	tr, err := transport(s.CAFile)
+	tr, err := transport(s.CAFile, netconf.FromEnv(s.DNSServers))
 	if err != nil {
 		return nil, err
 	}
@@ -131,10 +136,29 @@ func redactURL(s string) string {
 	return "(unparsable)"
 }
 
-// transport is the default transport, trusting caFile's certificates too.
-func transport(caFile string) (http.RoundTripper, error) {
+// transport is the default transport resolving names as nc says (Termux's
+// resolv.conf where /etc/resolv.conf is missing), trusting nc's roots
+// (SSL_CERT_FILE, Termux's bundle, else the system's) and caFile's
+// certificates too.
+func transport(caFile string, nc netconf.Config) (http.RoundTripper, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.ResponseHeaderTimeout = 2 * time.Minute
+	resolver, _, resolverErr := nc.Resolver()
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Resolver: resolver}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		// Without DNS servers an endpoint given by its IP address still works.
+		if host, _, _ := net.SplitHostPort(addr); resolverErr != nil && net.ParseIP(host) == nil {
+			return nil, fmt.Errorf("failed to resolve %s: %w", host, resolverErr)
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+	pool, err := nc.Roots()
+	if err != nil {
+		return nil, err
+	}
+	if pool != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
 	if caFile == "" {
 		return tr, nil
 	}
@@ -142,9 +166,10 @@ func transport(caFile string) (http.RoundTripper, error) {
 	if err != nil {
 		return nil, fmt.Errorf("S3_CA_FILE: %w", err)
 	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
+	if pool == nil {
+		if pool, err = x509.SystemCertPool(); err != nil {
+			pool = x509.NewCertPool()
+		}
 	}
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("S3_CA_FILE %s holds no PEM certificate", caFile)

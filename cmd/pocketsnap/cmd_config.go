@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/config"
+	"github.com/pocketsnap/pocketsnap/prootdistro"
 )
 
 func configCommand() *command {
@@ -119,7 +120,13 @@ func shownValues(c *config.Config) []configValue {
 			case k.Secret && c.IsSet(n):
 				v = "(set)"
 			}
-			out = append(out, configValue{Key: n, Value: v, Source: c.Source(n)})
+			src := c.Source(n)
+			if n == "ROOTFS_DIR" && !c.IsSet(n) {
+				// Say which proot-distro layout the default found.
+				_, layout := prootdistro.Rootfs(c.Value("PREFIX"), "debian")
+				src += ", " + string(layout)
+			}
+			out = append(out, configValue{Key: n, Value: v, Source: src})
 		}
 	}
 	return out

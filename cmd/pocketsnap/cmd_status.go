@@ -19,6 +19,7 @@ import (
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/daemon"
+	"github.com/pocketsnap/pocketsnap/idle"
 	"github.com/pocketsnap/pocketsnap/remote"
 )
 
@@ -67,6 +68,9 @@ type daemonJSON struct {
 	Enabled bool `json:"enabled"`
 	// Running is the daemon process, if one runs.
 	Running *daemon.Holder `json:"running,omitempty"`
+	// Priority is the running daemon's real CPU and I/O priority, as
+	// idle.Describe says it, when it can be read.
+	Priority string `json:"priority,omitempty"`
 }
 
 func runStatus(ctx context.Context, e *env, args []string) error {
@@ -93,6 +97,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	}
 	if h, ok := store.Daemon(); ok {
 		out.Daemon.Running = &h
+		out.Daemon.Priority, _ = idle.Describe(h.PID) // "" when it cannot be read (another user's)
 	}
 	if cfg.Heartbeat != nil {
 		out.HeartbeatHost = cfg.Heartbeat.Host()
@@ -170,6 +175,9 @@ func printStatus(w io.Writer, s *statusJSON) {
 	switch d := s.Daemon; {
 	case d.Running != nil:
 		fmt.Fprintf(tw, "daemon\trunning: pid %d since %s UTC\n", d.Running.PID, when(d.Running.Since))
+		if d.Priority != "" {
+			fmt.Fprintf(tw, "priority\t%s\n", d.Priority)
+		}
 	case d.Enabled:
 		fmt.Fprintf(tw, "daemon\tnot running (ENABLE_BACKUP_DAEMON is true: start 'pocketsnap daemon')\n")
 	default:

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -349,6 +350,10 @@ func TestDaemonJobPriorities(t *testing.T) {
 				t.Errorf("%s thread %d: nice %d, I/O class %d; want the test's nice %d and not the idle class", p.what, th.TID, th.Nice, th.IOClass, self[0].Nice)
 			}
 		}
+	}
+	// Issue 21.6: status says what priority the daemon really has.
+	if out := c.mustRun("status"); !regexp.MustCompile(`(?m)^priority +nice 19, idle I/O class$`).MatchString(out) {
+		t.Errorf("status does not show the daemon's priority:\n%s", out)
 	}
 	if code := pg.stop(); code != 0 {
 		t.Errorf("daemon exit %d after SIGTERM:\n%s", code, log)

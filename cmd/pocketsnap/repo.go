@@ -98,6 +98,10 @@ func (e *env) initStore(dir string) (*chunkstore.Store, error) {
 	} else {
 		e.ui.infof("created repository %s", dir)
 	}
+	if fs := noModesFS(dir); fs != "" {
+		e.ui.warnf("repository %s is on a %s filesystem, which keeps no permission bits: its local/keys (the repository's secrets) cannot be made private (mode 0600) and any app that may read this storage can read it", dir, fs)
+		e.ui.hintf("to keep them private, set BACKUP_REPO to a directory on internal storage (e.g. in Termux's $HOME) and keep only classic archives (BACKUP_DIR) on the SD card")
+	}
 	e.checkRecipients(s)
 	return s, nil
 }

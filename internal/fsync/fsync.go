@@ -4,10 +4,12 @@
 package fsync
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // TempMarker is part of the name of every temporary file WriteAtomic
@@ -48,7 +50,9 @@ func WriteAtomic(path string, perm os.FileMode, fill func(io.Writer) error) erro
 			os.Remove(tmp)
 		}
 	}()
-	if err := f.Chmod(perm); err != nil {
+	// FAT through FUSE (an SD card) keeps no permission bits and does not
+	// implement chmod: callers that need privacy check the filesystem.
+	if err := f.Chmod(perm); err != nil && !errors.Is(err, syscall.ENOSYS) {
 		return fmt.Errorf("failed to set mode of %s: %w", tmp, err)
 	}
 	if err := fill(f); err != nil {

@@ -32,14 +32,18 @@ var forbidden = map[string][]string{
 	"internal/miniotest":  {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
 	"internal/faultproxy": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
 	"internal/golden":     {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
-	"cmd/pocketsnap":      {"internal/miniotest", "internal/faultproxy", "internal/golden"},
+	"internal/fsimage":    {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
+	"cmd/pocketsnap":      {"internal/miniotest", "internal/faultproxy", "internal/golden", "internal/fsimage"},
 	// The scheduling packages know nothing of repositories: the daemon
 	// reaches backups through its Runner, which cmd/pocketsnap provides.
-	"daemon":     {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "heartbeat", "idle", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"schedule":   {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "heartbeat", "idle", "cmd/pocketsnap"},
-	"heartbeat":  {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "idle", "cmd/pocketsnap"},
-	"conditions": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "heartbeat", "idle", "hooks", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"idle":       {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "heartbeat", "cmd/pocketsnap"},
+	"daemon":      {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "heartbeat", "idle", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"schedule":    {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "heartbeat", "idle", "cmd/pocketsnap"},
+	"heartbeat":   {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "idle", "cmd/pocketsnap"},
+	"conditions":  {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "heartbeat", "idle", "hooks", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"idle":        {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "heartbeat", "cmd/pocketsnap"},
+	"prootdistro": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "remote", "daemon", "cmd/pocketsnap"},
+	// Network configuration is a leaf: remote uses it, it uses nothing of ours.
+	"netconf": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "remote", "daemon", "cmd/pocketsnap"},
 }
 
 func TestLayering(t *testing.T) {

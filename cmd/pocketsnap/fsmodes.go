@@ -1,0 +1,25 @@
+package main
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// noModesFS names the filesystem holding path when it keeps no permission
+// bits, as an SD card's exFAT or FAT32 and Android's shared storage do (a
+// FUSE mount is counted too: that is how phones and tests mount them), and
+// returns "" otherwise. There a file cannot be made private with chmod.
+func noModesFS(path string) string {
+	var st unix.Statfs_t
+	if unix.Statfs(path, &st) != nil {
+		return ""
+	}
+	switch st.Type {
+	case unix.MSDOS_SUPER_MAGIC:
+		return "FAT"
+	case unix.EXFAT_SUPER_MAGIC:
+		return "exFAT"
+	case unix.FUSE_SUPER_MAGIC:
+		return "FUSE (an SD card or shared storage)"
+	}
+	return ""
+}

@@ -1,0 +1,6 @@
+//go:build android
+
+package idle
+
+// isAndroidBuild: built with GOOS=android, so certainly on Android.
+const isAndroidBuild = true
