@@ -49,10 +49,23 @@ func List(dir, kind string) ([]Archive, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to list archives in %s: %w", dir, err)
 	}
-	byName := map[string]*Archive{}
+	var files []string
 	for _, e := range ents {
-		name, ok := archiveOf(e.Name(), kind)
-		if !ok || !e.Type().IsRegular() {
+		if e.Type().IsRegular() {
+			files = append(files, filepath.Join(dir, e.Name()))
+		}
+	}
+	return Group(files, kind), nil
+}
+
+// Group gathers the files of kind's archives among files (paths, or
+// names of objects in a bucket, with "/" separators), as [List] does for
+// a directory's files, oldest first. Other files are left out.
+func Group(files []string, kind string) []Archive {
+	byName := map[string]*Archive{}
+	for _, f := range files {
+		name, ok := archiveOf(filepath.Base(f), kind)
+		if !ok {
 			continue
 		}
 		a := byName[name]
@@ -61,7 +74,7 @@ func List(dir, kind string) ([]Archive, error) {
 			a = &Archive{Name: name, Time: t}
 			byName[name] = a
 		}
-		a.Files = append(a.Files, filepath.Join(dir, e.Name()))
+		a.Files = append(a.Files, f)
 	}
 	out := make([]Archive, 0, len(byName))
 	for _, a := range byName {
@@ -71,7 +84,7 @@ func List(dir, kind string) ([]Archive, error) {
 		out = append(out, *a)
 	}
 	slices.SortFunc(out, func(a, b Archive) int { return a.Time.Compare(b.Time) })
-	return out, nil
+	return out
 }
 
 func isSidecar(name string) int {

@@ -2,8 +2,10 @@ package remote
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -195,9 +197,42 @@ func (b *Bucket) key(name string) string {
 	return b.prefix + "/" + name
 }
 
-// List returns every object under the prefix, by repository-relative name.
+// Object is what a listing says of an object.
+type Object struct {
+	Size int64
+	// ETag is the server's entity tag, without quotes: for an object
+	// sent with a single PUT and no server-side encryption with a KMS
+	// key, the hex MD5 of its content.
+	ETag string
+}
+
+// MatchesContent reports whether the listed object is, by its size and
+// ETag, an object whose content is data. false means "cannot tell", not
+// "differs": an ETag is not always the content's MD5.
+func (o Object) MatchesContent(data []byte) bool {
+	sum := md5.Sum(data)
+	return o.Size == int64(len(data)) && strings.EqualFold(o.ETag, hex.EncodeToString(sum[:]))
+}
+
+// List returns every object under the prefix, by repository-relative
+// name, with its size. It needs only the permission to list the bucket.
 func (b *Bucket) List(ctx context.Context) (map[string]int64, error) {
-	out := map[string]int64{}
+	objects, err := b.ListObjects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(objects))
+	for name, o := range objects {
+		out[name] = o.Size
+	}
+	return out, nil
+}
+
+// ListObjects returns every object under the prefix, by
+// repository-relative name, with its size and ETag. It needs only the
+// permission to list the bucket.
+func (b *Bucket) ListObjects(ctx context.Context) (map[string]Object, error) {
+	out := map[string]Object{}
 	err := b.retry(ctx, "list", func(ctx context.Context) error {
 		clear(out)
 		pfx := ""
@@ -208,17 +243,28 @@ func (b *Bucket) List(ctx context.Context) (map[string]int64, error) {
 			if o.Err != nil {
 				return o.Err
 			}
-			out[strings.TrimPrefix(o.Key, pfx)] = o.Size
+			out[strings.TrimPrefix(o.Key, pfx)] = Object{Size: o.Size, ETag: strings.Trim(o.ETag, `"`)}
 		}
 		return nil
 	})
 	return out, err
 }
 
+// MaxPutSize is the size from which S3 refuses an object sent with a
+// single PUT: 5 GiB.
+const MaxPutSize = 5 << 30
+
+// ErrTooLarge is the cause of the error of a Put of MaxPutSize or more.
+var ErrTooLarge = errors.New("an object of 5 GiB or more cannot be sent with a single PUT")
+
 // Put uploads an object of size bytes read from src with one PUT, the
-// server checking its Content-MD5. sent, if not nil, is told of the bytes
+// server checking its Content-MD5. An object of MaxPutSize or more is
+// refused before anything is sent. sent, if not nil, is told of the bytes
 // as they go out; a failed attempt that is retried reports them again.
 func (b *Bucket) Put(ctx context.Context, name string, src io.ReaderAt, size int64, sent func(int64)) error {
+	if size >= MaxPutSize {
+		return fmt.Errorf("%s: %s is %d bytes: %w", b, name, size, ErrTooLarge)
+	}
 	return b.retry(ctx, "upload "+name, func(ctx context.Context) error {
 		ctx, cancel := context.WithCancelCause(ctx)
 		defer cancel(nil)
@@ -286,3 +332,7 @@ func (b *Bucket) ReadFile(ctx context.Context, name string) ([]byte, error) {
 	})
 	return out, err
 }
+
+// ArchivesDir is the bucket directory of the classic archives: a
+// kind's are under ArchivesDir/<kind>/, by their file names.
+const ArchivesDir = "archives"

@@ -1,25 +1,24 @@
-// Package remote keeps a copy of a repository in an S3-compatible bucket
-// and reads it back.
+// Package remote is the transport to an S3-compatible bucket: it lists,
+// uploads, reads byte ranges of and deletes objects, and names them.
 //
 // The bucket holds the repository's objects under the same names as the
 // repository directory (config, keys/secrets.age, data/xx/<id>,
 // snapshots/<name>), below an optional prefix, and the classic archives
-// under archives/<kind>/. Nothing of the device's local/ directory is ever
-// uploaded: the bucket holds only what is encrypted to the recipients or
-// public by design.
+// under [ArchivesDir]/<kind>/. Nothing of the device's local/ directory is
+// ever uploaded: the bucket holds only what is encrypted to the
+// recipients or public by design.
 //
-// [Push] uploads what the bucket lacks, packs before the manifests that
-// need them, so the bucket never shows a snapshot whose packs are missing;
-// an interrupted push resumes without sending a finished object again,
-// because it lists the bucket first. [Prune] then applies the retention
-// policy to the bucket: manifests first, then the packs no kept snapshot
-// needs. [Bucket.FS] gives read access to the bucket as a file system,
-// fetching byte ranges, so a chunkstore.Store opened on it restores and
-// exports straight from the bucket; [Adopt] turns a bucket into the
-// repository of a new device.
+// [Bucket] retries what can be retried and names the bucket and object in
+// its errors; [Bucket.FS] gives read access to the bucket as a file
+// system, fetching byte ranges, so a chunkstore.Store opened on it
+// restores and exports straight from the bucket; [Adopt] turns a bucket
+// into the repository of a new device. What to send and what to delete is
+// decided above it, by packages offsite and prune.
 //
-// Every object is sent with a single PUT (objects are a few MiB by
-// construction) carrying a Content-MD5 the server verifies. The secret
-// key is used only to sign requests: it appears in no URL, log line or
-// error.
+// Every object is sent with a single PUT carrying a Content-MD5 the server
+// verifies, so an object of [MaxPutSize] or more is refused before
+// anything is sent. The secret key is used only to sign requests: it
+// appears in no URL, log line or error.
+//
+// The API is not stable before v1.
 package remote

@@ -3,34 +3,48 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"slices"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/internal/flock"
+	"github.com/pocketsnap/pocketsnap/offsite"
 	"github.com/pocketsnap/pocketsnap/pipeline"
+	"github.com/pocketsnap/pocketsnap/prune"
 	"github.com/pocketsnap/pocketsnap/remote"
 	"github.com/pocketsnap/pocketsnap/retention"
 )
 
-// pushSummary is the --json summary of a push.
+// pushSummary is the --json summary of a push. A dry run's is the real
+// run's, but for dry_run: the same uploads and deletions.
 type pushSummary struct {
-	Bucket         string   `json:"bucket"`
-	DryRun         bool     `json:"dry_run"`
-	PlannedObjects int      `json:"planned_objects"`
-	PlannedBytes   int64    `json:"planned_bytes"`
-	SentObjects    int      `json:"sent_objects"`
-	SentBytes      int64    `json:"sent_bytes"`
-	Snapshots      []string `json:"snapshots"`
-	Capped         bool     `json:"capped"`
-	LeftObjects    int      `json:"left_objects"`
-	LeftBytes      int64    `json:"left_bytes"`
+	Bucket         string           `json:"bucket"`
+	DryRun         bool             `json:"dry_run"`
+	PlannedObjects int              `json:"planned_objects"`
+	PlannedBytes   int64            `json:"planned_bytes"`
+	Uploads        []offsite.Upload `json:"uploads"`
+	SentObjects    int              `json:"sent_objects"`
+	SentBytes      int64            `json:"sent_bytes"`
+	Snapshots      []string         `json:"snapshots"`
+	Capped         bool             `json:"capped"`
+	LeftObjects    int              `json:"left_objects"`
+	LeftBytes      int64            `json:"left_bytes"`
+	// TooLarge are the objects a single PUT cannot take: never sent.
+	TooLarge []offsite.Upload `json:"too_large"`
 	// DeletedSnapshots, DeletedPacks and DeletedBytes are what retention
 	// in the bucket deleted (or would delete); Kept the snapshots it keeps.
 	DeletedSnapshots []string `json:"deleted_snapshots"`
 	DeletedPacks     int      `json:"deleted_packs"`
 	DeletedBytes     int64    `json:"deleted_bytes"`
-	Kept             int      `json:"kept"`
+	// Deletions lists every object deleted but the manifests: packs,
+	// then classic archives' files.
+	Deletions []prune.Object `json:"deletions"`
+	Kept      int            `json:"kept"`
+	// Unknown are the bucket's snapshots whose packs the device cannot
+	// tell: no pack is deleted while there are any.
+	Unknown []string `json:"unknown_snapshots,omitempty"`
 	// Deferred says why the push's conditions kept it from starting or
 	// stopped it (--when-allowed, the daemon).
 	Deferred string `json:"deferred,omitempty"`
@@ -138,7 +152,7 @@ func runPush(ctx context.Context, e *env, o pushOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	opt := remote.PushOptions{Jobs: o.jobs, MaxUpload: int64(o.maxUpload), DryRun: o.dryRun, Files: files, Stop: gate.Stop}
+	opt := offsite.PushOptions{Jobs: o.jobs, MaxUpload: int64(o.maxUpload), DryRun: o.dryRun, Files: files, Policy: pol.of, Stop: gate.Stop}
 	prog := new(pipeline.Progress)
 	bar := e.ui.noProgress()
 	opt.Planned = func(_ int, bytes int64) { bar = e.ui.startProgress("push", "objects", bytes, prog) }
@@ -146,26 +160,32 @@ func runPush(ctx context.Context, e *env, o pushOptions, args []string) error {
 		prog.Bytes.Store(bytes)
 		prog.Entries.Store(int64(objects))
 	}
-	res, err := remote.Push(ctx, s, b, opt)
+	res, err := offsite.Push(ctx, s, b, opt)
 	bar.stop()
 	if err != nil {
 		return err
 	}
 	sum := pushSummary{
 		Bucket: b.String(), DryRun: o.dryRun,
-		PlannedObjects: len(res.Planned), PlannedBytes: res.PlannedBytes(),
-		SentObjects: res.SentObjects, SentBytes: res.SentBytes, Snapshots: res.Snapshots,
-		Capped: res.Capped, LeftObjects: res.LeftObjects, LeftBytes: res.LeftBytes,
+		PlannedObjects: len(res.Planned), PlannedBytes: res.PlannedBytes(), Uploads: nonNil(res.Sending),
+		SentObjects: res.SentObjects, SentBytes: res.SentBytes, Snapshots: nonNil(res.Snapshots),
+		Capped: res.Capped, LeftObjects: res.LeftObjects, LeftBytes: res.LeftBytes, TooLarge: nonNil(res.TooLarge),
 	}
 	out := e.ui.stdout
+	verb := "uploaded"
 	if o.dryRun {
-		for _, u := range res.Planned {
+		verb = "would upload"
+		for _, u := range res.Sending {
 			fmt.Fprintf(out, "would upload %s (%s)\n", u.Name, humanBytes(u.Size))
 		}
-		fmt.Fprintf(out, "would upload %d objects, %s, to %s\n", len(res.Planned), humanBytes(res.PlannedBytes()), b)
-	} else {
-		fmt.Fprintf(out, "uploaded %d objects, %s, to %s; %d new snapshots visible there\n",
-			res.SentObjects, humanBytes(res.SentBytes), b, len(res.Snapshots))
+	}
+	fmt.Fprintf(out, "%s %d objects, %s, to %s; %d new snapshots visible there\n",
+		verb, res.SentObjects, humanBytes(res.SentBytes), b, len(res.Snapshots))
+	for _, u := range res.TooLarge {
+		e.ui.warnf("NOT SENT: %s is %s; an object of 5 GiB or more cannot go in a single PUT, so it is never attempted (split a classic archive into parts: pocketsnap export --part-size)", u.Name, humanBytes(u.Size))
+	}
+	for _, name := range res.Unreadable {
+		e.ui.warnf("snapshot %s not sent: its manifest does not load (run: pocketsnap check)", name)
 	}
 	if res.Stopped != "" {
 		// Retention in the bucket waits too: it would take the packs of
@@ -178,35 +198,56 @@ func runPush(ctx context.Context, e *env, o pushOptions, args []string) error {
 	if res.Capped {
 		e.ui.warnf("stopped at the upload cap of %s: %d objects (%s) are left for the next push", humanBytes(int64(o.maxUpload)), res.LeftObjects, humanBytes(res.LeftBytes))
 	}
-	pruned, err := remote.Prune(ctx, s, b, remote.PruneOptions{Policy: pol.of, DryRun: o.dryRun, Warn: e.ui.warnf})
+	popt := prune.BucketOptions{Policy: pol.of, BackupDir: e.cfg.Value("BACKUP_DIR"), DryRun: o.dryRun, Warn: e.ui.warnf}
+	if o.dryRun {
+		popt.After = res
+	}
+	pruned, err := prune.Bucket(ctx, s, b, popt)
 	if err != nil {
 		return fmt.Errorf("retention in the bucket: %w", err)
 	}
-	sum.DeletedSnapshots, sum.DeletedPacks, sum.DeletedBytes, sum.Kept = pruned.Snapshots, len(pruned.Packs), pruned.PackBytes(), pruned.Kept
-	verb := "deleted"
-	if o.dryRun {
-		verb = "would delete"
-	}
-	if pruned.Skipped != "" {
-		fmt.Fprintf(out, "retention in the bucket: nothing deleted: %s\n", pruned.Skipped)
-	} else {
-		for _, name := range pruned.Snapshots {
-			fmt.Fprintf(out, "%s snapshot %s\n", verb, name)
-		}
-		if o.dryRun {
-			for _, p := range pruned.Packs {
-				fmt.Fprintf(out, "would delete %s (%s)\n", p.Name, humanBytes(p.Size))
-			}
-		}
-		fmt.Fprintf(out, "retention in the bucket: %s %d snapshots and %d packs (%s); %d snapshots kept\n",
-			verb, len(pruned.Snapshots), len(pruned.Packs), humanBytes(pruned.PackBytes()), pruned.Kept)
-	}
+	sum.DeletedSnapshots, sum.DeletedPacks, sum.Deletions = nonNil(pruned.Snapshots), len(pruned.Packs), append(slices.Clip(nonNil(pruned.Packs)), pruned.Archives...)
+	sum.DeletedBytes, sum.Kept, sum.Unknown = pruned.PackBytes()+pruned.ArchiveBytes(), pruned.Kept, pruned.Unknown
+	renderBucketPrune(out, pruned, o.dryRun)
 	e.ui.summary(sum)
 	if o.dryRun {
 		return nil
 	}
-	return remote.SaveRecord(s, remote.PushRecord{
-		Bucket: b.String(), Time: time.Now().UTC(), Newest: remote.Newest(pruned.Remaining),
+	return offsite.SaveRecord(s, offsite.PushRecord{
+		Bucket: b.String(), Time: time.Now().UTC(), Newest: offsite.Newest(pruned.Remaining),
 		SentBytes: res.SentBytes, SentObjects: res.SentObjects,
 	})
+}
+
+// renderBucketPrune prints what retention in the bucket did, or would do.
+func renderBucketPrune(out io.Writer, r *prune.BucketResult, dryRun bool) {
+	verb := "deleted"
+	if dryRun {
+		verb = "would delete"
+	}
+	if r.Skipped != "" {
+		fmt.Fprintf(out, "retention in the bucket: nothing deleted: %s\n", r.Skipped)
+		return
+	}
+	for _, name := range r.Snapshots {
+		fmt.Fprintf(out, "%s snapshot %s\n", verb, name)
+	}
+	for _, a := range r.Archives {
+		fmt.Fprintf(out, "%s %s (%s)\n", verb, a.Name, humanBytes(a.Size))
+	}
+	if dryRun {
+		for _, p := range r.Packs {
+			fmt.Fprintf(out, "would delete %s (%s)\n", p.Name, humanBytes(p.Size))
+		}
+	}
+	fmt.Fprintf(out, "retention in the bucket: %s %d snapshots and %d packs (%s), %d archive files (%s); %d snapshots kept\n",
+		verb, len(r.Snapshots), len(r.Packs), humanBytes(r.PackBytes()), len(r.Archives), humanBytes(r.ArchiveBytes()), r.Kept)
+}
+
+// nonNil makes an empty list encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

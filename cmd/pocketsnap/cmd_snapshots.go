@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/manifest"
-	"github.com/pocketsnap/pocketsnap/remote"
+	"github.com/pocketsnap/pocketsnap/offsite"
 )
 
 // names returns the manifests' names.
@@ -100,7 +100,7 @@ func runSnapshots(ctx context.Context, e *env, o snapshotsOptions, args []string
 	tw.Flush()
 	fmt.Fprintf(e.ui.stdout, "%d snapshots\n", len(out))
 	if o.remote {
-		newest := remote.Newest(names(list))
+		newest := offsite.Newest(names(list))
 		for _, kind := range slices.Sorted(maps.Keys(newest)) {
 			fmt.Fprintf(e.ui.stdout, "newest %s in the bucket: %s\n", kind, newest[kind])
 		}

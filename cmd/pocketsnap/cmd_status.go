@@ -20,7 +20,7 @@ import (
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/daemon"
 	"github.com/pocketsnap/pocketsnap/idle"
-	"github.com/pocketsnap/pocketsnap/remote"
+	"github.com/pocketsnap/pocketsnap/offsite"
 )
 
 func statusCommand() *command {
@@ -57,7 +57,7 @@ type statusJSON struct {
 	// HeartbeatHost is the host of BACKUP_DAEMON_HC_URL, if set.
 	HeartbeatHost string `json:"heartbeat_host,omitempty"`
 	// LastPush is the record of the last offsite push, if any.
-	LastPush *remote.PushRecord `json:"last_push,omitempty"`
+	LastPush *offsite.PushRecord `json:"last_push,omitempty"`
 	// Conditions are the rootfs backup's and the push's conditions: the
 	// settings, the detectors in use and what they find now.
 	Conditions conditionsJSON `json:"conditions"`
@@ -108,7 +108,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if s, err := chunkstore.Open(out.Repository); err == nil {
-		rec, ok, err := remote.LoadRecord(s)
+		rec, ok, err := offsite.LoadRecord(s)
 		s.Close()
 		if err != nil {
 			return err

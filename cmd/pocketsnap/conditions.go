@@ -187,7 +187,7 @@ func (e *env) startPushGate(ctx context.Context, obey bool) (*pushGate, error) {
 	return g, nil
 }
 
-// Stop is remote.PushOptions.Stop: why the push must stop now, or "".
+// Stop is offsite.PushOptions.Stop: why the push must stop now, or "".
 func (g *pushGate) Stop() string {
 	if p := g.why.Load(); p != nil {
 		return *p

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pocketsnap/pocketsnap/remote"
+	"github.com/pocketsnap/pocketsnap/offsite"
 )
 
 // Answers of the Termux:API commands, in the shapes the app writes
@@ -122,7 +122,7 @@ func TestRunDueAppliesConditions(t *testing.T) {
 	if !strings.Contains(out, `msg="job done" job=push`) {
 		t.Errorf("the push did not run on Wi-Fi:\n%s", out)
 	}
-	if got, want := len(remote.SnapshotNames(sizesOf(f.objects()))), len(f.snapshots()); got != want || got == 0 {
+	if got, want := len(offsite.SnapshotNames(sizesOf(f.objects()))), len(f.snapshots()); got != want || got == 0 {
 		t.Errorf("the bucket shows %d snapshots, the device has %d", got, want)
 	}
 	if push := f.status().job("push"); push.Deferred != "" || push.Result != "ok" {
@@ -148,7 +148,7 @@ func TestPushWhenAllowed(t *testing.T) {
 	if !strings.Contains(out, "pocketsnap: warning: on mobile data (detector: Termux:API") || !strings.Contains(out, "pushing anyway, as asked by hand") {
 		t.Errorf("a push by hand does not say the condition is not met:\n%s", out)
 	}
-	if len(remote.SnapshotNames(sizesOf(f.objects()))) != 1 {
+	if len(offsite.SnapshotNames(sizesOf(f.objects()))) != 1 {
 		t.Errorf("a push by hand did not push:\n%s", out)
 	}
 }
@@ -202,7 +202,7 @@ func TestPushStopsWhenWifiLost(t *testing.T) {
 	}
 	before := f.objects()
 	f.checkInvariants(nil, before)
-	if n := len(remote.SnapshotNames(sizesOf(before))); n != 0 {
+	if n := len(offsite.SnapshotNames(sizesOf(before))); n != 0 {
 		t.Errorf("the stopped push made %d snapshots visible: its manifest goes last", n)
 	}
 
@@ -216,7 +216,7 @@ func TestPushStopsWhenWifiLost(t *testing.T) {
 		t.Errorf("sent %d+%d objects (%d+%d bytes) for a plan of %d (%d): something was sent twice or not at all",
 			one.SentObjects, two.SentObjects, one.SentBytes, two.SentBytes, one.PlannedObjects, one.PlannedBytes)
 	}
-	if got, want := len(remote.SnapshotNames(sizesOf(f.objects()))), len(f.snapshots()); got != want {
+	if got, want := len(offsite.SnapshotNames(sizesOf(f.objects()))), len(f.snapshots()); got != want {
 		t.Errorf("the bucket shows %d snapshots, the device has %d", got, want)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/compat"
 	"github.com/pocketsnap/pocketsnap/manifest"
+	"github.com/pocketsnap/pocketsnap/offsite"
 	"github.com/pocketsnap/pocketsnap/remote"
 )
 
@@ -112,7 +113,7 @@ func (e *env) openRemote(ctx context.Context) (*chunkstore.Store, func(), error)
 		return nil, nil, fmt.Errorf("%s: %w", b, err)
 	}
 	e.ui.infof("reading from the bucket %s", b)
-	newest := remote.Newest(remote.SnapshotNames(fsys.Listing()))
+	newest := offsite.Newest(offsite.SnapshotNames(fsys.Listing()))
 	for _, kind := range slices.Sorted(maps.Keys(newest)) {
 		e.ui.infof("newest %s snapshot in the bucket: %s", kind, newest[kind])
 	}
@@ -131,8 +132,8 @@ func (e *env) deviceKeys(local *chunkstore.Store, fsys *remote.FS) *chunkstore.K
 	if err != nil || cfg.ID != local.Config().ID {
 		return nil
 	}
-	if rec, ok, err := remote.LoadRecord(local); err == nil && ok {
-		for _, w := range rec.Rollbacks(remote.SnapshotNames(fsys.Listing())) {
+	if rec, ok, err := offsite.LoadRecord(local); err == nil && ok {
+		for _, w := range rec.Rollbacks(offsite.SnapshotNames(fsys.Listing())) {
 			e.ui.warnf("POSSIBLE ROLLBACK: %s; snapshots were deleted from the bucket since", w)
 		}
 	}
@@ -145,7 +146,7 @@ func (e *env) deviceKeys(local *chunkstore.Store, fsys *remote.FS) *chunkstore.K
 
 // classicArchives lists the encrypted classic archives under BACKUP_DIR,
 // to push as they are: each archive (or its parts) before its sidecar.
-func (e *env) classicArchives() ([]remote.LocalFile, error) {
+func (e *env) classicArchives() ([]offsite.LocalFile, error) {
 	base := e.cfg.Value("BACKUP_DIR")
 	ents, err := os.ReadDir(base)
 	if errors.Is(err, os.ErrNotExist) {
@@ -154,7 +155,7 @@ func (e *env) classicArchives() ([]remote.LocalFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []remote.LocalFile
+	var out []offsite.LocalFile
 	for _, ent := range ents {
 		kind := ent.Name()
 		if !ent.IsDir() || manifest.CheckKind(kind) != nil {
@@ -177,7 +178,7 @@ func (e *env) classicArchives() ([]remote.LocalFile, error) {
 				if err != nil {
 					return nil, err
 				}
-				out = append(out, remote.LocalFile{Name: remote.ArchivesDir + "/" + kind + "/" + filepath.Base(f), Path: f, Size: fi.Size()})
+				out = append(out, offsite.LocalFile{Name: remote.ArchivesDir + "/" + kind + "/" + filepath.Base(f), Path: f, Size: fi.Size()})
 			}
 		}
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/pocketsnap/pocketsnap/internal/miniotest"
 	"github.com/pocketsnap/pocketsnap/internal/testtree"
 	"github.com/pocketsnap/pocketsnap/manifest"
-	"github.com/pocketsnap/pocketsnap/remote"
+	"github.com/pocketsnap/pocketsnap/offsite"
 )
 
 // pushFixture is a CLI whose offsite secrets point at a fresh bucket.
@@ -90,7 +90,7 @@ func (f *pushFixture) checkInvariants(before, now map[string]time.Time) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	for _, name := range remote.SnapshotNames(sizesOf(now)) {
+	for _, name := range offsite.SnapshotNames(sizesOf(now)) {
 		m, err := manifest.Load(s, name)
 		if err != nil {
 			f.t.Fatal(err)
@@ -171,7 +171,7 @@ func TestPushSurvivesSIGKILL(t *testing.T) {
 	if strings.Contains(output.String(), f.srv.SecretKey) {
 		t.Fatal("the secret key appears in the output of push")
 	}
-	if got, want := len(remote.SnapshotNames(sizesOf(f.objects()))), len(f.snapshots()); got != want {
+	if got, want := len(offsite.SnapshotNames(sizesOf(f.objects()))), len(f.snapshots()); got != want {
 		t.Fatalf("the bucket shows %d snapshots, the device has %d", got, want)
 	}
 	if out := f.mustRun("push"); !strings.Contains(out, "uploaded 0 objects") {

@@ -28,6 +28,11 @@ var forbidden = map[string][]string{
 	"migrate":       {"pipeline", "restore", "extract", "compat", "remote", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"stage":         {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
 	"internal/proc": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "hooks", "cmd/pocketsnap"},
+	// The bucket's transport knows objects, not snapshots; pushing and
+	// pruning sit above it.
+	"remote":  {"manifest", "retention", "pipeline", "restore", "extract", "compat", "offsite", "prune", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"offsite": {"prune", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"prune":   {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	// Test harnesses stand alone, and the binary never links them.
 	"internal/miniotest":  {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
 	"internal/faultproxy": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},

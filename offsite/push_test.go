@@ -1,4 +1,4 @@
-package remote_test
+package offsite_test
 
 import (
 	"bytes"
@@ -24,7 +24,9 @@ import (
 	"github.com/pocketsnap/pocketsnap/internal/repotest"
 	"github.com/pocketsnap/pocketsnap/internal/testtree"
 	"github.com/pocketsnap/pocketsnap/manifest"
+	"github.com/pocketsnap/pocketsnap/offsite"
 	"github.com/pocketsnap/pocketsnap/pipeline"
+	"github.com/pocketsnap/pocketsnap/prune"
 	"github.com/pocketsnap/pocketsnap/remote"
 	"github.com/pocketsnap/pocketsnap/retention"
 )
@@ -60,11 +62,11 @@ func (f *fixture) bucket(t *testing.T, opt remote.Options) *remote.Bucket {
 	return b
 }
 
-func (f *fixture) push(t *testing.T, b *remote.Bucket, opt remote.PushOptions) (*remote.PushResult, error) {
+func (f *fixture) push(t *testing.T, b *remote.Bucket, opt offsite.PushOptions) (*offsite.PushResult, error) {
 	t.Helper()
 	s := f.repo.Open(t, false)
 	defer s.Close()
-	return remote.Push(t.Context(), s, b, opt)
+	return offsite.Push(t.Context(), s, b, opt)
 }
 
 func listing(t *testing.T, b *remote.Bucket) map[string]int64 {
@@ -107,7 +109,7 @@ func checkVisibleComplete(t *testing.T, f *fixture, b *remote.Bucket) (snapshots
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range remote.SnapshotNames(l) {
+	for _, name := range offsite.SnapshotNames(l) {
 		m := f.repo.Load(t, name)
 		for _, id := range m.Blobs {
 			loc, ok := ix.Lookup(id)
@@ -138,7 +140,7 @@ func TestSecondPushSendsOnlyTheNewPacksAndManifest(t *testing.T) {
 	f.repo.Backup(t, "db", src, nil)
 	b := f.bucket(t, remote.Options{})
 
-	first, err := f.push(t, b, remote.PushOptions{})
+	first, err := f.push(t, b, offsite.PushOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +155,7 @@ func TestSecondPushSendsOnlyTheNewPacksAndManifest(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := f.repo.Backup(t, "db", src, nil)
-	second, err := f.push(t, b, remote.PushOptions{})
+	second, err := f.push(t, b, offsite.PushOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +224,7 @@ func TestPushResumesThroughResetsAndStalls(t *testing.T) {
 		// A fresh connection pool for each attempt, as each run of the
 		// command has: the proxy's faults strike new connections only.
 		b := f.bucket(t, remote.Options{Retries: 1, StallTimeout: 500 * time.Millisecond})
-		_, err := f.push(t, b, remote.PushOptions{Jobs: 2})
+		_, err := f.push(t, b, offsite.PushOptions{Jobs: 2})
 		proxy.Clear()
 		checkVisibleComplete(t, f, direct)
 		if err == nil {
@@ -248,7 +250,7 @@ func TestPushCapStopsCleanlyAndDBGoesFirst(t *testing.T) {
 	f.repo.Backup(t, "db", small, nil)
 	b := f.bucket(t, remote.Options{})
 
-	res, err := f.push(t, b, remote.PushOptions{MaxUpload: 64 << 10})
+	res, err := f.push(t, b, offsite.PushOptions{MaxUpload: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +261,7 @@ func TestPushCapStopsCleanlyAndDBGoesFirst(t *testing.T) {
 		t.Fatalf("the capped push made %v visible, want the db snapshot", res.Snapshots)
 	}
 	checkVisibleComplete(t, f, b)
-	rest, err := f.push(t, b, remote.PushOptions{})
+	rest, err := f.push(t, b, offsite.PushOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,24 +281,24 @@ func TestPruneMirrorsRetentionSafely(t *testing.T) {
 		time.Sleep(1100 * time.Millisecond)
 	}
 	b := f.bucket(t, remote.Options{})
-	if _, err := f.push(t, b, remote.PushOptions{}); err != nil {
+	if _, err := f.push(t, b, offsite.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	keep2 := remote.PruneOptions{Policy: func(string) retention.Policy { return retention.Policy{Last: 2} }}
+	keep2 := prune.BucketOptions{Policy: func(string) retention.Policy { return retention.Policy{Last: 2} }}
 	s := f.repo.Open(t, false)
 	defer s.Close()
 
 	dry := keep2
 	dry.DryRun = true
 	before := listing(t, b)
-	plan, err := remote.Prune(t.Context(), s, b, dry)
+	plan, err := prune.Bucket(t.Context(), s, b, dry)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !maps.Equal(before, listing(t, b)) {
 		t.Fatal("a dry run changed the bucket")
 	}
-	res, err := remote.Prune(t.Context(), s, b, keep2)
+	res, err := prune.Bucket(t.Context(), s, b, keep2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,17 +315,17 @@ func TestPruneMirrorsRetentionSafely(t *testing.T) {
 	es := empty.Open(t, false)
 	defer es.Close()
 	after := listing(t, b)
-	keep1 := remote.PruneOptions{Policy: func(string) retention.Policy { return retention.Policy{Last: 1} }}
-	r, err := remote.Prune(t.Context(), es, b, keep1)
+	keep1 := prune.BucketOptions{Policy: func(string) retention.Policy { return retention.Policy{Last: 1} }}
+	r, err := prune.Bucket(t.Context(), es, b, keep1)
 	if err != nil || r.Skipped == "" || !maps.Equal(after, listing(t, b)) {
 		t.Fatalf("prune from an empty repository: %+v, %v", r, err)
 	}
 	// Another repository with snapshots is refused.
 	empty.Backup(t, "db", src, nil)
-	if _, err := remote.Prune(t.Context(), es, b, keep1); !errors.Is(err, remote.ErrForeign) {
+	if _, err := prune.Bucket(t.Context(), es, b, keep1); !errors.Is(err, offsite.ErrForeign) {
 		t.Fatalf("prune from another repository: %v, want ErrForeign", err)
 	}
-	if _, err := remote.Push(t.Context(), es, b, remote.PushOptions{}); !errors.Is(err, remote.ErrForeign) {
+	if _, err := offsite.Push(t.Context(), es, b, offsite.PushOptions{}); !errors.Is(err, offsite.ErrForeign) {
 		t.Fatalf("push from another repository: %v, want ErrForeign", err)
 	}
 	if !maps.Equal(after, listing(t, b)) {
@@ -340,7 +342,7 @@ func TestPruneKeepsSnapshotsNewerThanTheNewestLocal(t *testing.T) {
 		time.Sleep(1100 * time.Millisecond)
 	}
 	b := f.bucket(t, remote.Options{})
-	if _, err := f.push(t, b, remote.PushOptions{}); err != nil {
+	if _, err := f.push(t, b, offsite.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// The device loses its newest snapshot (restored from an old copy,
@@ -350,7 +352,7 @@ func TestPruneKeepsSnapshotsNewerThanTheNewestLocal(t *testing.T) {
 	if err := manifest.Delete(s, names[2]); err != nil {
 		t.Fatal(err)
 	}
-	res, err := remote.Prune(t.Context(), s, b, remote.PruneOptions{Policy: func(string) retention.Policy { return retention.Policy{Last: 1} }})
+	res, err := prune.Bucket(t.Context(), s, b, prune.BucketOptions{Policy: func(string) retention.Policy { return retention.Policy{Last: 1} }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +380,7 @@ func TestRefusals(t *testing.T) {
 	plain.Backup(t, "db", source(t), nil)
 	ps := plain.Open(t, false)
 	defer ps.Close()
-	if _, err := remote.Push(t.Context(), ps, f.bucket(t, remote.Options{}), remote.PushOptions{}); !errors.Is(err, remote.ErrPlaintext) {
+	if _, err := offsite.Push(t.Context(), ps, f.bucket(t, remote.Options{}), offsite.PushOptions{}); !errors.Is(err, offsite.ErrPlaintext) {
 		t.Fatalf("push of an unencrypted repository: %v", err)
 	}
 
@@ -452,7 +454,7 @@ func TestPushAndReadV1Fixture(t *testing.T) {
 func (f *fixture) pushAndOpen(t *testing.T) (*remote.FS, *chunkstore.Store) {
 	t.Helper()
 	b := f.bucket(t, remote.Options{})
-	if _, err := f.push(t, b, remote.PushOptions{}); err != nil {
+	if _, err := f.push(t, b, offsite.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	fsys, err := b.FS(t.Context(), 0)

@@ -1,11 +1,13 @@
-package remote
+package offsite
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,7 +94,7 @@ func LoadRecord(s *chunkstore.Store) (r PushRecord, ok bool, err error) {
 func (r PushRecord) Rollbacks(names []string) []string {
 	now := Newest(names)
 	var out []string
-	for _, kind := range sortedKeys(r.Newest) {
+	for _, kind := range slices.Sorted(maps.Keys(r.Newest)) {
 		pushed := r.Newest[kind]
 		_, pt, _ := manifest.ParseName(pushed)
 		cur, ok := now[kind]
