@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -30,19 +31,43 @@ type pushFixture struct {
 func newPushFixture(t *testing.T) *pushFixture {
 	srv := miniotest.Shared(t)
 	c := newCLI(t)
-	f := &pushFixture{cli: c, srv: srv, bucket: srv.NewBucket(t)}
-	dir := filepath.Join(c.dir, "data", "secrets")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	conf := fmt.Sprintf("S3_ENDPOINT=%s\nS3_BUCKET=%s\nS3_REGION=%s\nS3_ACCESS_KEY_ID=%s\nS3_SECRET_ACCESS_KEY=%s\nS3_PREFIX=p\nS3_CA_FILE=%s\n",
-		srv.Endpoint, f.bucket, srv.Region, srv.AccessKey, srv.SecretKey, srv.CAFile)
-	if err := os.WriteFile(filepath.Join(dir, "offsite.env"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	f := &pushFixture{cli: c, srv: srv}
+	f.useBucket(srv.NewBucket(t), srv.AccessKey, srv.SecretKey)
 	// Retention in the bucket is tested on its own: keep everything here.
 	c.env = append(c.env, "ENABLE_OFFSITE_BACKUP=true", "BACKUP_KEEP_DB=1000")
 	return f
+}
+
+// useBucket points the offsite secrets at a bucket, with a key.
+func (f *pushFixture) useBucket(bucket, accessKey, secretKey string) {
+	f.t.Helper()
+	f.bucket = bucket
+	dir := filepath.Join(f.dir, "data", "secrets")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		f.t.Fatal(err)
+	}
+	conf := fmt.Sprintf("S3_ENDPOINT=%s\nS3_BUCKET=%s\nS3_REGION=%s\nS3_ACCESS_KEY_ID=%s\nS3_SECRET_ACCESS_KEY=%s\nS3_PREFIX=p\nS3_CA_FILE=%s\n",
+		f.srv.Endpoint, bucket, f.srv.Region, accessKey, secretKey, f.srv.CAFile)
+	if err := os.WriteFile(filepath.Join(dir, "offsite.env"), []byte(conf), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// pushJSON runs a push with --json and returns its summary and its
+// stderr.
+func (f *pushFixture) pushJSON(args ...string) (pushSummary, string) {
+	f.t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := f.command(append([]string{"push", "--json"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		f.t.Fatalf("pocketsnap push --json %v: %v\n%s", args, err, stderr.String())
+	}
+	var sum pushSummary
+	if err := json.Unmarshal(lastLine(stdout.Bytes()), &sum); err != nil {
+		f.t.Fatalf("push --json %v: %v\n%s", args, err, stdout.String())
+	}
+	return sum, stderr.String()
 }
 
 // source generates a tree to back up.
@@ -62,8 +87,14 @@ func (f *pushFixture) source(seed int64) string {
 // of the same object would change.
 func (f *pushFixture) objects() map[string]time.Time {
 	f.t.Helper()
+	return f.objectsOf(f.bucket)
+}
+
+// objectsOf is objects for another bucket.
+func (f *pushFixture) objectsOf(bucket string) map[string]time.Time {
+	f.t.Helper()
 	out := map[string]time.Time{}
-	for o := range f.srv.Client(f.t).ListObjects(f.t.Context(), f.bucket, minio.ListObjectsOptions{Prefix: "p/", Recursive: true}) {
+	for o := range f.srv.Client(f.t).ListObjects(f.t.Context(), bucket, minio.ListObjectsOptions{Prefix: "p/", Recursive: true}) {
 		if o.Err != nil {
 			f.t.Fatal(o.Err)
 		}
