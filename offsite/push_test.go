@@ -486,3 +486,36 @@ func bucketStream(t *testing.T, s *chunkstore.Store, name string) []byte {
 	}
 	return got
 }
+
+// Issue 17.5, the bucket's part: while a local snapshot's manifest does
+// not load, retention in the bucket still drops snapshots, but deletes no
+// pack, since that snapshot's packs may already be there.
+func TestPruneDeletesNoPackWhileALocalManifestIsUnreadable(t *testing.T) {
+	f := newFixture(t)
+	src := source(t)
+	var names []string
+	for i := range 3 {
+		writeRandom(t, filepath.Join(src, "day.bin"), 1<<20+i)
+		names = append(names, f.repo.Backup(t, "db", src, nil).Manifest.Name)
+		time.Sleep(1100 * time.Millisecond)
+	}
+	b := f.bucket(t, remote.Options{})
+	if _, err := f.push(t, b, offsite.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	writeRandom(t, filepath.Join(src, "day.bin"), 1<<20+7)
+	damaged := f.repo.Backup(t, "db", src, nil).Manifest.Name
+	if err := os.WriteFile(filepath.Join(f.repo.Dir, manifest.Dir, damaged), []byte("damaged"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := f.repo.Open(t, false)
+	keep2 := prune.BucketOptions{Policy: func(string) retention.Policy { return retention.Policy{Last: 2} }}
+	res, err := prune.Bucket(t.Context(), s, b, keep2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Snapshots, names[:1]) || len(res.Packs) != 0 || !slices.Equal(res.Unknown, []string{damaged}) {
+		t.Fatalf("pruned %v and %d packs, unknown %v; want %s pruned, no pack, %s unknown", res.Snapshots, len(res.Packs), res.Unknown, names[0], damaged)
+	}
+	wantVisible(t, f, b, 2)
+}

@@ -10,11 +10,13 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/prune"
 	"github.com/pocketsnap/pocketsnap/retention"
 )
 
 type rotateOptions struct {
 	keep      []string
+	forget    []string
 	calendar  retention.Policy
 	dryRun    bool
 	repack    bool
@@ -35,14 +37,18 @@ Then deletes the packs that no kept snapshot uses, reports the unreferenced
 bytes left in packs still in use, and deletes the classic archives in
 ${BACKUP_DIR}/<kind>/ beyond the same counts, each with its .sha256, .age
 and .part-NNN companions. It runs at the end of every backup (unless
---no-rotate) and needs only the recipient; --repack needs the identity.`
+--no-rotate) and needs only the recipient; --repack needs the identity.
+
+A snapshot whose manifest does not load is kept, and while there is one no
+pack is deleted, since it may need any of them: a warning names it. If it
+cannot be repaired, --forget SNAPSHOT deletes it explicitly.`
 
 func rotateCommand() *command {
 	o := rotateOptions{threshold: 0.5}
 	return &command{
 		name: "rotate", group: "Back up",
 		summary: "apply retention: delete old snapshots, unused packs and old archives",
-		usage:   "rotate [--dry-run] [--keep KIND=N]... [--keep-daily N] [--repack] [--json]" + rotateHelp,
+		usage:   "rotate [--dry-run] [--keep KIND=N]... [--keep-daily N] [--forget SNAPSHOT]... [--repack] [--json]" + rotateHelp,
 		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_KEEP_DB", "BACKUP_KEEP_ROOTFS", "BACKUP_KEEP_<KIND>", "BACKUP_AGE_IDENTITY", "PACK_PADDING"},
 		examples: []string{
 			"pocketsnap rotate --dry-run                 # what would go, and the bytes it would free",
@@ -55,6 +61,7 @@ func rotateCommand() *command {
 			fs.IntVar(&o.calendar.Daily, "keep-daily", 0, "also keep the newest snapshot of each of the last `N` days that have one, for every kind")
 			fs.IntVar(&o.calendar.Weekly, "keep-weekly", 0, "also keep the newest snapshot of each of the last `N` ISO weeks that have one")
 			fs.IntVar(&o.calendar.Monthly, "keep-monthly", 0, "also keep the newest snapshot of each of the last `N` months that have one")
+			fs.StringArrayVar(&o.forget, "forget", nil, "`SNAPSHOT`: delete this snapshot whatever the policy says, by its full name, even if its manifest is damaged (repeatable)")
 			fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "only list what would be deleted and the bytes it would free")
 			fs.BoolVar(&o.repack, "repack", false, "rewrite packs whose unreferenced share exceeds --repack-threshold (needs BACKUP_AGE_IDENTITY)")
 			fs.Var(&o.threshold, "repack-threshold", "unreferenced `PERCENT` of a pack above which --repack rewrites it")
@@ -75,14 +82,17 @@ func runRotate(ctx context.Context, e *env, o rotateOptions, args []string) erro
 	if err != nil {
 		return err
 	}
-	r := &rotation{e: e, pol: pol, dryRun: o.dryRun, repack: o.repack, threshold: float64(o.threshold)}
-	var rep *rotateReport
+	r := &rotation{e: e, opt: prune.Options{
+		Policy: pol.of, BackupDir: e.cfg.Value("BACKUP_DIR"), DryRun: o.dryRun, Forget: o.forget,
+		Repack: o.repack, Threshold: float64(o.threshold),
+	}}
+	var rep *prune.Report
 	s, err := e.openStore(false)
 	switch {
-	case errors.Is(err, chunkstore.ErrNotExist) && !o.repack:
+	case errors.Is(err, chunkstore.ErrNotExist) && !o.repack && len(o.forget) == 0:
 		e.ui.infof("%v: rotating classic archives only", err)
-		rep = r.newReport()
-		err = r.archives(rep)
+		rep = prune.NewReport(o.dryRun)
+		err = prune.Archives(r.opt, rep)
 	case err == nil:
 		defer s.Close()
 		rep, err = r.locked(ctx, s)
@@ -95,10 +105,17 @@ func runRotate(ctx context.Context, e *env, o rotateOptions, args []string) erro
 	return nil
 }
 
+// rotation is a rotation's options, with the environment that reports
+// it.
+type rotation struct {
+	e   *env
+	opt prune.Options
+}
+
 // locked runs the rotation under the exclusive lock, with the identity
 // loaded for a repack.
-func (r *rotation) locked(ctx context.Context, s *chunkstore.Store) (*rotateReport, error) {
-	if r.repack {
+func (r *rotation) locked(ctx context.Context, s *chunkstore.Store) (*prune.Report, error) {
+	if r.opt.Repack {
 		if err := r.e.loadIdentity(s); err != nil {
 			return nil, err
 		}
@@ -108,12 +125,12 @@ func (r *rotation) locked(ctx context.Context, s *chunkstore.Store) (*rotateRepo
 		return nil, err
 	}
 	defer lock.Unlock()
-	return r.run(ctx, s)
+	return prune.Local(ctx, s, r.opt)
 }
 
 // print writes the report for people: a line per deleted snapshot and
 // archive (and, in a dry run, pack), then the totals.
-func (r *rotation) print(rep *rotateReport) {
+func (r *rotation) print(rep *prune.Report) {
 	out := r.e.ui.stdout
 	verb, did := "deleted", "freed"
 	if rep.DryRun {
@@ -150,18 +167,25 @@ func (r *rotation) print(rep *rotateReport) {
 	}
 	if rp := rep.Repackable; rp.Packs > 0 && (rep.Repacked == nil || rep.DryRun) {
 		how := "run 'pocketsnap rotate --repack' with BACKUP_AGE_IDENTITY"
-		if r.repack {
+		if r.opt.Repack {
 			how = "it would be repacked"
 		}
 		fmt.Fprintf(out, "a repack would free about %s from %d packs more than %s unreferenced (%s)\n",
-			humanBytes(rp.Bytes), rp.Packs, percent(r.threshold), how)
+			humanBytes(rp.Bytes), rp.Packs, percent(r.opt.Threshold), how)
 	}
-	r.warnUnindexed(rep)
+	r.warn(rep)
 }
 
-func (r *rotation) warnUnindexed(rep *rotateReport) {
+// warn says what the rotation could not do, and how to recover.
+func (r *rotation) warn(rep *prune.Report) {
 	if rep.Unindexed > 0 {
 		r.e.ui.warnf("%d blobs of kept snapshots are not in the index: orphaned packs were kept, since they may hold them (run 'pocketsnap check')", rep.Unindexed)
+	}
+	for _, u := range rep.Unreadable {
+		r.e.ui.warnf("snapshot %s is kept and no pack was deleted: its manifest does not load (%s), so the packs it needs cannot be told", u.Name, u.Error)
+	}
+	if len(rep.Unreadable) > 0 {
+		r.e.ui.hintf("if the snapshot cannot be repaired, forget it explicitly: pocketsnap rotate --forget %s", rep.Unreadable[0].Name)
 	}
 }
 
@@ -175,7 +199,7 @@ func (e *env) autoRotation(off bool) (*rotation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &rotation{e: e, pol: pol, threshold: 0.5}, nil
+	return &rotation{e: e, opt: prune.Options{Policy: pol.of, BackupDir: e.cfg.Value("BACKUP_DIR"), Threshold: 0.5}}, nil
 }
 
 // afterBackup runs the rotation under the backup's lock and says in one
@@ -184,7 +208,7 @@ func (r *rotation) afterBackup(ctx context.Context, s *chunkstore.Store) error {
 	if r == nil {
 		return nil
 	}
-	rep, err := r.run(ctx, s)
+	rep, err := prune.Local(ctx, s, r.opt)
 	if err != nil {
 		return fmt.Errorf("rotation failed: %w", err)
 	}
@@ -196,7 +220,7 @@ func (r *rotation) afterBackup(ctx context.Context, s *chunkstore.Store) error {
 		r.e.ui.infof("rotate: deleted %d snapshots (%s), %d packs and %d archives, freed %s",
 			len(rep.Snapshots), strings.Join(names, ", "), len(rep.Packs), len(rep.Archives), humanBytes(rep.Freed))
 	}
-	r.warnUnindexed(rep)
+	r.warn(rep)
 	return nil
 }
 

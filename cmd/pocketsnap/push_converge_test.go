@@ -204,18 +204,6 @@ func TestPushNeverSendsFiveGiBInOnePut(t *testing.T) {
 	}
 }
 
-func maps_equal[V comparable](a, b map[string]V) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
-}
-
 // Issue 18.5: a bucket key with the seed's permissions (list, write and
 // delete; no GetObject) pushes, resumes a capped push and applies
 // retention in the bucket. The key is a MinIO user with exactly that

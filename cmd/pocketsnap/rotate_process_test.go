@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pocketsnap/pocketsnap/internal/testtree"
+	"github.com/pocketsnap/pocketsnap/prune"
 )
 
 var savedRE = regexp.MustCompile(`snapshot (\S+) saved`)
@@ -196,7 +197,7 @@ func TestRotateSurvivesSIGKILL(t *testing.T) {
 // tells where an interrupted one was killed.
 func (c *cli) leftover(rotate []string) string {
 	c.t.Helper()
-	var rep rotateReport
+	var rep prune.Report
 	if err := json.Unmarshal([]byte(c.mustRun(append(rotate, "--dry-run", "--json")...)), &rep); err != nil {
 		c.t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/pocketsnap/pocketsnap/internal/testtree"
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/pipeline"
+	"github.com/pocketsnap/pocketsnap/prune"
 )
 
 // inProcess runs a pocketsnap command line in this process, with a
@@ -274,7 +275,7 @@ func TestRotateClassicArchives(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("rotate --dry-run: exit %d\n%s%s", code, stdout, stderr)
 	}
-	var rep rotateReport
+	var rep prune.Report
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("--json output: %v\n%s", err, stdout)
 	}

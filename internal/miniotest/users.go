@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/minio/madmin-go/v3"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // NewUser creates a user of the server whose only permissions are those
@@ -14,13 +15,14 @@ import (
 // admin client), and returns its access and secret keys.
 func (s *Server) NewUser(t testing.TB, policy string) (accessKey, secretKey string) {
 	t.Helper()
-	adm, err := madmin.New(s.Host, s.AccessKey, s.SecretKey, true)
+	tr := s.transport()
+	t.Cleanup(tr.CloseIdleConnections)
+	adm, err := madmin.NewWithOptions(s.Host, &madmin.Options{
+		Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Secure: true, Transport: tr,
+	})
 	if err != nil {
 		t.Fatalf("failed to create a MinIO admin client for %s: %v", s.Host, err)
 	}
-	tr := s.transport()
-	t.Cleanup(tr.CloseIdleConnections)
-	adm.SetCustomTransport(tr)
 	accessKey = "user" + strings.ToLower(randomText(12))
 	secretKey = randomText(32)
 	name := "policy-" + accessKey
