@@ -2,6 +2,7 @@ package offsite
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/manifest"
+	"github.com/pocketsnap/pocketsnap/remote"
 	"github.com/pocketsnap/pocketsnap/retention"
 )
 
@@ -239,4 +241,47 @@ func entry(packs []chunkstore.ID, incomplete bool) Entry {
 		e.Packs[i] = p.String()
 	}
 	return e
+}
+
+// RecordBucket records in the ledger every snapshot in the bucket that it
+// lacks, reading their manifests there (the one case that needs the
+// permission to read): a device that adopted the bucket's repository
+// then knows what the snapshots it did not push need, and retention in
+// the bucket can collect their packs once they go.
+func RecordBucket(ctx context.Context, s *chunkstore.Store, b *remote.Bucket) error {
+	fsys, err := b.FS(ctx, 0)
+	if err != nil {
+		return err
+	}
+	defer fsys.Close()
+	keys, err := s.Keys()
+	if err != nil {
+		return err
+	}
+	rs, err := remote.Open(fsys, keys, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", b, err)
+	}
+	defer rs.Close()
+	l, err := LoadLedger(s)
+	if err != nil {
+		return err
+	}
+	listing := fsys.Listing()
+	inBucket := func(id chunkstore.ID) bool { _, ok := listing[chunkstore.PackName(id)]; return ok }
+	for _, name := range SnapshotNames(listing) {
+		if _, ok := l.Snapshots[name]; ok {
+			continue
+		}
+		m, err := manifest.Load(rs, name)
+		if err != nil {
+			return fmt.Errorf("%s: %w", b, err)
+		}
+		packs, _, err := Packs(s, m.Blobs, inBucket)
+		if err != nil {
+			return err
+		}
+		l.Snapshots[name] = entry(packs, m.Incomplete)
+	}
+	return l.Save(s)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/offsite"
 	"github.com/pocketsnap/pocketsnap/remote"
 )
 
@@ -58,6 +59,9 @@ func runAdopt(ctx context.Context, e *env, expect string) error {
 		return err
 	}
 	defer s.Close()
+	if err := offsite.RecordBucket(ctx, s, b); err != nil {
+		return fmt.Errorf("failed to record the bucket's snapshots: %w", err)
+	}
 	rix, err := s.RemoteIndex()
 	if err != nil {
 		return err

@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/pocketsnap/pocketsnap/compat"
 	"github.com/pocketsnap/pocketsnap/internal/flock"
 	"github.com/pocketsnap/pocketsnap/offsite"
 	"github.com/pocketsnap/pocketsnap/pipeline"
@@ -148,7 +151,7 @@ func runPush(ctx context.Context, e *env, o pushOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	files, err := e.classicArchives()
+	files, err := offsite.ClassicArchives(e.cfg.Value("BACKUP_DIR"))
 	if err != nil {
 		return err
 	}
@@ -182,7 +185,10 @@ func runPush(ctx context.Context, e *env, o pushOptions, args []string) error {
 	fmt.Fprintf(out, "%s %d objects, %s, to %s; %d new snapshots visible there\n",
 		verb, res.SentObjects, humanBytes(res.SentBytes), b, len(res.Snapshots))
 	for _, u := range res.TooLarge {
-		e.ui.warnf("NOT SENT: %s is %s; an object of 5 GiB or more cannot go in a single PUT, so it is never attempted (split a classic archive into parts: pocketsnap export --part-size)", u.Name, humanBytes(u.Size))
+		e.ui.warnf("NOT SENT: %s is %s: an object of 5 GiB or more cannot go in a single PUT, so it is never attempted", u.Name, humanBytes(u.Size))
+		if snap, _, ok := strings.Cut(path.Base(u.Name), compat.Ext); ok && strings.HasPrefix(u.Name, remote.ArchivesDir+"/") {
+			e.ui.hintf("write that archive again in parts below 5 GiB (the default --part-size), then delete the whole file: pocketsnap export %s -o DIR/", snap)
+		}
 	}
 	for _, name := range res.Unreadable {
 		e.ui.warnf("snapshot %s not sent: its manifest does not load (run: pocketsnap check)", name)

@@ -2,21 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"filippo.io/age"
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
-	"github.com/pocketsnap/pocketsnap/compat"
-	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/offsite"
 	"github.com/pocketsnap/pocketsnap/remote"
 )
@@ -142,57 +138,6 @@ func (e *env) deviceKeys(local *chunkstore.Store, fsys *remote.FS) *chunkstore.K
 		return nil
 	}
 	return keys
-}
-
-// classicArchives lists the encrypted classic archives under BACKUP_DIR,
-// to push as they are: each archive (or its parts) before its sidecar.
-func (e *env) classicArchives() ([]offsite.LocalFile, error) {
-	base := e.cfg.Value("BACKUP_DIR")
-	ents, err := os.ReadDir(base)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []offsite.LocalFile
-	for _, ent := range ents {
-		kind := ent.Name()
-		if !ent.IsDir() || manifest.CheckKind(kind) != nil {
-			continue
-		}
-		archives, err := compat.List(compat.Dir(base, kind), kind)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range archives {
-			files := slices.Clone(a.Files)
-			slices.SortStableFunc(files, func(x, y string) int {
-				return boolCmp(strings.HasSuffix(x, ".sha256"), strings.HasSuffix(y, ".sha256"))
-			})
-			for _, f := range files {
-				if !strings.Contains(filepath.Base(f), ".tar.zst.age") {
-					continue // plaintext never leaves the device
-				}
-				fi, err := os.Stat(f)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, offsite.LocalFile{Name: remote.ArchivesDir + "/" + kind + "/" + filepath.Base(f), Path: f, Size: fi.Size()})
-			}
-		}
-	}
-	return out, nil
-}
-
-func boolCmp(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
 }
 
 // repoSource is the value of --from: where a reader finds the repository.

@@ -31,7 +31,7 @@ var forbidden = map[string][]string{
 	// The bucket's transport knows objects, not snapshots; pushing and
 	// pruning sit above it.
 	"remote":  {"manifest", "retention", "pipeline", "restore", "extract", "compat", "offsite", "prune", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"offsite": {"prune", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"offsite": {"prune", "pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"prune":   {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	// Test harnesses stand alone, and the binary never links them.
 	"internal/miniotest":  {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
