@@ -21,6 +21,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/pocketsnap/pocketsnap/netconf"
+	"github.com/pocketsnap/pocketsnap/objstore"
 )
 
 // Settings say where the bucket is and how to sign in. They come from the
@@ -66,6 +67,8 @@ type Bucket struct {
 	opt      Options
 	limit    *rate.Limiter // nil: no upload cap
 }
+
+var _ objstore.Store = (*Bucket)(nil)
 
 // Dial checks the settings and prepares a connection; it sends nothing.
 func Dial(s Settings, opt Options) (*Bucket, error) {
@@ -280,6 +283,17 @@ func (b *Bucket) Put(ctx context.Context, name string, src io.ReaderAt, size int
 	})
 }
 
+// Stat returns an object's size. It needs the permission to read.
+func (b *Bucket) Stat(ctx context.Context, name string) (int64, error) {
+	var size int64
+	err := b.retry(ctx, "stat "+name, func(ctx context.Context) error {
+		info, err := b.c.StatObject(ctx, b.name, b.key(name), minio.StatObjectOptions{})
+		size = info.Size
+		return err
+	})
+	return size, err
+}
+
 // Remove deletes an object; a missing one is not an error.
 func (b *Bucket) Remove(ctx context.Context, name string) error {
 	return b.retry(ctx, "delete "+name, func(ctx context.Context) error {
@@ -304,6 +318,9 @@ func (b *Bucket) ReadRange(ctx context.Context, name string, off, length int64) 
 			return stalled(ctx, err)
 		}
 		defer obj.Close()
+		if err := checkRange(obj, name, off, length); err != nil {
+			return stalled(ctx, err)
+		}
 		buf := make([]byte, length)
 		if _, err := io.ReadFull(io.TeeReader(obj, w), buf); err != nil {
 			return stalled(ctx, err)
@@ -312,6 +329,20 @@ func (b *Bucket) ReadRange(ctx context.Context, name string, off, length int64) 
 		return nil
 	})
 	return out, err
+}
+
+// checkRange refuses, for good, a response whose range is shorter than
+// asked: the range runs past the object's end, and retrying cannot help.
+func checkRange(obj *minio.Object, name string, off, length int64) error {
+	info, err := obj.Stat()
+	if err != nil {
+		return err
+	}
+	var start, end, total int64
+	if _, err := fmt.Sscanf(info.Headers.Get("Content-Range"), "bytes %d-%d/%d", &start, &end, &total); err == nil && end-start+1 < length {
+		return permanent(fmt.Errorf("%s has %d bytes: %d bytes at %d run past its end: %w", name, total, length, off, io.ErrUnexpectedEOF))
+	}
+	return nil
 }
 
 // ReadFile reads a whole object.

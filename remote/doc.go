@@ -8,8 +8,8 @@
 // ever uploaded: the bucket holds only what is encrypted to the
 // recipients or public by design.
 //
-// [Bucket] retries what can be retried and names the bucket and object in
-// its errors; [Bucket.FS] gives read access to the bucket as a file
+// [Bucket] is an objstore.Store: it retries what can be retried and names
+// the bucket and object in its errors; [Bucket.FS] gives read access to the bucket as a file
 // system, fetching byte ranges, so a chunkstore.Store opened on it
 // restores and exports straight from the bucket; [Adopt] turns a bucket
 // into the repository of a new device. What to send and what to delete is

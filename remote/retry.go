@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"sync"
 	"time"
@@ -61,7 +62,9 @@ func (b *Bucket) classify(err error) error {
 		return fmt.Errorf("%w (%s: %s): check S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and the key's permissions on bucket %s", ErrDenied, r.Code, r.Message, b.name)
 	case "NoSuchBucket":
 		return permanent(fmt.Errorf("bucket %s does not exist at %s (check S3_BUCKET)", b.name, b.endpoint))
-	case "NoSuchKey", "InvalidRange", "BadDigest", "InvalidDigest", "EntityTooLarge":
+	case "NoSuchKey":
+		return permanent(fmt.Errorf("%w (%s)", fs.ErrNotExist, r.Code))
+	case "InvalidRange", "BadDigest", "InvalidDigest", "EntityTooLarge":
 		return permanent(fmt.Errorf("%s: %s", r.Code, r.Message))
 	}
 	if r.StatusCode == http.StatusForbidden || r.StatusCode == http.StatusUnauthorized {
