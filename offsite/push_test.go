@@ -69,6 +69,23 @@ func (f *fixture) push(t *testing.T, b *remote.Bucket, opt offsite.PushOptions) 
 	return offsite.Push(t.Context(), s, b, opt)
 }
 
+// pushedDays backs up n db snapshots of src, each with its own day.bin of
+// about size bytes, and pushes them to a fresh bucket.
+func (f *fixture) pushedDays(t *testing.T, src string, n, size int) ([]string, *remote.Bucket) {
+	t.Helper()
+	var names []string
+	for i := range n {
+		writeRandom(t, filepath.Join(src, "day.bin"), size+i)
+		names = append(names, f.repo.Backup(t, "db", src, nil).Manifest.Name)
+		time.Sleep(1100 * time.Millisecond)
+	}
+	b := f.bucket(t, remote.Options{})
+	if _, err := f.push(t, b, offsite.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return names, b
+}
+
 func listing(t *testing.T, b *remote.Bucket) map[string]int64 {
 	t.Helper()
 	l, err := b.List(t.Context())
@@ -274,16 +291,7 @@ func TestPushCapStopsCleanlyAndDBGoesFirst(t *testing.T) {
 func TestPruneMirrorsRetentionSafely(t *testing.T) {
 	f := newFixture(t)
 	src := source(t)
-	var names []string
-	for i := range 4 {
-		writeRandom(t, filepath.Join(src, "day.bin"), 2<<20+i)
-		names = append(names, f.repo.Backup(t, "db", src, nil).Manifest.Name)
-		time.Sleep(1100 * time.Millisecond)
-	}
-	b := f.bucket(t, remote.Options{})
-	if _, err := f.push(t, b, offsite.PushOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	names, b := f.pushedDays(t, src, 4, 2<<20)
 	keep2 := prune.BucketOptions{Policy: func(string) retention.Policy { return retention.Policy{Last: 2} }}
 	s := f.repo.Open(t, false)
 	defer s.Close()
@@ -493,16 +501,7 @@ func bucketStream(t *testing.T, s *chunkstore.Store, name string) []byte {
 func TestPruneDeletesNoPackWhileALocalManifestIsUnreadable(t *testing.T) {
 	f := newFixture(t)
 	src := source(t)
-	var names []string
-	for i := range 3 {
-		writeRandom(t, filepath.Join(src, "day.bin"), 1<<20+i)
-		names = append(names, f.repo.Backup(t, "db", src, nil).Manifest.Name)
-		time.Sleep(1100 * time.Millisecond)
-	}
-	b := f.bucket(t, remote.Options{})
-	if _, err := f.push(t, b, offsite.PushOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	names, b := f.pushedDays(t, src, 3, 1<<20)
 	writeRandom(t, filepath.Join(src, "day.bin"), 1<<20+7)
 	damaged := f.repo.Backup(t, "db", src, nil).Manifest.Name
 	if err := os.WriteFile(filepath.Join(f.repo.Dir, manifest.Dir, damaged), []byte("damaged"), 0o600); err != nil {

@@ -374,3 +374,47 @@ func TestRotateWaitsForTheLock(t *testing.T) {
 		t.Fatalf("rotate after the lock is released: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
+
+// Issue 17.5 (rotate): with a damaged manifest, rotate succeeds, says
+// which snapshot keeps packs from being deleted and why, and names the
+// command that forgets it; that command then lets the garbage go.
+func TestRotateWarnsOfADamagedManifest(t *testing.T) {
+	rotateEnv(t)
+	t.Setenv("BACKUP_KEEP_DB", "1")
+	r := repotest.New(t, false)
+	rng := rand.New(rand.NewPCG(17, 5))
+	src := filepath.Join(t.TempDir(), "src")
+	var names []string
+	for range 3 {
+		writeRandom(t, filepath.Join(src, "day.bin"), 256<<10, rng)
+		names = append(names, r.Backup(t, "db", src, nil).Manifest.Name)
+		time.Sleep(1100 * time.Millisecond)
+	}
+	if err := os.WriteFile(filepath.Join(r.Dir, manifest.Dir, names[1]), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := inProcess(t, "rotate", "--repo", r.Dir)
+	if code != 0 {
+		t.Fatalf("rotate: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"deleted snapshot " + names[0],
+		"pocketsnap: warning: snapshot " + names[1] + " is kept and no pack was deleted: its manifest does not load",
+		"pocketsnap: hint: if the snapshot cannot be repaired, forget it explicitly: pocketsnap rotate --forget " + names[1],
+	} {
+		if !strings.Contains(stdout+stderr, want) {
+			t.Errorf("rotate does not say %q:\n%s%s", want, stdout, stderr)
+		}
+	}
+	if !strings.Contains(stdout, "0 packs") {
+		t.Errorf("rotate deleted packs while %s is damaged:\n%s", names[1], stdout)
+	}
+	code, stdout, stderr = inProcess(t, "rotate", "--repo", r.Dir, "--forget", names[1], "--json")
+	var rep prune.Report
+	if code != 0 || json.Unmarshal(lastLine([]byte(stdout)), &rep) != nil {
+		t.Fatalf("rotate --forget: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if len(rep.Snapshots) != 1 || rep.Snapshots[0].Name != names[1] || len(rep.Packs) == 0 || len(rep.Unreadable) != 0 {
+		t.Fatalf("rotate --forget %s: %+v", names[1], rep)
+	}
+}
