@@ -3,16 +3,12 @@ package remote
 import (
 	"context"
 	"crypto/md5"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -81,7 +77,7 @@ func Dial(s Settings, opt Options) (*Bucket, error) {
 			return nil, fmt.Errorf("%s is not set", kv[0])
 		}
 	}
-	tr, err := transport(s.CAFile, netconf.FromEnv(s.DNSServers))
+	tr, err := netconf.FromEnv(s.DNSServers).Transport(s.CAFile)
 	if err != nil {
 		return nil, err
 	}
@@ -139,48 +135,6 @@ func redactURL(s string) string {
 		return u.String()
 	}
 	return "(unparsable)"
-}
-
-// transport is the default transport resolving names as nc says (Termux's
-// resolv.conf where /etc/resolv.conf is missing), trusting nc's roots
-// (SSL_CERT_FILE, Termux's bundle, else the system's) and caFile's
-// certificates too.
-func transport(caFile string, nc netconf.Config) (http.RoundTripper, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.ResponseHeaderTimeout = 2 * time.Minute
-	resolver, _, resolverErr := nc.Resolver()
-	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Resolver: resolver}
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		// Without DNS servers an endpoint given by its IP address still works.
-		if host, _, _ := net.SplitHostPort(addr); resolverErr != nil && net.ParseIP(host) == nil {
-			return nil, fmt.Errorf("failed to resolve %s: %w", host, resolverErr)
-		}
-		return d.DialContext(ctx, network, addr)
-	}
-	pool, err := nc.Roots()
-	if err != nil {
-		return nil, err
-	}
-	if pool != nil {
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
-	if caFile == "" {
-		return tr, nil
-	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("S3_CA_FILE: %w", err)
-	}
-	if pool == nil {
-		if pool, err = x509.SystemCertPool(); err != nil {
-			pool = x509.NewCertPool()
-		}
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("S3_CA_FILE %s holds no PEM certificate", caFile)
-	}
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return tr, nil
 }
 
 // String names the bucket for messages: endpoint, bucket and prefix.

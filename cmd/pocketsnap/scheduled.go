@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/pocketsnap/pocketsnap/hooks"
 	"github.com/pocketsnap/pocketsnap/idle"
 	"github.com/pocketsnap/pocketsnap/manifest"
+	"github.com/pocketsnap/pocketsnap/netconf"
 	"github.com/pocketsnap/pocketsnap/schedule"
 )
 
@@ -72,6 +74,13 @@ func (e *env) engineConfig(log *slog.Logger) (daemon.Config, error) {
 		if err != nil {
 			return cfg, fmt.Errorf("BACKUP_DAEMON_HC_URL (%s): %w", e.cfg.Source("BACKUP_DAEMON_HC_URL"), err)
 		}
+		// The ping resolves and trusts as the push does: on Android,
+		// without /etc/resolv.conf, Go's own lookups fail (Issue 21.6).
+		tr, err := netconf.FromEnv(e.cfg.Value("S3_DNS_SERVERS")).Transport("")
+		if err != nil {
+			return cfg, fmt.Errorf("BACKUP_DAEMON_HC_URL: %w", err)
+		}
+		hb.Client = &http.Client{Transport: tr}
 		cfg.Heartbeat = hb
 	}
 	cond, err := e.conditionSettings()
