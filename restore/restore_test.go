@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,7 @@ func restoreTo(t *testing.T, r *repotest.Repo, name, target string) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = restore.Into(context.Background(), restore.Source{Store: s, Manifest: m}, target, asRoot)
+	_, err = restore.Into(context.Background(), restore.Source{Store: s, Manifest: m}, target, asRoot, io.Discard)
 	return err
 }
 

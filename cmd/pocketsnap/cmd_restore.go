@@ -26,6 +26,7 @@ type restoreOptions struct {
 	only     string
 	confirm  string
 	rollback bool
+	stopped  bool
 	stopCmd  string
 	startCmd string
 	archive  string
@@ -63,6 +64,7 @@ straight from the bucket (a lost phone).`,
 			fs.BoolVar(&o.rollback, "rollback", false, "swap the newest directory moved aside by a restore back into place")
 			fs.StringVar(&o.stopCmd, "stop-cmd", "", "`CMD` that stops the services (default STACK_STOP_CMD)")
 			fs.StringVar(&o.startCmd, "start-cmd", "", "`CMD` that starts them again (default STACK_START_CMD)")
+			fs.BoolVar(&o.stopped, stackStoppedFlag, false, "with no stop command configured: the homeserver is already stopped, act without stopping it")
 			fs.StringVar(&o.archive, "archive", "", "restore a classic `FILE` <kind>-<UTC>.tar.zst[.age] instead of a snapshot")
 			fs.BoolVar(&o.noVerify, "no-verify", false, "with --archive: accept an archive without a matching .sha256 sidecar")
 			fromFlag(fs, &o.from)
@@ -94,7 +96,7 @@ func runRestore(ctx context.Context, e *env, o restoreOptions, args []string) er
 	case o.target != "" && o.archive == "":
 		return usageErrorf("--target goes with a SNAPSHOT or --archive")
 	case o.rollback:
-		return rollback(e, o)
+		return rollback(ctx, e, o)
 	case o.archive != "":
 		return restoreArchive(ctx, e, o)
 	}
@@ -159,7 +161,7 @@ func restoreOne(ctx context.Context, e *env, ref, target string, include []strin
 		total = 0 // the selection's size is not known before it is read
 	}
 	pr := e.ui.startProgress("restore "+m.Name, "", total, src.Progress)
-	st, err := restore.Into(ctx, src, target, extractOptions())
+	st, err := restore.Into(ctx, src, target, extractOptions(), e.ui.stderr)
 	pr.stop()
 	if err != nil {
 		return fmt.Errorf("restore of %s failed, nothing was written to %s: %w", m.Name, target, err)

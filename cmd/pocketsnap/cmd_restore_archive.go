@@ -64,7 +64,7 @@ func restoreArchive(ctx context.Context, e *env, o restoreOptions) error {
 	src := restore.Source{Stream: stream, Label: filepath.Base(o.archive), Root: root}
 	if o.target != "" {
 		start := time.Now()
-		st, err := restore.Into(ctx, src, o.target, extractOptions())
+		st, err := restore.Into(ctx, src, o.target, extractOptions(), e.ui.stderr)
 		if err != nil {
 			return fmt.Errorf("restore of %s failed, nothing was written to %s: %w", o.archive, o.target, err)
 		}
@@ -90,8 +90,9 @@ func restoreArchive(ctx context.Context, e *env, o restoreOptions) error {
 	}
 	sys := &restore.System{
 		Stop: stop, Start: start, Options: extractOptions(), HookTimeout: hookTimeout,
-		Steps: []restore.Step{{Kind: kind, Source: src, Size: fi.Size(), Taken: taken, Target: target}},
+		Steps: []restore.Step{{Kind: kind, Source: src, Size: fi.Size(), Taken: taken, Target: target,
+			Aside: restore.AsideBase(target, kind, e.cfg.Value("ROOTFS_DIR"))}},
 	}
 	sys.Now = freeStamp(sys, time.Now())
-	return runPlan(ctx, e, sys, nil, o.confirm != "")
+	return runPlan(ctx, e, sys, nil, o)
 }

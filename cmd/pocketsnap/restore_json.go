@@ -54,7 +54,7 @@ func newPlanSummary(sys *restore.System, done bool) planSummary {
 	for _, st := range sys.Steps {
 		ps := planStep{Kind: st.Kind, Source: st.Source.Name(), Taken: st.Taken, Size: st.Size, Target: st.Target}
 		if _, err := os.Lstat(st.Target); err == nil {
-			ps.MovedAside = restore.BrokenPath(st.Target, stamp)
+			ps.MovedAside = restore.BrokenPath(st.Aside, stamp)
 		}
 		sum.Steps = append(sum.Steps, ps)
 	}
