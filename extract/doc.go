@@ -15,7 +15,9 @@
 //
 // Regular files, directories, symlinks, hardlinks to regular files extracted
 // earlier, fifos and, with [Options].Devices, character and block devices
-// are created; any other entry type, and a GNU sparse file (whose few bytes
+// are created ([Options].UntrustedDevices keeps device nodes of an
+// unauthenticated stream below dev/ and not writable by group or others);
+// any other entry type, and a GNU sparse file (whose few bytes
 // of map could stand for terabytes of zeros), is an error wrapping
 // [ErrUnsupported]. Global PAX headers are ignored.
 // An entry that names an existing path is an error, except a directory

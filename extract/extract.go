@@ -24,15 +24,24 @@ type Options struct {
 	// archive's "db/"): its contents are created in the target, and an
 	// entry outside it is an error.
 	Root string
+	// UntrustedDevices, for a stream whose author is not authenticated (a
+	// classic archive), creates device nodes only below dev/ and only when
+	// neither group nor others may write them; any other device node is
+	// skipped, counted in Stats.Refused and passed to Refused.
+	UntrustedDevices bool
+	// Refused, if not nil, is told each device node UntrustedDevices
+	// skipped, and why.
+	Refused func(name, why string)
 }
 
 // Stats counts what Extract created. Entries is the number of entries
 // extracted (global PAX headers are not entries) and the sum of the per-type
-// counts; Others counts fifos and device nodes; Bytes is the regular-file
-// data written.
+// counts; Others counts fifos and device nodes; Refused counts the device
+// nodes Options.UntrustedDevices skipped, which are not entries; Bytes is
+// the regular-file data written.
 type Stats struct {
-	Entries, Files, Dirs, Symlinks, Hardlinks, Others int
-	Bytes                                             int64
+	Entries, Files, Dirs, Symlinks, Hardlinks, Others, Refused int
+	Bytes                                                      int64
 }
 
 // EntryError names the tar entry at fault and why.
@@ -155,6 +164,13 @@ func (x *extractor) entry(h *tar.Header, data io.Reader) error {
 	}
 	if err := x.parents(name, true); err != nil {
 		return err
+	}
+	if why := x.refuse(name, h); why != "" {
+		x.stats.Refused++
+		if x.opt.Refused != nil {
+			x.opt.Refused(h.Name, why)
+		}
+		return nil
 	}
 	count, err := x.create(name, h, data)
 	if err != nil {
@@ -295,6 +311,21 @@ func (x *extractor) hardlink(name string, h *tar.Header) error {
 		return fmt.Errorf("create hardlink: %w", err)
 	}
 	return nil
+}
+
+// refuse says why Options.UntrustedDevices skips the entry h at the
+// cleaned name, or "" to create it.
+func (x *extractor) refuse(name string, h *tar.Header) string {
+	if !x.opt.UntrustedDevices || (h.Typeflag != tar.TypeChar && h.Typeflag != tar.TypeBlock) {
+		return ""
+	}
+	switch {
+	case !strings.HasPrefix(name, "dev/"):
+		return "a device node outside dev/"
+	case h.Mode&0o022 != 0:
+		return fmt.Sprintf("a device node writable by group or others (mode %#o)", h.Mode&0o7777)
+	}
+	return ""
 }
 
 // device creates a character or block device if Options.Devices allows it.

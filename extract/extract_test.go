@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -367,4 +369,56 @@ func openFDs(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(fds)
+}
+
+// Issue 17.9: from an unauthenticated archive, device nodes are created
+// only below dev/ and never writable by group or others; each one skipped
+// is named, and the rest of the archive is extracted.
+func TestExtractUntrustedDevices(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("device nodes need root")
+	}
+	_, target, _ := newTarget(t)
+	data := archive(t,
+		node("dev/", tar.TypeDir, 0o755, 0, 0),
+		node("dev/tty0", tar.TypeChar, 0o620, 4, 0),
+		node("dev/null", tar.TypeChar, 0o666, 1, 3),
+		node("dev/sda", tar.TypeBlock, 0o640, 8, 0),
+		node("home/u/mem", tar.TypeChar, 0o600, 1, 1),
+		node("srv/disk", tar.TypeBlock, 0o600, 8, 0),
+		node("srv/fifo", tar.TypeFifo, 0o666, 0, 0),
+	)
+	refused := map[string]string{}
+	stats, err := extract(t, data, target, Options{Devices: true, UntrustedDevices: true,
+		Refused: func(name, why string) { refused[name] = why }})
+	if err != nil {
+		t.Fatalf("Extract: %v", err)
+	}
+	want := map[string]string{
+		"dev/tty0":   "a device node writable by group or others (mode 0620)",
+		"dev/null":   "a device node writable by group or others (mode 0666)",
+		"home/u/mem": "a device node outside dev/",
+		"srv/disk":   "a device node outside dev/",
+	}
+	if !maps.Equal(refused, want) {
+		t.Errorf("refused %v, want %v", refused, want)
+	}
+	if stats.Refused != 4 || stats.Others != 2 {
+		t.Errorf("stats = %+v, want 4 refused, 2 others (dev/sda, the fifo)", stats)
+	}
+	for _, name := range slices.Collect(maps.Keys(want)) {
+		if _, err := os.Lstat(filepath.Join(target, name)); !os.IsNotExist(err) {
+			t.Errorf("refused %s exists: %v", name, err)
+		}
+	}
+	if fi, st := lstat(t, filepath.Join(target, "dev/sda")); fi.Mode() != fs.ModeDevice|0o640 || st.Rdev != unix.Mkdev(8, 0) {
+		t.Errorf("dev/sda: mode %v rdev %#x", fi.Mode(), st.Rdev)
+	}
+
+	// Trusted (a snapshot's stream): every node as stored.
+	_, target, _ = newTarget(t)
+	stats, err = extract(t, data, target, Options{Devices: true})
+	if err != nil || stats.Refused != 0 || stats.Others != 6 {
+		t.Fatalf("trusted: %+v, %v", stats, err)
+	}
 }

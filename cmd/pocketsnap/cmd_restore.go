@@ -31,6 +31,7 @@ type restoreOptions struct {
 	startCmd string
 	archive  string
 	noVerify bool
+	devices  bool
 	from     repoSource
 	include  []string
 	expect   string
@@ -67,6 +68,7 @@ straight from the bucket (a lost phone).`,
 			fs.BoolVar(&o.stopped, stackStoppedFlag, false, "with no stop command configured: the homeserver is already stopped, act without stopping it")
 			fs.StringVar(&o.archive, "archive", "", "restore a classic `FILE` <kind>-<UTC>.tar.zst[.age] instead of a snapshot")
 			fs.BoolVar(&o.noVerify, "no-verify", false, "with --archive: accept an archive without a matching .sha256 sidecar")
+			fs.BoolVar(&o.devices, "allow-devices", false, "with --archive: create its device nodes wherever they are and whatever their mode (else only below dev/, not writable by group or others)")
 			fromFlag(fs, &o.from)
 			fs.StringArrayVar(&o.include, "include", nil, "with SNAPSHOT: restore only `PATH` (relative to the snapshot's root; a directory with all below it, or a glob), and the directories above it; repeatable")
 			fingerprintFlag(fs, &o.expect)
