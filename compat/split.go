@@ -31,8 +31,11 @@ type splitter struct {
 	parts []*part
 	whole hash.Hash
 	size  int64
+	// plain hashes the decrypted archive, when encrypting.
+	plain hash.Hash
 
 	sidecar   *os.File // the sidecar's temporary file, once written
+	plainSide *os.File // the decrypted archive's sidecar's, likewise
 	placed    []string // final names renamed into place so far
 	committed bool
 }
@@ -94,7 +97,8 @@ func (s *splitter) commit(final string) (*Written, error) {
 		}
 	}
 	res := &Written{Path: final, Files: files, Sidecar: SidecarPath(final), Size: s.size, SHA256: hex.EncodeToString(s.whole.Sum(nil))}
-	if err := CheckFree(final); err != nil {
+	err := CheckFree(final)
+	if err != nil {
 		return nil, err
 	}
 	var sums []Sum
@@ -107,11 +111,23 @@ func (s *splitter) commit(final string) (*Written, error) {
 	if len(s.parts) > 1 {
 		sums = append(sums, Sum{SHA256: res.SHA256, Name: filepath.Base(final)})
 	}
-	if err := s.writeSidecar(sums); err != nil {
+	if s.sidecar, err = s.writeSidecar(sums); err != nil {
 		return nil, err
+	}
+	if plain := strings.TrimSuffix(final, AgeExt); s.plain != nil && plain != final {
+		res.PlainSidecar = SidecarPath(plain)
+		sum := Sum{SHA256: hex.EncodeToString(s.plain.Sum(nil)), Name: filepath.Base(plain)}
+		if s.plainSide, err = s.writeSidecar([]Sum{sum}); err != nil {
+			return nil, err
+		}
 	}
 	for i, p := range s.parts {
 		if err := s.place(p.f, files[i]); err != nil {
+			return nil, err
+		}
+	}
+	if s.plainSide != nil {
+		if err := s.place(s.plainSide, res.PlainSidecar); err != nil {
 			return nil, err
 		}
 	}
@@ -126,19 +142,20 @@ func (s *splitter) commit(final string) (*Written, error) {
 	return res, nil
 }
 
-func (s *splitter) writeSidecar(sums []Sum) error {
+// writeSidecar writes sums into a new temporary file, and returns it even
+// on failure, for abort to remove.
+func (s *splitter) writeSidecar(sums []Sum) (*os.File, error) {
 	f, err := createTemp(s.dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	s.sidecar = f
 	if _, err := f.Write(FormatSidecar(sums)); err != nil {
-		return fmt.Errorf("failed to write %s: %w", f.Name(), err)
+		return f, fmt.Errorf("failed to write %s: %w", f.Name(), err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("failed to sync %s: %w", f.Name(), err)
+		return f, fmt.Errorf("failed to sync %s: %w", f.Name(), err)
 	}
-	return nil
+	return f, nil
 }
 
 // place renames a temporary file to its final name.
@@ -163,8 +180,10 @@ func (s *splitter) abort() {
 	for _, p := range s.parts {
 		os.Remove(p.f.Name())
 	}
-	if s.sidecar != nil {
-		os.Remove(s.sidecar.Name())
+	for _, f := range []*os.File{s.sidecar, s.plainSide} {
+		if f != nil {
+			os.Remove(f.Name())
+		}
 	}
 	s.closeAll()
 }
@@ -173,8 +192,10 @@ func (s *splitter) closeAll() {
 	for _, p := range s.parts {
 		p.f.Close()
 	}
-	if s.sidecar != nil {
-		s.sidecar.Close()
+	for _, f := range []*os.File{s.sidecar, s.plainSide} {
+		if f != nil {
+			f.Close()
+		}
 	}
 }
 
@@ -182,7 +203,7 @@ func (s *splitter) closeAll() {
 // final, its sidecar or a part of it exists: [Writer.Commit] never
 // overwrites an archive, and a caller may want to know before writing one.
 func CheckFree(final string) error {
-	taken := []string{final, SidecarPath(final)}
+	taken := []string{final, SidecarPath(final), SidecarPath(strings.TrimSuffix(final, AgeExt))}
 	ents, err := os.ReadDir(filepath.Dir(final))
 	if err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("failed to list %s: %w", filepath.Dir(final), err)

@@ -164,6 +164,12 @@ func TestWriterEncrypts(t *testing.T) {
 	if plain, _ := io.ReadAll(r); !bytes.Equal(plain, data) {
 		t.Fatal("decrypted archive differs")
 	}
+	// Issue 18.9: the sidecar of the decrypted archive, for sha256sum -c
+	// after age -d.
+	b, err := os.ReadFile(filepath.Join(dir, "x.tar.zst.sha256"))
+	if want := hexSum(data) + "  x.tar.zst\n"; err != nil || string(b) != want || res.PlainSidecar != filepath.Join(dir, "x.tar.zst.sha256") {
+		t.Fatalf("plaintext sidecar %s = %q, %v; want %q", res.PlainSidecar, b, err, want)
+	}
 }
 
 func TestWriterNeverOverwrites(t *testing.T) {
