@@ -64,7 +64,7 @@ var (
 	// reached through a symlink.
 	ErrUnsafePath = errors.New("unsafe path")
 	// ErrUnsupported is the reason for an entry type that Extract does not
-	// create (including GNU sparse files), a device entry without
+	// create, a device entry without
 	// Options.Devices, or a hardlink to something other than a regular file.
 	ErrUnsupported = errors.New("unsupported entry")
 )
@@ -186,7 +186,7 @@ func (x *extractor) entry(h *tar.Header, data io.Reader) error {
 // or, for names ending in a slash, TypeDir.
 func (x *extractor) create(name string, h *tar.Header, data io.Reader) (*int, error) {
 	switch h.Typeflag {
-	case tar.TypeReg:
+	case tar.TypeReg, tar.TypeGNUSparse: // the tar reader fills the holes of an old GNU sparse member
 		return &x.stats.Files, x.file(name, h, data)
 	case tar.TypeDir:
 		return &x.stats.Dirs, x.dir(name, h)
@@ -204,15 +204,11 @@ func (x *extractor) create(name string, h *tar.Header, data io.Reader) (*int, er
 	return nil, fmt.Errorf("type flag %q: %w", h.Typeflag, ErrUnsupported)
 }
 
-// file creates a regular file, which must not exist yet, and writes its data.
-// GNU sparse files are refused: a few bytes of sparse map can stand for
-// terabytes of zeros that would be written out densely.
+// file creates a regular file, which must not exist yet, and writes its
+// data. Blocks of zeros become holes (see copyHoles), so that a sparse
+// file comes back sparse, from a snapshot or from a GNU tar sparse member
+// alike.
 func (x *extractor) file(name string, h *tar.Header, data io.Reader) error {
-	for k := range h.PAXRecords {
-		if strings.HasPrefix(k, "GNU.sparse.") {
-			return fmt.Errorf("sparse file: %w", ErrUnsupported)
-		}
-	}
 	d, base, err := x.parentOf(name)
 	if err != nil {
 		return err
@@ -231,7 +227,7 @@ func (x *extractor) file(name string, h *tar.Header, data io.Reader) error {
 	if x.buf == nil {
 		x.buf = make([]byte, copyBuf)
 	}
-	n, err := io.CopyBuffer(fdWriter(fd), io.LimitReader(data, h.Size), x.buf)
+	n, err := copyHoles(fd, data, h.Size, x.buf)
 	x.stats.Bytes += n
 	if err == nil && n < h.Size {
 		err = io.ErrUnexpectedEOF

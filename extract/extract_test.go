@@ -422,3 +422,55 @@ func TestExtractUntrustedDevices(t *testing.T) {
 		t.Fatalf("trusted: %+v, %v", stats, err)
 	}
 }
+
+// blocks returns the bytes a file takes on disk.
+func blocks(t *testing.T, p string) int64 {
+	t.Helper()
+	_, st := lstat(t, p)
+	return st.Blocks * 512
+}
+
+// Issue 18.10: a GNU sparse member (one data byte in 1 MiB) comes back
+// with its holes: its content, and a few blocks on disk.
+func TestExtractSparseMember(t *testing.T) {
+	_, target, _ := newTarget(t)
+	if _, err := extract(t, sparse(t), target, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(target, "sparse")
+	b, err := os.ReadFile(p)
+	want := make([]byte, 1<<20)
+	want[0] = 's'
+	if err != nil || !bytes.Equal(b, want) {
+		t.Fatalf("content of the sparse member: %d bytes, %v", len(b), err)
+	}
+	if n := blocks(t, p); n > 64<<10 {
+		t.Errorf("the sparse member takes %d bytes on disk, want its holes kept", n)
+	}
+}
+
+// Issue 18.10: runs of zeros become holes, wherever they are (start,
+// middle, end, a partial last block), and the content is exact.
+func TestExtractKeepsHoles(t *testing.T) {
+	const size = 8<<20 + 100
+	data := make([]byte, size)
+	for _, off := range []int{5 << 20, 5<<20 + 4096, 7<<20 + 17} { // two data blocks side by side, one unaligned
+		copy(data[off:], "data here")
+	}
+	dense := bytes.Repeat([]byte{1}, 3*holeBlock+5)
+	_, target, _ := newTarget(t)
+	if _, err := extract(t, archive(t, reg("sparse", string(data), 0o644), reg("dense", string(dense), 0o644), reg("zeros", string(make([]byte, 3000)), 0o644)), target, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]byte{"sparse": data, "dense": dense, "zeros": make([]byte, 3000)} {
+		if b, err := os.ReadFile(filepath.Join(target, name)); err != nil || !bytes.Equal(b, want) {
+			t.Errorf("%s: content differs (%d bytes, %v)", name, len(b), err)
+		}
+	}
+	if n := blocks(t, filepath.Join(target, "sparse")); n > 64<<10 {
+		t.Errorf("sparse takes %d bytes on disk, want about 3 blocks", n)
+	}
+	if n := blocks(t, filepath.Join(target, "dense")); n < int64(len(dense)) {
+		t.Errorf("dense takes %d bytes on disk, fewer than its %d", n, len(dense))
+	}
+}
