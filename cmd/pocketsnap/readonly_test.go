@@ -147,33 +147,12 @@ func TestReadingCommandsOnReadOnlyMount(t *testing.T) {
 // either way they create nothing. Run as nobody, since root writes
 // everywhere.
 func TestReadingCommandsOnUnwritableRepository(t *testing.T) {
-	const nobody = 65534
 	if os.Geteuid() != 0 {
 		testenv.Unavailable(t, "running a command as another user needs root")
 	}
 	f := newReadOnlyFixture(t)
 	c := f.c
-	bin := filepath.Join(c.dir, "pocketsnap")
-	data, err := os.ReadFile(c.bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(bin, data, 0o755)
-	c.bin = bin
-	for p := c.dir; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
-		os.Chmod(p, 0o755)
-	}
-	for _, p := range []string{filepath.Join(c.dir, "data"), filepath.Join(c.dir, "key.txt"), f.out} {
-		if err := filepath.WalkDir(p, func(p string, _ fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			return os.Lchown(p, nobody, nobody)
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.cred = &syscall.Credential{Uid: nobody, Gid: nobody}
+	c.asNobody() // c.dir, the repository in it included, becomes nobody's
 	local := filepath.Join(f.repo, "local")
 	os.Chmod(local, 0o500)
 	os.Chmod(f.repo, 0o500)

@@ -13,6 +13,21 @@ import (
 // sparseSize is the apparent size of the sparse files below.
 const sparseSize = 64 << 20
 
+// sparseSource makes c.dir/src holding disk.img (see makeSparse), and
+// returns its content and the bytes it takes on disk. It skips the test
+// where the file system keeps no holes.
+func sparseSource(t *testing.T, c *cli) (string, []byte, int64) {
+	t.Helper()
+	src := filepath.Join(c.dir, "src")
+	os.Mkdir(src, 0o755)
+	want := makeSparse(t, filepath.Join(src, "disk.img"))
+	orig := diskBytes(t, filepath.Join(src, "disk.img"))
+	if orig >= sparseSize/4 {
+		t.Skipf("the file system under %s keeps no holes (%d bytes on disk)", src, orig)
+	}
+	return src, want, orig
+}
+
 // makeSparse writes a 64 MiB file with three small data regions, the rest
 // holes, and returns its content.
 func makeSparse(t *testing.T, path string) []byte {
@@ -63,13 +78,7 @@ func checkSparse(t *testing.T, path string, want []byte, orig int64) {
 // by st_blocks with the original.
 func TestSnapshotRestoresHoles(t *testing.T) {
 	c := newCLI(t)
-	src := filepath.Join(c.dir, "src")
-	os.Mkdir(src, 0o755)
-	want := makeSparse(t, filepath.Join(src, "disk.img"))
-	orig := diskBytes(t, filepath.Join(src, "disk.img"))
-	if orig >= sparseSize/4 {
-		t.Skipf("the file system under %s keeps no holes (%d bytes on disk)", src, orig)
-	}
+	src, want, orig := sparseSource(t, c)
 	c.mustRun("backup", "files", "--source", src)
 	c.mustRun("restore", c.snapshots()[0], "--target", filepath.Join(c.dir, "out"))
 	checkSparse(t, filepath.Join(c.dir, "out", "disk.img"), want, orig)
@@ -81,13 +90,7 @@ func TestSnapshotRestoresHoles(t *testing.T) {
 func TestArchiveSparseMembers(t *testing.T) {
 	testenv.NeedTools(t, "tar", "zstd", "sha256sum", "bash")
 	c := newCLI(t)
-	src := filepath.Join(c.dir, "src")
-	os.Mkdir(src, 0o755)
-	want := makeSparse(t, filepath.Join(src, "disk.img"))
-	orig := diskBytes(t, filepath.Join(src, "disk.img"))
-	if orig >= sparseSize/4 {
-		t.Skipf("the file system under %s keeps no holes (%d bytes on disk)", src, orig)
-	}
+	_, want, orig := sparseSource(t, c)
 	for i, f := range []struct{ flags, isSparse string }{
 		{"--format=gnu", `test "$(head -c 157 | tail -c 1)" = S`}, // the old GNU sparse type flag
 		{"--format=posix --sparse-version=0.1", "head -c 4096 | grep -aq GNU.sparse.map"},
