@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -114,7 +115,7 @@ func (s *splitter) commit(final string) (*Written, error) {
 	if s.sidecar, err = s.writeSidecar(sums); err != nil {
 		return nil, err
 	}
-	if plain := strings.TrimSuffix(final, AgeExt); s.plain != nil && plain != final {
+	if plain := plainPath(final); s.plain != nil && plain != final {
 		res.PlainSidecar = SidecarPath(plain)
 		sum := Sum{SHA256: hex.EncodeToString(s.plain.Sum(nil)), Name: filepath.Base(plain)}
 		if s.plainSide, err = s.writeSidecar([]Sum{sum}); err != nil {
@@ -127,11 +128,15 @@ func (s *splitter) commit(final string) (*Written, error) {
 		}
 	}
 	if s.plainSide != nil {
-		if err := s.place(s.plainSide, res.PlainSidecar); err != nil {
+		if err := s.placeSum(s.plainSide, res.PlainSidecar); err != nil {
 			return nil, err
 		}
 	}
-	if err := s.place(s.sidecar, res.Sidecar); err != nil {
+	placeSidecar := s.place
+	if res.Sidecar == SidecarPath(plainPath(final)) {
+		placeSidecar = s.placeSum
+	}
+	if err := placeSidecar(s.sidecar, res.Sidecar); err != nil {
 		return nil, err
 	}
 	if err := fsync.Dir(s.dir); err != nil {
@@ -166,6 +171,32 @@ func (s *splitter) place(f *os.File, final string) error {
 	s.placed = append(s.placed, final)
 	return nil
 }
+
+// placeSum puts the sidecar f of a decrypted archive <name>.tar.zst in
+// place as final. An encrypted archive and the plaintext one of the same
+// snapshot, written into one directory, share that sidecar: one already
+// there with the same content is kept, one with other content is an
+// error wrapping fs.ErrExist, and nothing is ever replaced.
+func (s *splitter) placeSum(f *os.File, final string) error {
+	err := os.Link(f.Name(), final)
+	if errors.Is(err, fs.ErrExist) {
+		mine, rerr := os.ReadFile(f.Name())
+		theirs, terr := os.ReadFile(final)
+		if rerr != nil || terr != nil || !bytes.Equal(mine, theirs) {
+			return &fs.PathError{Op: "write archive", Path: final, Err: fs.ErrExist}
+		}
+		return os.Remove(f.Name())
+	}
+	if err != nil {
+		return fmt.Errorf("failed to link %s into place: %w", final, err)
+	}
+	s.placed = append(s.placed, final)
+	return os.Remove(f.Name())
+}
+
+// plainPath returns the name of the decrypted archive of final: final
+// without .age.
+func plainPath(final string) string { return strings.TrimSuffix(final, AgeExt) }
 
 // abort removes every file written, under temporary or final names,
 // unless the archive was committed.
@@ -202,8 +233,16 @@ func (s *splitter) closeAll() {
 // CheckFree fails with an error wrapping fs.ErrExist if the archive at
 // final, its sidecar or a part of it exists: [Writer.Commit] never
 // overwrites an archive, and a caller may want to know before writing one.
+// The sidecar of the decrypted archive (<name>.tar.zst.sha256), which the
+// plaintext and the encrypted archive of a snapshot share, is checked
+// only when it is placed.
 func CheckFree(final string) error {
-	taken := []string{final, SidecarPath(final), SidecarPath(strings.TrimSuffix(final, AgeExt))}
+	var taken []string
+	for _, p := range []string{final, SidecarPath(final)} {
+		if p != SidecarPath(plainPath(final)) {
+			taken = append(taken, p)
+		}
+	}
 	ents, err := os.ReadDir(filepath.Dir(final))
 	if err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("failed to list %s: %w", filepath.Dir(final), err)
