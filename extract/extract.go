@@ -162,15 +162,15 @@ func (x *extractor) entry(h *tar.Header, data io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if err := x.parents(name, true); err != nil {
-		return err
-	}
 	if why := x.refuse(name, h); why != "" {
 		x.stats.Refused++
 		if x.opt.Refused != nil {
 			x.opt.Refused(h.Name, why)
 		}
 		return nil
+	}
+	if err := x.parents(name, true); err != nil {
+		return err
 	}
 	count, err := x.create(name, h, data)
 	if err != nil {
