@@ -149,7 +149,7 @@ func TestRestoreRefusesWithoutStreamDigest(t *testing.T) {
 		s := r.Open(t, true)
 		m, err := manifest.Load(s, name)
 		if err == nil {
-			_, err = restore.Into(context.Background(), restore.Source{Store: s, Manifest: m}, filepath.Join(parent, "restored"), asRoot)
+			_, err = restore.Into(context.Background(), restore.Source{Store: s, Manifest: m}, filepath.Join(parent, "restored"), asRoot, io.Discard)
 		}
 		if err == nil || (want != nil && !errors.Is(err, want)) || !strings.Contains(err.Error(), wantText) {
 			t.Fatalf("restore: %v, want %v saying %q", err, want, wantText)
