@@ -2,7 +2,11 @@ package chunkstore
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/pocketsnap/pocketsnap/internal/flock"
 )
@@ -24,13 +28,45 @@ type LockInfo = flock.Holder
 // dies (flock(2)), so a killed backup never leaves a stale lock behind.
 type Lock = flock.Lock
 
+// UnlockedError is returned by a shared [Store.Lock] when the lock file
+// cannot be created because the repository's file system is read-only or
+// not writable by this user, and no lock file is there to lock: the
+// caller may go on reading without the lock.
+type UnlockedError struct {
+	Path string
+	Err  error
+}
+
+func (e *UnlockedError) Error() string {
+	return fmt.Sprintf("cannot lock the repository (%s: %v): reading it without the lock, so a backup or rotate running elsewhere on it is not kept out", e.Path, e.Err)
+}
+
+func (e *UnlockedError) Unwrap() error { return e.Err }
+
 // lockRepo takes the lock on local/lock: shared for readers, exclusive for
-// writers (backup, retention). It does not wait.
+// writers (backup, retention). It does not wait. A reader on a read-only
+// or not writable repository locks an existing lock file through a
+// read-only descriptor, and creates nothing: without one, it gets an
+// *UnlockedError.
 func lockRepo(dir string, exclusive bool) (*Lock, error) {
-	l, err := flock.Take(filepath.Join(dir, "local", "lock"), exclusive)
+	path := filepath.Join(dir, "local", "lock")
+	l, err := flock.Take(path, exclusive)
+	if err != nil && !exclusive && notWritable(err) {
+		var rerr error
+		if l, rerr = flock.TakeReadOnly(path); rerr != nil && (errors.Is(rerr, fs.ErrNotExist) || notWritable(rerr)) {
+			return nil, &UnlockedError{Path: path, Err: err}
+		}
+		err = rerr
+	}
 	var he *flock.HeldError
 	if errors.As(err, &he) {
 		return nil, &LockedError{HeldError: *he}
 	}
 	return l, err
+}
+
+// notWritable reports whether err says the file system is read-only or
+// the user may not write there.
+func notWritable(err error) bool {
+	return errors.Is(err, unix.EROFS) || errors.Is(err, unix.EACCES)
 }

@@ -275,7 +275,9 @@ func (s *Store) Codec() *Codec { return s.codec }
 func (s *Store) SetIdentities(ids []age.Identity) { s.codec.SetIdentities(ids) }
 
 // Lock takes the repository lock: exclusive for writers, shared for
-// readers. It fails at once with a *LockedError if it is taken.
+// readers. It fails at once with a *LockedError if it is taken. A
+// shared lock on a read-only or not writable repository without a lock
+// file fails with an *UnlockedError, having created nothing.
 func (s *Store) Lock(exclusive bool) (*Lock, error) {
 	if s.ReadOnly() {
 		if exclusive {

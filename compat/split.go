@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -31,8 +32,11 @@ type splitter struct {
 	parts []*part
 	whole hash.Hash
 	size  int64
+	// plain hashes the decrypted archive, when encrypting.
+	plain hash.Hash
 
 	sidecar   *os.File // the sidecar's temporary file, once written
+	plainSide *os.File // the decrypted archive's sidecar's, likewise
 	placed    []string // final names renamed into place so far
 	committed bool
 }
@@ -94,7 +98,8 @@ func (s *splitter) commit(final string) (*Written, error) {
 		}
 	}
 	res := &Written{Path: final, Files: files, Sidecar: SidecarPath(final), Size: s.size, SHA256: hex.EncodeToString(s.whole.Sum(nil))}
-	if err := CheckFree(final); err != nil {
+	err := CheckFree(final)
+	if err != nil {
 		return nil, err
 	}
 	var sums []Sum
@@ -107,15 +112,31 @@ func (s *splitter) commit(final string) (*Written, error) {
 	if len(s.parts) > 1 {
 		sums = append(sums, Sum{SHA256: res.SHA256, Name: filepath.Base(final)})
 	}
-	if err := s.writeSidecar(sums); err != nil {
+	if s.sidecar, err = s.writeSidecar(sums); err != nil {
 		return nil, err
+	}
+	if plain := plainPath(final); s.plain != nil && plain != final {
+		res.PlainSidecar = SidecarPath(plain)
+		sum := Sum{SHA256: hex.EncodeToString(s.plain.Sum(nil)), Name: filepath.Base(plain)}
+		if s.plainSide, err = s.writeSidecar([]Sum{sum}); err != nil {
+			return nil, err
+		}
 	}
 	for i, p := range s.parts {
 		if err := s.place(p.f, files[i]); err != nil {
 			return nil, err
 		}
 	}
-	if err := s.place(s.sidecar, res.Sidecar); err != nil {
+	if s.plainSide != nil {
+		if err := s.placeSum(s.plainSide, res.PlainSidecar); err != nil {
+			return nil, err
+		}
+	}
+	placeSidecar := s.place
+	if res.Sidecar == SidecarPath(plainPath(final)) {
+		placeSidecar = s.placeSum
+	}
+	if err := placeSidecar(s.sidecar, res.Sidecar); err != nil {
 		return nil, err
 	}
 	if err := fsync.Dir(s.dir); err != nil {
@@ -126,19 +147,20 @@ func (s *splitter) commit(final string) (*Written, error) {
 	return res, nil
 }
 
-func (s *splitter) writeSidecar(sums []Sum) error {
+// writeSidecar writes sums into a new temporary file, and returns it even
+// on failure, for abort to remove.
+func (s *splitter) writeSidecar(sums []Sum) (*os.File, error) {
 	f, err := createTemp(s.dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	s.sidecar = f
 	if _, err := f.Write(FormatSidecar(sums)); err != nil {
-		return fmt.Errorf("failed to write %s: %w", f.Name(), err)
+		return f, fmt.Errorf("failed to write %s: %w", f.Name(), err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("failed to sync %s: %w", f.Name(), err)
+		return f, fmt.Errorf("failed to sync %s: %w", f.Name(), err)
 	}
-	return nil
+	return f, nil
 }
 
 // place renames a temporary file to its final name.
@@ -149,6 +171,32 @@ func (s *splitter) place(f *os.File, final string) error {
 	s.placed = append(s.placed, final)
 	return nil
 }
+
+// placeSum puts the sidecar f of a decrypted archive <name>.tar.zst in
+// place as final. An encrypted archive and the plaintext one of the same
+// snapshot, written into one directory, share that sidecar: one already
+// there with the same content is kept, one with other content is an
+// error wrapping fs.ErrExist, and nothing is ever replaced.
+func (s *splitter) placeSum(f *os.File, final string) error {
+	err := os.Link(f.Name(), final)
+	if errors.Is(err, fs.ErrExist) {
+		mine, rerr := os.ReadFile(f.Name())
+		theirs, terr := os.ReadFile(final)
+		if rerr != nil || terr != nil || !bytes.Equal(mine, theirs) {
+			return &fs.PathError{Op: "write archive", Path: final, Err: fs.ErrExist}
+		}
+		return os.Remove(f.Name())
+	}
+	if err != nil {
+		return fmt.Errorf("failed to link %s into place: %w", final, err)
+	}
+	s.placed = append(s.placed, final)
+	return os.Remove(f.Name())
+}
+
+// plainPath returns the name of the decrypted archive of final: final
+// without .age.
+func plainPath(final string) string { return strings.TrimSuffix(final, AgeExt) }
 
 // abort removes every file written, under temporary or final names,
 // unless the archive was committed.
@@ -163,8 +211,10 @@ func (s *splitter) abort() {
 	for _, p := range s.parts {
 		os.Remove(p.f.Name())
 	}
-	if s.sidecar != nil {
-		os.Remove(s.sidecar.Name())
+	for _, f := range []*os.File{s.sidecar, s.plainSide} {
+		if f != nil {
+			os.Remove(f.Name())
+		}
 	}
 	s.closeAll()
 }
@@ -173,16 +223,26 @@ func (s *splitter) closeAll() {
 	for _, p := range s.parts {
 		p.f.Close()
 	}
-	if s.sidecar != nil {
-		s.sidecar.Close()
+	for _, f := range []*os.File{s.sidecar, s.plainSide} {
+		if f != nil {
+			f.Close()
+		}
 	}
 }
 
 // CheckFree fails with an error wrapping fs.ErrExist if the archive at
 // final, its sidecar or a part of it exists: [Writer.Commit] never
 // overwrites an archive, and a caller may want to know before writing one.
+// The sidecar of the decrypted archive (<name>.tar.zst.sha256), which the
+// plaintext and the encrypted archive of a snapshot share, is checked
+// only when it is placed.
 func CheckFree(final string) error {
-	taken := []string{final, SidecarPath(final)}
+	var taken []string
+	for _, p := range []string{final, SidecarPath(final)} {
+		if p != SidecarPath(plainPath(final)) {
+			taken = append(taken, p)
+		}
+	}
 	ents, err := os.ReadDir(filepath.Dir(final))
 	if err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("failed to list %s: %w", filepath.Dir(final), err)

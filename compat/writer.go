@@ -49,6 +49,11 @@ type Written struct {
 	Files []string
 	// Sidecar is the path of the sidecar.
 	Sidecar string
+	// PlainSidecar, for an encrypted archive named *.age, is the path of
+	// the sidecar of the decrypted archive: name.tar.zst.sha256 beside
+	// name.tar.zst.age.sha256, so that `sha256sum -c` checks what `age -d`
+	// gives back.
+	PlainSidecar string
 	// Size is the archive's size (of all parts together).
 	Size int64
 	// SHA256 is the hex SHA-256 of the whole archive.
@@ -83,7 +88,9 @@ func NewWriter(dir string, opt Options) (*Writer, error) {
 			w.Abort()
 			return nil, fmt.Errorf("failed to start encrypting the archive: %w", err)
 		}
-		w.seal, dst = sw, sw
+		w.seal = sw
+		w.out.plain = sha256.New()
+		dst = io.MultiWriter(sw, w.out.plain)
 	}
 	w.in = bufio.NewWriterSize(dst, bufSize)
 	return w, nil
@@ -100,7 +107,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 }
 
 // Commit finishes the archive and renames it into place as dir/name (or
-// dir/name.part-NNN), with its sidecar dir/name.sha256 renamed last. It
+// dir/name.part-NNN), then, when encrypted, the sidecar of the decrypted
+// archive (dir/name without .age, .sha256), and its sidecar
+// dir/name.sha256 last. It
 // fails, leaving nothing under those names, if any of them exists
 // already. On failure the Writer is aborted.
 func (w *Writer) Commit(name string) (*Written, error) {

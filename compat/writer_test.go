@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -163,6 +164,29 @@ func TestWriterEncrypts(t *testing.T) {
 	}
 	if plain, _ := io.ReadAll(r); !bytes.Equal(plain, data) {
 		t.Fatal("decrypted archive differs")
+	}
+	// Issue 18.9: the sidecar of the decrypted archive, for sha256sum -c
+	// after age -d.
+	b, err := os.ReadFile(filepath.Join(dir, "x.tar.zst.sha256"))
+	if want := hexSum(data) + "  x.tar.zst\n"; err != nil || string(b) != want || res.PlainSidecar != filepath.Join(dir, "x.tar.zst.sha256") {
+		t.Fatalf("plaintext sidecar %s = %q, %v; want %q", res.PlainSidecar, b, err, want)
+	}
+
+	// The plaintext archive of the same data shares that sidecar; other
+	// data under the same name does not replace it, and leaves nothing.
+	write(t, dir, "x.tar.zst", data, Options{})
+	if b2, _ := os.ReadFile(filepath.Join(dir, "x.tar.zst.sha256")); !bytes.Equal(b2, b) {
+		t.Fatalf("the plaintext archive changed the shared sidecar: %q", b2)
+	}
+	os.Remove(filepath.Join(dir, "x.tar.zst"))
+	before := dirNames(t, dir)
+	w, _ := NewWriter(dir, Options{})
+	w.Write([]byte("other data"))
+	if _, err := w.Commit("x.tar.zst"); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("commit of other data over the shared sidecar: err = %v", err)
+	}
+	if after := dirNames(t, dir); !slices.Equal(before, after) {
+		t.Fatalf("failed commit changed the directory: %v, then %v", before, after)
 	}
 }
 

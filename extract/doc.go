@@ -15,9 +15,13 @@
 //
 // Regular files, directories, symlinks, hardlinks to regular files extracted
 // earlier, fifos and, with [Options].Devices, character and block devices
-// are created; any other entry type, and a GNU sparse file (whose few bytes
-// of map could stand for terabytes of zeros), is an error wrapping
-// [ErrUnsupported]. Global PAX headers are ignored.
+// are created ([Options].UntrustedDevices keeps device nodes of an
+// unauthenticated stream below dev/ and not writable by group or others);
+// any other entry type is an error wrapping [ErrUnsupported]. Global PAX
+// headers are ignored. File data is written with every aligned 4 KiB block
+// of zeros left as a hole, so sparse files come back sparse: a snapshot's
+// (stored dense) and GNU tar's sparse members (old GNU and PAX formats,
+// whose holes the tar reader fills with zeros) alike.
 // An entry that names an existing path is an error, except a directory
 // entry naming an existing directory, whose attributes it then updates.
 //

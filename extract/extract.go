@@ -24,15 +24,24 @@ type Options struct {
 	// archive's "db/"): its contents are created in the target, and an
 	// entry outside it is an error.
 	Root string
+	// UntrustedDevices, for a stream whose author is not authenticated (a
+	// classic archive), creates device nodes only below dev/ and only when
+	// neither group nor others may write them; any other device node is
+	// skipped, counted in Stats.Refused and passed to Refused.
+	UntrustedDevices bool
+	// Refused, if not nil, is told each device node UntrustedDevices
+	// skipped, and why.
+	Refused func(name, why string)
 }
 
 // Stats counts what Extract created. Entries is the number of entries
 // extracted (global PAX headers are not entries) and the sum of the per-type
-// counts; Others counts fifos and device nodes; Bytes is the regular-file
-// data written.
+// counts; Others counts fifos and device nodes; Refused counts the device
+// nodes Options.UntrustedDevices skipped, which are not entries; Bytes is
+// the regular-file data written.
 type Stats struct {
-	Entries, Files, Dirs, Symlinks, Hardlinks, Others int
-	Bytes                                             int64
+	Entries, Files, Dirs, Symlinks, Hardlinks, Others, Refused int
+	Bytes                                                      int64
 }
 
 // EntryError names the tar entry at fault and why.
@@ -55,7 +64,7 @@ var (
 	// reached through a symlink.
 	ErrUnsafePath = errors.New("unsafe path")
 	// ErrUnsupported is the reason for an entry type that Extract does not
-	// create (including GNU sparse files), a device entry without
+	// create, a device entry without
 	// Options.Devices, or a hardlink to something other than a regular file.
 	ErrUnsupported = errors.New("unsupported entry")
 )
@@ -153,6 +162,13 @@ func (x *extractor) entry(h *tar.Header, data io.Reader) error {
 	if err != nil {
 		return err
 	}
+	if why := x.refuse(name, h); why != "" {
+		x.stats.Refused++
+		if x.opt.Refused != nil {
+			x.opt.Refused(h.Name, why)
+		}
+		return nil
+	}
 	if err := x.parents(name, true); err != nil {
 		return err
 	}
@@ -170,7 +186,7 @@ func (x *extractor) entry(h *tar.Header, data io.Reader) error {
 // or, for names ending in a slash, TypeDir.
 func (x *extractor) create(name string, h *tar.Header, data io.Reader) (*int, error) {
 	switch h.Typeflag {
-	case tar.TypeReg:
+	case tar.TypeReg, tar.TypeGNUSparse: // the tar reader fills the holes of an old GNU sparse member
 		return &x.stats.Files, x.file(name, h, data)
 	case tar.TypeDir:
 		return &x.stats.Dirs, x.dir(name, h)
@@ -188,15 +204,11 @@ func (x *extractor) create(name string, h *tar.Header, data io.Reader) (*int, er
 	return nil, fmt.Errorf("type flag %q: %w", h.Typeflag, ErrUnsupported)
 }
 
-// file creates a regular file, which must not exist yet, and writes its data.
-// GNU sparse files are refused: a few bytes of sparse map can stand for
-// terabytes of zeros that would be written out densely.
+// file creates a regular file, which must not exist yet, and writes its
+// data. Blocks of zeros become holes (see copyHoles), so that a sparse
+// file comes back sparse, from a snapshot or from a GNU tar sparse member
+// alike.
 func (x *extractor) file(name string, h *tar.Header, data io.Reader) error {
-	for k := range h.PAXRecords {
-		if strings.HasPrefix(k, "GNU.sparse.") {
-			return fmt.Errorf("sparse file: %w", ErrUnsupported)
-		}
-	}
 	d, base, err := x.parentOf(name)
 	if err != nil {
 		return err
@@ -215,7 +227,7 @@ func (x *extractor) file(name string, h *tar.Header, data io.Reader) error {
 	if x.buf == nil {
 		x.buf = make([]byte, copyBuf)
 	}
-	n, err := io.CopyBuffer(fdWriter(fd), io.LimitReader(data, h.Size), x.buf)
+	n, err := copyHoles(fd, data, h.Size, x.buf)
 	x.stats.Bytes += n
 	if err == nil && n < h.Size {
 		err = io.ErrUnexpectedEOF
@@ -295,6 +307,21 @@ func (x *extractor) hardlink(name string, h *tar.Header) error {
 		return fmt.Errorf("create hardlink: %w", err)
 	}
 	return nil
+}
+
+// refuse says why Options.UntrustedDevices skips the entry h at the
+// cleaned name, or "" to create it.
+func (x *extractor) refuse(name string, h *tar.Header) string {
+	if !x.opt.UntrustedDevices || (h.Typeflag != tar.TypeChar && h.Typeflag != tar.TypeBlock) {
+		return ""
+	}
+	switch {
+	case !strings.HasPrefix(name, "dev/"):
+		return "a device node outside dev/"
+	case h.Mode&0o022 != 0:
+		return fmt.Sprintf("a device node writable by group or others (mode %#o)", h.Mode&0o7777)
+	}
+	return ""
 }
 
 // device creates a character or block device if Options.Devices allows it.

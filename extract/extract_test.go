@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -367,4 +369,108 @@ func openFDs(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(fds)
+}
+
+// Issue 17.9: from an unauthenticated archive, device nodes are created
+// only below dev/ and never writable by group or others; each one skipped
+// is named, and the rest of the archive is extracted.
+func TestExtractUntrustedDevices(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("device nodes need root")
+	}
+	_, target, _ := newTarget(t)
+	data := archive(t,
+		node("dev/", tar.TypeDir, 0o755, 0, 0),
+		node("dev/tty0", tar.TypeChar, 0o620, 4, 0),
+		node("dev/null", tar.TypeChar, 0o666, 1, 3),
+		node("dev/sda", tar.TypeBlock, 0o640, 8, 0),
+		node("home/u/mem", tar.TypeChar, 0o600, 1, 1),
+		node("srv/disk", tar.TypeBlock, 0o600, 8, 0),
+		node("srv/fifo", tar.TypeFifo, 0o666, 0, 0),
+	)
+	refused := map[string]string{}
+	stats, err := extract(t, data, target, Options{Devices: true, UntrustedDevices: true,
+		Refused: func(name, why string) { refused[name] = why }})
+	if err != nil {
+		t.Fatalf("Extract: %v", err)
+	}
+	want := map[string]string{
+		"dev/tty0":   "a device node writable by group or others (mode 0620)",
+		"dev/null":   "a device node writable by group or others (mode 0666)",
+		"home/u/mem": "a device node outside dev/",
+		"srv/disk":   "a device node outside dev/",
+	}
+	if !maps.Equal(refused, want) {
+		t.Errorf("refused %v, want %v", refused, want)
+	}
+	if stats.Refused != 4 || stats.Others != 2 {
+		t.Errorf("stats = %+v, want 4 refused, 2 others (dev/sda, the fifo)", stats)
+	}
+	for _, name := range slices.Collect(maps.Keys(want)) {
+		if _, err := os.Lstat(filepath.Join(target, name)); !os.IsNotExist(err) {
+			t.Errorf("refused %s exists: %v", name, err)
+		}
+	}
+	if fi, st := lstat(t, filepath.Join(target, "dev/sda")); fi.Mode() != fs.ModeDevice|0o640 || st.Rdev != unix.Mkdev(8, 0) {
+		t.Errorf("dev/sda: mode %v rdev %#x", fi.Mode(), st.Rdev)
+	}
+
+	// Trusted (a snapshot's stream): every node as stored.
+	_, target, _ = newTarget(t)
+	stats, err = extract(t, data, target, Options{Devices: true})
+	if err != nil || stats.Refused != 0 || stats.Others != 6 {
+		t.Fatalf("trusted: %+v, %v", stats, err)
+	}
+}
+
+// blocks returns the bytes a file takes on disk.
+func blocks(t *testing.T, p string) int64 {
+	t.Helper()
+	_, st := lstat(t, p)
+	return st.Blocks * 512
+}
+
+// Issue 18.10: a GNU sparse member (one data byte in 1 MiB) comes back
+// with its holes: its content, and a few blocks on disk.
+func TestExtractSparseMember(t *testing.T) {
+	_, target, _ := newTarget(t)
+	if _, err := extract(t, sparse(t), target, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(target, "sparse")
+	b, err := os.ReadFile(p)
+	want := make([]byte, 1<<20)
+	want[0] = 's'
+	if err != nil || !bytes.Equal(b, want) {
+		t.Fatalf("content of the sparse member: %d bytes, %v", len(b), err)
+	}
+	if n := blocks(t, p); n > 64<<10 {
+		t.Errorf("the sparse member takes %d bytes on disk, want its holes kept", n)
+	}
+}
+
+// Issue 18.10: runs of zeros become holes, wherever they are (start,
+// middle, end, a partial last block), and the content is exact.
+func TestExtractKeepsHoles(t *testing.T) {
+	const size = 8<<20 + 100
+	data := make([]byte, size)
+	for _, off := range []int{5 << 20, 5<<20 + 4096, 7<<20 + 17} { // two data blocks side by side, one unaligned
+		copy(data[off:], "data here")
+	}
+	dense := bytes.Repeat([]byte{1}, 3*holeBlock+5)
+	_, target, _ := newTarget(t)
+	if _, err := extract(t, archive(t, reg("sparse", string(data), 0o644), reg("dense", string(dense), 0o644), reg("zeros", string(make([]byte, 3000)), 0o644)), target, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]byte{"sparse": data, "dense": dense, "zeros": make([]byte, 3000)} {
+		if b, err := os.ReadFile(filepath.Join(target, name)); err != nil || !bytes.Equal(b, want) {
+			t.Errorf("%s: content differs (%d bytes, %v)", name, len(b), err)
+		}
+	}
+	if n := blocks(t, filepath.Join(target, "sparse")); n > 64<<10 {
+		t.Errorf("sparse takes %d bytes on disk, want about 3 blocks", n)
+	}
+	if n := blocks(t, filepath.Join(target, "dense")); n < int64(len(dense)) {
+		t.Errorf("dense takes %d bytes on disk, fewer than its %d", n, len(dense))
+	}
 }

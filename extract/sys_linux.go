@@ -3,7 +3,6 @@ package extract
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -147,30 +146,9 @@ func setFileXattrs(fd int, pax map[string]string) error {
 	return applyXattrs(pax, func(attr string, v []byte) error { return unix.Fsetxattr(fd, attr, v, 0) })
 }
 
-// copyBuf is the size of the buffer file data is copied through.
+// copyBuf is the size of the buffer file data is copied through (see
+// copyHoles).
 const copyBuf = 128 << 10
-
-// fdWriter writes to a raw file descriptor.
-type fdWriter int
-
-// Write writes all of p, retrying after a signal, or fails.
-func (w fdWriter) Write(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		k, err := unix.Write(int(w), p[n:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return n, err
-		}
-		if k == 0 {
-			return n, io.ErrShortWrite
-		}
-		n += k
-	}
-	return n, nil
-}
 
 // applyXattrs sets each SCHILY.xattr record of pax with set. Attributes
 // the file system or the caller may not set (EOPNOTSUPP, EPERM) are

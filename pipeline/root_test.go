@@ -67,7 +67,7 @@ func TestStreamRoot(t *testing.T) {
 
 		s := r.Open(t, true)
 		full := filepath.Join(t.TempDir(), "full")
-		if _, err := restore.Into(context.Background(), restore.Source{Store: s, Manifest: m}, full, extract.Options{}); err != nil {
+		if _, err := restore.Into(context.Background(), restore.Source{Store: s, Manifest: m}, full, extract.Options{}, io.Discard); err != nil {
 			t.Fatalf("root %q: restore: %v", root, err)
 		}
 		if err := testtree.Compare(src, full, testtree.Options{IgnoreRootDir: true}); err != nil {
@@ -83,7 +83,7 @@ func TestStreamRoot(t *testing.T) {
 			t.Fatal(err)
 		}
 		part := filepath.Join(t.TempDir(), "part")
-		_, err = restore.Into(context.Background(), restore.Source{Stream: sr, Root: m.Details().Root}, part, extract.Options{})
+		_, err = restore.Into(context.Background(), restore.Source{Stream: sr, Root: m.Details().Root}, part, extract.Options{}, io.Discard)
 		sr.Close()
 		if err != nil {
 			t.Fatalf("root %q: partial restore: %v", root, err)

@@ -3,6 +3,7 @@ package restore_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -56,7 +57,7 @@ func BenchmarkRestore(b *testing.B) {
 			for b.Loop() {
 				target := filepath.Join(parent, fmt.Sprint(i))
 				i++
-				if _, err := restore.Into(context.Background(), restore.Source{Store: s, Manifest: m}, target, asRoot); err != nil {
+				if _, err := restore.Into(context.Background(), restore.Source{Store: s, Manifest: m}, target, asRoot, io.Discard); err != nil {
 					b.Fatal(err)
 				}
 			}

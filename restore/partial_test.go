@@ -3,6 +3,7 @@ package restore_test
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -73,7 +74,7 @@ func (f *partialFixture) restore(t *testing.T, patterns ...string) (string, *res
 	}
 	defer sr.Close()
 	target := filepath.Join(t.TempDir(), "partial")
-	if _, err := restore.Into(context.Background(), restore.Source{Stream: sr, Label: f.m.Name}, target, asRoot); err != nil {
+	if _, err := restore.Into(context.Background(), restore.Source{Stream: sr, Label: f.m.Name}, target, asRoot, io.Discard); err != nil {
 		t.Fatalf("partial restore of %q: %v", patterns, err)
 	}
 	if blobs, bytes := sr.Fetched(); int64(blobs) != c.blobs.Load() || bytes != c.bytes.Load() {
@@ -236,7 +237,7 @@ func TestPartialRestoreReadsOnlyWhatItNeeds(t *testing.T) {
 	}
 	defer sr.Close()
 	parent := t.TempDir()
-	_, err = restore.Into(context.Background(), restore.Source{Stream: sr, Label: f.m.Name}, filepath.Join(parent, "out"), asRoot)
+	_, err = restore.Into(context.Background(), restore.Source{Stream: sr, Label: f.m.Name}, filepath.Join(parent, "out"), asRoot, io.Discard)
 	var be *chunkstore.BlobError
 	if !errors.As(err, &be) || !needed[be.Pack] || !errors.Is(err, chunkstore.ErrCorrupt) {
 		t.Fatalf("restore with the needed packs corrupted: %v", err)

@@ -17,24 +17,29 @@ import (
 )
 
 // Into restores src into target, which must not exist or be an empty
-// directory. Restoring a snapshot of an encrypted repository needs the
-// identity.
-func Into(ctx context.Context, src Source, target string, opt extract.Options) (extract.Stats, error) {
+// directory. Staging directories of target that a killed restore left
+// behind are removed first, saying so on log. Restoring a snapshot of an
+// encrypted repository needs the identity.
+func Into(ctx context.Context, src Source, target string, opt extract.Options, log io.Writer) (extract.Stats, error) {
 	if err := checkTarget(target); err != nil {
 		return extract.Stats{}, err
 	}
-	staging, st, err := Stage(ctx, src, StagingPath(target, stamp(time.Now())), opt)
+	if err := CleanStaging(target, log); err != nil {
+		return extract.Stats{}, err
+	}
+	now := FreeStamp([]string{target}, time.Now())
+	staging, st, err := Stage(ctx, src, StagingPath(target, stamp(now)), opt)
 	if err != nil {
 		return st, err
 	}
 	err = os.Remove(target)
 	if err == nil || os.IsNotExist(err) {
-		err = os.Rename(staging, target)
+		err = os.Rename(staging.Tree(), target)
 	}
 	if err != nil {
-		return st, errors.Join(fmt.Errorf("failed to move the restored tree into %s: %w", target, err), removeAll(staging))
+		return st, errors.Join(fmt.Errorf("failed to move the restored tree into %s: %w", target, err), staging.Remove())
 	}
-	return st, nil
+	return st, staging.Done(staging.Dir())
 }
 
 // Source is what a restore reads: a snapshot of a repository, or a tar
@@ -65,19 +70,21 @@ func (src Source) Name() string {
 	return src.Label
 }
 
-// Stage extracts src into the new directory staging and verifies it
-// completely. On any failure, the staging directory is removed; on
-// success it is returned for the caller to move into place.
-func Stage(ctx context.Context, src Source, staging string, opt extract.Options) (string, extract.Stats, error) {
-	if err := os.Mkdir(staging, 0o700); err != nil {
-		return "", extract.Stats{}, fmt.Errorf("failed to create staging directory: %w", err)
-	}
-	st, err := fill(ctx, src, staging, opt)
+// Stage extracts src into the new staging directory dir, locked by this
+// process while it runs, and verifies it completely. On any failure the
+// staging directory is removed; on success it is returned for the caller
+// to move its tree into place.
+func Stage(ctx context.Context, src Source, dir string, opt extract.Options) (*Staging, extract.Stats, error) {
+	staging, err := newStaging(dir)
 	if err != nil {
-		if rerr := removeAll(staging); rerr != nil {
+		return nil, extract.Stats{}, err
+	}
+	st, err := fill(ctx, src, staging.Tree(), opt)
+	if err != nil {
+		if rerr := staging.Remove(); rerr != nil {
 			err = fmt.Errorf("%w (and %v)", err, rerr)
 		}
-		return "", st, err
+		return nil, st, err
 	}
 	return staging, st, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,7 @@ func restoreTo(t *testing.T, r *repotest.Repo, name, target string) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = restore.Into(context.Background(), restore.Source{Store: s, Manifest: m}, target, asRoot)
+	_, err = restore.Into(context.Background(), restore.Source{Store: s, Manifest: m}, target, asRoot, io.Discard)
 	return err
 }
 
@@ -148,7 +149,7 @@ func TestRestoreRefusesWithoutStreamDigest(t *testing.T) {
 		s := r.Open(t, true)
 		m, err := manifest.Load(s, name)
 		if err == nil {
-			_, err = restore.Into(context.Background(), restore.Source{Store: s, Manifest: m}, filepath.Join(parent, "restored"), asRoot)
+			_, err = restore.Into(context.Background(), restore.Source{Store: s, Manifest: m}, filepath.Join(parent, "restored"), asRoot, io.Discard)
 		}
 		if err == nil || (want != nil && !errors.Is(err, want)) || !strings.Contains(err.Error(), wantText) {
 			t.Fatalf("restore: %v, want %v saying %q", err, want, wantText)

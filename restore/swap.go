@@ -3,10 +3,12 @@ package restore
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pocketsnap/pocketsnap/internal/fsync"
@@ -32,22 +34,23 @@ func stamp(t time.Time) string { return t.UTC().Format(manifest.StampLayout) }
 func StagingPath(target, stamp string) string { return target + StagingSuffix + stamp }
 
 // BrokenPath returns where a restore started at stamp moves the live
-// target.
-func BrokenPath(target, stamp string) string { return target + BrokenSuffix + stamp }
+// target whose aside base (see [AsideBase]) is aside.
+func BrokenPath(aside, stamp string) string { return aside + BrokenSuffix + stamp }
 
-// CleanStaging removes staging directories of target left by interrupted
-// restores, and returns their names.
-func CleanStaging(target string) ([]string, error) {
-	stale, err := siblings(target, StagingSuffix)
-	if err != nil {
-		return nil, err
+// UndonePath returns where a rollback at stamp moves the restored tree
+// of the target whose aside base is aside.
+func UndonePath(aside, stamp string) string { return aside + UndoneSuffix + stamp }
+
+// AsideBase returns the base name of the directories that a restore of
+// kind into target moves aside (base+".broken-<UTC>"): beside the target,
+// unless the target lies inside rootfs, whose next backup must not read
+// them: then beside rootfs, as rootfs.<kind>, on the same filesystem so
+// that moving aside stays one rename.
+func AsideBase(target, kind, rootfs string) string {
+	if _, ok := inside(rootfs, target); ok {
+		return rootfs + "." + kind
 	}
-	for _, d := range stale {
-		if err := removeAll(d); err != nil {
-			return nil, err
-		}
-	}
-	return stale, nil
+	return target
 }
 
 // siblings lists target's siblings named target+suffix+stamp, oldest first.
@@ -95,29 +98,87 @@ func Swap(staging, target, broken string) error {
 	return fsync.Dir(filepath.Dir(target))
 }
 
-// Rollback swaps the newest directory moved aside by a restore back into
-// target; the restored one is kept as target.undone-<stamp>. It returns
-// the directory it brought back.
-func Rollback(target string, now time.Time) (string, error) {
-	broken, err := Newest(target)
+// Rollback swaps the newest directory moved aside by a restore of target
+// (named after aside, see [AsideBase]) back into target; the restored one
+// is kept as aside.undone-<stamp>. It returns the directory it brought
+// back and where the restored one went.
+func Rollback(target, aside string, now time.Time) (back, undone string, err error) {
+	broken, err := Newest(aside)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if broken == "" {
-		return "", fmt.Errorf("nothing to roll back: no %s%s<UTC> directory", target, BrokenSuffix)
+		return "", "", fmt.Errorf("nothing to roll back: no %s%s<UTC> directory", aside, BrokenSuffix)
 	}
-	if err := Swap(broken, target, target+UndoneSuffix+stamp(now)); err != nil {
-		return "", err
+	undone = UndonePath(aside, stamp(now))
+	if err := Swap(broken, target, undone); err != nil {
+		return "", "", err
 	}
-	return broken, nil
+	return broken, undone, nil
 }
 
-// Newest returns the newest directory a restore moved aside from target,
-// or "" if there is none.
-func Newest(target string) (string, error) {
-	b, err := siblings(target, BrokenSuffix)
+// Newest returns the newest directory a restore moved aside as
+// aside.broken-<UTC>, or "" if there is none.
+func Newest(aside string) (string, error) {
+	b, err := siblings(aside, BrokenSuffix)
 	if err != nil || len(b) == 0 {
 		return "", err
 	}
 	return b[len(b)-1], nil
+}
+
+// AsideDir is a directory that a restore or a rollback moved aside.
+type AsideDir struct {
+	Path string
+	// Size is the bytes its files take on disk.
+	Size int64
+}
+
+// Asides lists the directories moved aside as base.broken-<UTC> or
+// base.undone-<UTC>, for each base, oldest first.
+func Asides(bases ...string) ([]AsideDir, error) {
+	var out []AsideDir
+	for _, b := range bases {
+		for _, suffix := range []string{BrokenSuffix, UndoneSuffix} {
+			dirs, err := siblings(b, suffix)
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range dirs {
+				n, err := diskUsage(d)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, AsideDir{Path: d, Size: n})
+			}
+		}
+	}
+	return out, nil
+}
+
+// diskUsage returns the bytes the files below dir take on disk, each
+// inode counted once.
+func diskUsage(dir string) (int64, error) {
+	var n int64
+	seen := map[uint64]bool{}
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok || seen[st.Ino] {
+			return nil
+		}
+		seen[st.Ino] = true
+		n += st.Blocks * 512
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("failed to measure %s: %w", dir, err)
+	}
+	return n, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,17 @@ type Step struct {
 	// Taken is when the source was backed up.
 	Taken  time.Time
 	Target string
+	// Aside names where the live target is moved: Aside+".broken-<UTC>".
+	// Empty means Target; see [AsideBase].
+	Aside string
+}
+
+// aside returns the base of the step's moved-aside directories.
+func (s Step) aside() string {
+	if s.Aside == "" {
+		return s.Target
+	}
+	return s.Aside
 }
 
 // System is a whole-system restore: every step is extracted and verified
@@ -52,7 +64,7 @@ func (p *System) stagingFor(i int) string {
 	t := p.Steps[i].Target
 	for _, prev := range p.Steps[:i] {
 		if rel, ok := inside(prev.Target, t); ok {
-			return StagingPath(filepath.Join(StagingPath(prev.Target, p.stamp()), rel), p.stamp())
+			return StagingPath(filepath.Join(StagingPath(prev.Target, p.stamp()), stagingTree, rel), p.stamp())
 		}
 	}
 	return StagingPath(t, p.stamp())
@@ -74,18 +86,29 @@ func (p *System) stamp() string { return stamp(p.Now) }
 // restore failed or ctx was cancelled.
 func (p *System) Run(ctx context.Context) (err error) {
 	for _, s := range p.Steps {
-		stale, err := CleanStaging(s.Target)
-		if err != nil {
+		if err := CleanStaging(s.Target, p.Log); err != nil {
 			return err
-		}
-		for _, d := range stale {
-			fmt.Fprintf(p.Log, "removed %s, left by an interrupted restore\n", d)
 		}
 	}
 	staged, err := p.stageAll(ctx)
 	if err != nil {
 		return err
 	}
+	return p.Stopped(ctx, func() error {
+		for i := range p.Steps {
+			if err := p.swap(i, staged[i]); err != nil {
+				return errors.Join(err, removeEach(staged[i+1:]))
+			}
+		}
+		return nil
+	}, func() error { return removeEach(staged) })
+}
+
+// Stopped runs fn between the stop and the start commands. If the stop
+// command fails, fn is not run and undo is, if not nil. The start command
+// runs whenever the stop command was run, even if fn failed or ctx was
+// cancelled.
+func (p *System) Stopped(ctx context.Context, fn, undo func() error) (err error) {
 	fmt.Fprintf(p.Log, "stopping services: %s\n", orNone(p.Stop))
 	defer func() {
 		fmt.Fprintf(p.Log, "starting services (always run after a stop): %s\n", orNone(p.Start))
@@ -95,37 +118,52 @@ func (p *System) Run(ctx context.Context) (err error) {
 		}
 	}()
 	if err := p.Stop.Run(ctx, p.Log, p.HookTimeout); err != nil {
-		return errors.Join(fmt.Errorf("not restoring: %w", err), removeEach(staged))
+		err = fmt.Errorf("not restoring: %w", err)
+		if undo != nil {
+			err = errors.Join(err, undo())
+		}
+		return err
 	}
-	for i, s := range p.Steps {
-		broken := BrokenPath(s.Target, p.stamp())
-		if err := Swap(StagingPath(s.Target, p.stamp()), s.Target, broken); err != nil {
-			err = fmt.Errorf("%s: %w", s.Kind, err)
-			if i > 0 {
-				err = fmt.Errorf("%w (the steps before it were done; 'pocketsnap restore --rollback' undoes them)", err)
-			}
-			if !p.nestedInEarlier(i) {
-				err = errors.Join(err, removeAll(StagingPath(s.Target, p.stamp())))
-			}
-			return err
-		}
-		// A nested target's parent belongs to the tree restored just before:
-		// what was moved aside there is that snapshot's copy, not live data
-		// (the live one is inside the outer moved-aside tree), and staging
-		// and swapping must not change the parent's mtime.
-		if mt, ok := p.parentMtime[i]; ok {
-			if err := removeAll(broken); err != nil {
-				return fmt.Errorf("%s: %w", s.Kind, err)
-			}
-			if err := os.Chtimes(filepath.Dir(s.Target), time.Time{}, mt); err != nil {
-				return fmt.Errorf("%s: %w", s.Kind, err)
-			}
-		}
-		if _, err := os.Lstat(broken); err == nil && !p.nestedInEarlier(i) {
-			fmt.Fprintf(p.Log, "%s: live %s moved aside to %s\n", s.Kind, s.Target, broken)
-		}
-		fmt.Fprintf(p.Log, "%s: %s restored into %s\n", s.Kind, s.Source.Name(), s.Target)
+	return fn()
+}
+
+// swap moves step i's live target aside and its staged tree into place,
+// then removes the staging directory.
+func (p *System) swap(i int, staged *Staging) error {
+	s := p.Steps[i]
+	// A nested step's staging directory came into place with the tree
+	// restored before it.
+	dir := staged.Dir()
+	if p.nestedInEarlier(i) {
+		dir = StagingPath(s.Target, p.stamp())
 	}
+	broken := BrokenPath(s.aside(), p.stamp())
+	if err := Swap(filepath.Join(dir, stagingTree), s.Target, broken); err != nil {
+		err = fmt.Errorf("%s: %w", s.Kind, err)
+		if i > 0 {
+			err = fmt.Errorf("%w (the steps before it were done; 'pocketsnap restore --rollback' undoes them)", err)
+		}
+		return errors.Join(err, staged.Done(dir))
+	}
+	if err := staged.Done(dir); err != nil {
+		return fmt.Errorf("%s: %w", s.Kind, err)
+	}
+	// A nested target's parent belongs to the tree restored just before:
+	// what was moved aside there is that snapshot's copy, not live data
+	// (the live one is inside the outer moved-aside tree), and staging
+	// and swapping must not change the parent's mtime.
+	if mt, ok := p.parentMtime[i]; ok {
+		if err := removeAll(broken); err != nil {
+			return fmt.Errorf("%s: %w", s.Kind, err)
+		}
+		if err := os.Chtimes(filepath.Dir(s.Target), time.Time{}, mt); err != nil {
+			return fmt.Errorf("%s: %w", s.Kind, err)
+		}
+	}
+	if _, err := os.Lstat(broken); err == nil && !p.nestedInEarlier(i) {
+		fmt.Fprintf(p.Log, "%s: live %s moved aside to %s\n", s.Kind, s.Target, broken)
+	}
+	fmt.Fprintf(p.Log, "%s: %s restored into %s\n", s.Kind, s.Source.Name(), s.Target)
 	return nil
 }
 
@@ -138,11 +176,11 @@ func (p *System) nestedInEarlier(i int) bool {
 	return false
 }
 
-// stageAll stages every step, all or nothing. It returns the top-level
-// staging directories.
-func (p *System) stageAll(ctx context.Context) ([]string, error) {
-	var tops []string
-	undo := func(err error) ([]string, error) { return nil, errors.Join(err, removeEach(tops)) }
+// stageAll stages every step, all or nothing, and returns their staging
+// directories.
+func (p *System) stageAll(ctx context.Context) ([]*Staging, error) {
+	var staged []*Staging
+	undo := func(err error) ([]*Staging, error) { return nil, errors.Join(err, removeEach(staged)) }
 	p.parentMtime = map[int]time.Time{}
 	for i, s := range p.Steps {
 		dir := p.stagingFor(i)
@@ -153,14 +191,13 @@ func (p *System) stageAll(ctx context.Context) ([]string, error) {
 			return undo(fmt.Errorf("%s: %w", s.Kind, err))
 		}
 		fmt.Fprintf(p.Log, "%s: extracting and verifying %s into %s\n", s.Kind, s.Source.Name(), dir)
-		if _, _, err := Stage(ctx, s.Source, dir, p.Options); err != nil {
+		st, _, err := Stage(ctx, s.Source, dir, p.Options)
+		if err != nil {
 			return undo(fmt.Errorf("%s: restore of %s failed, the live system is unchanged: %w", s.Kind, s.Source.Name(), err))
 		}
-		if !p.nestedInEarlier(i) {
-			tops = append(tops, dir)
-		}
+		staged = append(staged, st)
 	}
-	return tops, nil
+	return staged, nil
 }
 
 // FreeStamp returns the first second from now on whose moved-aside and
@@ -171,7 +208,7 @@ func FreeStamp(targets []string, now time.Time) time.Time {
 	for {
 		free := true
 		for _, target := range targets {
-			for _, p := range []string{BrokenPath(target, stamp(t)), StagingPath(target, stamp(t)), target + UndoneSuffix + stamp(t)} {
+			for _, p := range []string{BrokenPath(target, stamp(t)), StagingPath(target, stamp(t)), UndonePath(target, stamp(t))} {
 				if _, err := os.Lstat(p); err == nil {
 					free = false
 				}
@@ -184,10 +221,12 @@ func FreeStamp(targets []string, now time.Time) time.Time {
 	}
 }
 
-func removeEach(dirs []string) error {
+// removeEach removes staging directories, the last first, so that one
+// nested in an earlier one goes before it.
+func removeEach(staged []*Staging) error {
 	var err error
-	for _, d := range dirs {
-		err = errors.Join(err, removeAll(d))
+	for _, s := range slices.Backward(staged) {
+		err = errors.Join(err, s.Remove())
 	}
 	return err
 }

@@ -216,12 +216,16 @@ func outsideRepo(s *chunkstore.Store, dir string) error {
 // printArchive says where a classic archive was written and how to check
 // it.
 func printArchive(w io.Writer, res *compat.Written) {
+	sidecar := res.Sidecar
+	if res.PlainSidecar != "" {
+		sidecar += ", and " + res.PlainSidecar + " of the decrypted archive"
+	}
 	if len(res.Files) == 1 {
-		fmt.Fprintf(w, "classic archive %s (%s), sidecar %s\n", res.Path, humanBytes(res.Size), res.Sidecar)
+		fmt.Fprintf(w, "classic archive %s (%s), sidecar %s\n", res.Path, humanBytes(res.Size), sidecar)
 		return
 	}
 	fmt.Fprintf(w, "classic archive %s (%s) in %d parts %s … %s (reassemble with cat), sidecar %s\n",
-		res.Path, humanBytes(res.Size), len(res.Files), filepath.Base(res.Files[0]), filepath.Base(res.Files[len(res.Files)-1]), res.Sidecar)
+		res.Path, humanBytes(res.Size), len(res.Files), filepath.Base(res.Files[0]), filepath.Base(res.Files[len(res.Files)-1]), sidecar)
 }
 
 func isTerminal(w io.Writer) bool {

@@ -26,10 +26,12 @@ type restoreOptions struct {
 	only     string
 	confirm  string
 	rollback bool
+	stopped  bool
 	stopCmd  string
 	startCmd string
 	archive  string
 	noVerify bool
+	devices  bool
 	from     repoSource
 	include  []string
 	expect   string
@@ -63,8 +65,10 @@ straight from the bucket (a lost phone).`,
 			fs.BoolVar(&o.rollback, "rollback", false, "swap the newest directory moved aside by a restore back into place")
 			fs.StringVar(&o.stopCmd, "stop-cmd", "", "`CMD` that stops the services (default STACK_STOP_CMD)")
 			fs.StringVar(&o.startCmd, "start-cmd", "", "`CMD` that starts them again (default STACK_START_CMD)")
+			fs.BoolVar(&o.stopped, stackStoppedFlag, false, "with no stop command configured: the homeserver is already stopped, act without stopping it")
 			fs.StringVar(&o.archive, "archive", "", "restore a classic `FILE` <kind>-<UTC>.tar.zst[.age] instead of a snapshot")
 			fs.BoolVar(&o.noVerify, "no-verify", false, "with --archive: accept an archive without a matching .sha256 sidecar")
+			fs.BoolVar(&o.devices, "allow-devices", false, "with --archive: create its device nodes wherever they are and whatever their mode (else only below dev/, not writable by group or others)")
 			fromFlag(fs, &o.from)
 			fs.StringArrayVar(&o.include, "include", nil, "with SNAPSHOT: restore only `PATH` (relative to the snapshot's root; a directory with all below it, or a glob), and the directories above it; repeatable")
 			fingerprintFlag(fs, &o.expect)
@@ -94,7 +98,7 @@ func runRestore(ctx context.Context, e *env, o restoreOptions, args []string) er
 	case o.target != "" && o.archive == "":
 		return usageErrorf("--target goes with a SNAPSHOT or --archive")
 	case o.rollback:
-		return rollback(e, o)
+		return rollback(ctx, e, o)
 	case o.archive != "":
 		return restoreArchive(ctx, e, o)
 	}
@@ -159,7 +163,7 @@ func restoreOne(ctx context.Context, e *env, ref, target string, include []strin
 		total = 0 // the selection's size is not known before it is read
 	}
 	pr := e.ui.startProgress("restore "+m.Name, "", total, src.Progress)
-	st, err := restore.Into(ctx, src, target, extractOptions())
+	st, err := restore.Into(ctx, src, target, extractOptions(), e.ui.stderr)
 	pr.stop()
 	if err != nil {
 		return fmt.Errorf("restore of %s failed, nothing was written to %s: %w", m.Name, target, err)

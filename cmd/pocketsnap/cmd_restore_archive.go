@@ -15,6 +15,7 @@ import (
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/compat"
+	"github.com/pocketsnap/pocketsnap/extract"
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/restore"
 )
@@ -62,11 +63,15 @@ func restoreArchive(ctx context.Context, e *env, o restoreOptions) error {
 		e.ui.infof("%s: members under ./ (pocketsnap's earlier layout)", o.archive)
 	}
 	src := restore.Source{Stream: stream, Label: filepath.Base(o.archive), Root: root}
+	opt := e.archiveOptions(o)
 	if o.target != "" {
 		start := time.Now()
-		st, err := restore.Into(ctx, src, o.target, extractOptions())
+		st, err := restore.Into(ctx, src, o.target, opt, e.ui.stderr)
 		if err != nil {
 			return fmt.Errorf("restore of %s failed, nothing was written to %s: %w", o.archive, o.target, err)
+		}
+		if st.Refused > 0 {
+			e.ui.hintf("%d device node(s) of %s were not created (named above); if you trust who made it, restore again with --allow-devices", st.Refused, o.archive)
 		}
 		fmt.Fprintf(e.ui.stdout, "restored %s into %s: %d entries, %s, verified against its sidecar, took %s\n",
 			o.archive, o.target, st.Entries, humanBytes(st.Bytes), time.Since(start).Round(time.Millisecond))
@@ -89,9 +94,25 @@ func restoreArchive(ctx context.Context, e *env, o restoreOptions) error {
 		return err
 	}
 	sys := &restore.System{
-		Stop: stop, Start: start, Options: extractOptions(), HookTimeout: hookTimeout,
-		Steps: []restore.Step{{Kind: kind, Source: src, Size: fi.Size(), Taken: taken, Target: target}},
+		Stop: stop, Start: start, Options: opt, HookTimeout: hookTimeout,
+		Steps: []restore.Step{{Kind: kind, Source: src, Size: fi.Size(), Taken: taken, Target: target,
+			Aside: restore.AsideBase(target, kind, e.cfg.Value("ROOTFS_DIR"))}},
 	}
 	sys.Now = freeStamp(sys, time.Now())
-	return runPlan(ctx, e, sys, nil, o.confirm != "")
+	return runPlan(ctx, e, sys, nil, o)
+}
+
+// archiveOptions are the extraction options for a classic archive, whose
+// author nothing authenticates (a sidecar proves integrity only): unless
+// --allow-devices, device nodes only below dev/ and not writable by group
+// or others, each one refused named in a warning.
+func (e *env) archiveOptions(o restoreOptions) extract.Options {
+	opt := extractOptions()
+	if !o.devices {
+		opt.UntrustedDevices = true
+		opt.Refused = func(name, why string) {
+			e.ui.warnf("%s: device node %q not created: %s (--allow-devices creates it)", filepath.Base(o.archive), name, why)
+		}
+	}
+	return opt
 }

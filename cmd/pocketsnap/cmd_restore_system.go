@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
@@ -40,15 +42,36 @@ func restoreSystem(ctx context.Context, e *env, o restoreOptions) error {
 	for _, c := range skipped {
 		fmt.Fprintf(e.ui.stdout, "skipped %s: %s\n", c.Manifest.Name, c.Skipped)
 	}
-	return runPlan(ctx, e, sys, idErr, o.confirm != "")
+	return runPlan(ctx, e, sys, idErr, o)
 }
 
-// runPlan prints the plan and, when acting, carries it out.
-func runPlan(ctx context.Context, e *env, sys *restore.System, idErr error, act bool) error {
-	if err := printPlan(e.ui.stdout, sys, idErr, act); err != nil || !act {
+// stackStoppedFlag is the flag by which the user says the homeserver is
+// already stopped, for a restore without a stop command.
+const stackStoppedFlag = "stack-stopped"
+
+// checkStopped refuses to change live directories with no stop command,
+// unless the user said the services are already stopped.
+func checkStopped(stop hooks.Command, o restoreOptions) error {
+	if stop.Set() || o.stopped {
+		return nil
+	}
+	return &hintError{
+		err:  errors.New("not acting: STACK_STOP_CMD is not set, so nothing would stop the homeserver before its live directories are swapped"),
+		hint: fmt.Sprintf("set STACK_STOP_CMD (or pass --stop-cmd CMD), or stop the homeserver yourself and add --%s", stackStoppedFlag),
+	}
+}
+
+// runPlan prints the plan and, when o has the confirm phrase, carries it
+// out.
+func runPlan(ctx context.Context, e *env, sys *restore.System, idErr error, o restoreOptions) error {
+	act := o.confirm != ""
+	if err := printPlan(e.ui.stdout, sys, idErr, act, o.stopped); err != nil || !act {
 		if err == nil {
 			e.ui.summary(newPlanSummary(sys, false))
 		}
+		return err
+	}
+	if err := checkStopped(sys.Stop, o); err != nil {
 		return err
 	}
 	sum := newPlanSummary(sys, true) // before the live directories move
@@ -92,8 +115,9 @@ func (e *env) systemPlan(s *chunkstore.Store, o restoreOptions) (*restore.System
 	}
 	var skipped []manifest.Candidate
 	sys := &restore.System{Stop: stop, Start: start, Options: extractOptions(), Now: now, HookTimeout: hookTimeout}
+	rootfs := e.cfg.Value("ROOTFS_DIR")
 	for _, k := range []struct{ kind, name, target string }{
-		{"rootfs", o.rootfs, e.cfg.Value("ROOTFS_DIR")},
+		{"rootfs", o.rootfs, rootfs},
 		{"db", o.db, e.cfg.Value("DB_DIR")},
 	} {
 		if o.only != "" && o.only != k.kind {
@@ -105,7 +129,7 @@ func (e *env) systemPlan(s *chunkstore.Store, o restoreOptions) (*restore.System
 			return nil, skipped, err
 		}
 		sys.Steps = append(sys.Steps, restore.Step{
-			Kind: k.kind, Target: k.target, Size: m.StreamSize, Taken: m.Time,
+			Kind: k.kind, Target: k.target, Aside: restore.AsideBase(k.target, k.kind, rootfs), Size: m.StreamSize, Taken: m.Time,
 			Source: restore.Source{Store: s, Manifest: m},
 		})
 	}
@@ -118,7 +142,7 @@ func (e *env) systemPlan(s *chunkstore.Store, o restoreOptions) (*restore.System
 func freeStamp(sys *restore.System, now time.Time) time.Time {
 	var targets []string
 	for _, st := range sys.Steps {
-		targets = append(targets, st.Target)
+		targets = append(targets, st.Target, st.Aside)
 	}
 	return restore.FreeStamp(targets, now)
 }
@@ -163,9 +187,10 @@ func (e *env) hook(key, flag string) (hooks.Command, error) {
 	return c, err
 }
 
-// printPlan describes what the restore will do. It fails when the free
-// space is not enough to act.
-func printPlan(w io.Writer, sys *restore.System, idErr error, acting bool) error {
+// printPlan describes what the restore will do, and names the
+// directories earlier restores moved aside. It fails when the free space
+// is not enough to act.
+func printPlan(w io.Writer, sys *restore.System, idErr error, acting, stopped bool) error {
 	if acting {
 		fmt.Fprintln(w, "Restore plan:")
 	} else {
@@ -173,28 +198,65 @@ func printPlan(w io.Writer, sys *restore.System, idErr error, acting bool) error
 	}
 	var need int64
 	stamp := sys.Now.Format(manifest.StampLayout)
+	var bases []string
 	for _, st := range sys.Steps {
 		need += st.Size
 		fmt.Fprintf(w, "  %-6s %s  taken %s UTC, %s\n", st.Kind, st.Source.Name(), st.Taken.Format("2006-01-02 15:04:05"), humanBytes(st.Size))
 		if _, err := os.Lstat(st.Target); err == nil {
-			fmt.Fprintf(w, "         replaces %s (moved aside to %s)\n", st.Target, restore.BrokenPath(st.Target, stamp))
+			fmt.Fprintf(w, "         replaces %s (moved aside to %s)\n", st.Target, restore.BrokenPath(st.Aside, stamp))
 		} else {
 			fmt.Fprintf(w, "         creates %s (nothing there now)\n", st.Target)
 		}
+		bases = append(bases, st.Aside, st.Target)
 	}
 	free, err := restore.FreeSpace(sys.Steps[0].Target)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "  space: needs about %s, %s available\n", humanBytes(need), humanBytes(free))
-	fmt.Fprintf(w, "  services: stop with %s, then start with %s (even if the restore fails)\n", hookString(sys.Stop), hookString(sys.Start))
+	fmt.Fprintf(w, "  services: %s\n", servicesPlan(sys, stopped))
 	if idErr != nil {
 		fmt.Fprintf(w, "  identity: %v\n", idErr)
+	}
+	if err := printAsides(w, bases...); err != nil {
+		return err
 	}
 	if need > free {
 		return fmt.Errorf("not enough free space: the restore needs about %s, %s is available", humanBytes(need), humanBytes(free))
 	}
 	return nil
+}
+
+// servicesPlan says how the restore treats the services.
+func servicesPlan(sys *restore.System, stopped bool) string {
+	switch {
+	case sys.Stop.Set():
+		return fmt.Sprintf("stop with %s, then start with %s (even if the restore fails)", hookString(sys.Stop), hookString(sys.Start))
+	case stopped:
+		return fmt.Sprintf("not stopped: --%s says the homeserver is already stopped; then start with %s", stackStoppedFlag, hookString(sys.Start))
+	}
+	return fmt.Sprintf("STACK_STOP_CMD is not set: the restore refuses to act unless STACK_STOP_CMD is set or --%s says the homeserver is already stopped", stackStoppedFlag)
+}
+
+// printAsides names the directories that restores and rollbacks moved
+// aside from the given bases, with their size and how to remove them.
+func printAsides(w io.Writer, bases ...string) error {
+	asides, err := restore.Asides(slices.Compact(bases)...)
+	if err != nil {
+		return err
+	}
+	for _, a := range asides {
+		fmt.Fprintf(w, "  moved aside earlier: %s (%s); remove it with: rm -rf %s\n", a.Path, humanBytes(a.Size), shellQuote(a.Path))
+	}
+	return nil
+}
+
+// asideBases returns the bases of the directories that restores of the
+// configured rootfs and db move aside, with the db's older place (inside
+// the rootfs).
+func (e *env) asideBases() []string {
+	rootfs, db := e.cfg.Value("ROOTFS_DIR"), e.cfg.Value("DB_DIR")
+	return []string{rootfs, restore.AsideBase(db, "db", rootfs), db}
 }
 
 func hookString(c hooks.Command) string {
@@ -205,24 +267,41 @@ func hookString(c hooks.Command) string {
 }
 
 // rollback swaps the newest moved-aside directory back: the rootfs if it
-// was the last one restored (it holds the db as it was), else the db.
-func rollback(e *env, o restoreOptions) error {
+// was the last one restored (it holds the db as it was), else the db. It
+// stops and starts the services as a restore does.
+func rollback(ctx context.Context, e *env, o restoreOptions) error {
 	if o.confirm == "" {
 		return usageErrorf("--rollback changes the live system: add --confirm=%s", confirmPhrase)
 	}
-	target := e.cfg.Value("ROOTFS_DIR")
-	if o.only == "db" || (o.only == "" && newerBroken(e.cfg.Value("DB_DIR"), target)) {
-		target = e.cfg.Value("DB_DIR")
+	rootfs, db := e.cfg.Value("ROOTFS_DIR"), e.cfg.Value("DB_DIR")
+	dbAside := restore.AsideBase(db, "db", rootfs)
+	target, aside := rootfs, rootfs
+	if o.only == "db" || (o.only == "" && newerBroken(dbAside, rootfs)) {
+		target, aside = db, dbAside
 	}
-	back, err := restore.Rollback(target, restore.FreeStamp([]string{target}, time.Now()))
+	stop, start, err := e.stackCommands(o)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.ui.stdout, "rolled back: %s is %s again (the restored tree is kept as %s%s<UTC>)\n", target, back, target, restore.UndoneSuffix)
+	if err := checkStopped(stop, o); err != nil {
+		return err
+	}
+	sys := &restore.System{Stop: stop, Start: start, HookTimeout: hookTimeout, Log: e.ui.stderr}
+	now := restore.FreeStamp([]string{aside}, time.Now())
+	var back, undone string
+	err = sys.Stopped(ctx, func() error {
+		back, undone, err = restore.Rollback(target, aside, now)
+		return err
+	}, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.ui.stdout, "rolled back: %s is %s again (the restored tree is kept as %s)\n", target, back, undone)
 	e.ui.summary(struct {
 		Target   string `json:"target"`
 		Restored string `json:"restored_from"`
-	}{target, back})
+		Undone   string `json:"undone"`
+	}{target, back, undone})
 	return nil
 }
 
@@ -235,4 +314,12 @@ func newerBroken(a, b string) bool {
 		return false
 	}
 	return nb == "" || na[len(a):] > nb[len(b):]
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:+=@%,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/pocketsnap/pocketsnap/daemon"
 	"github.com/pocketsnap/pocketsnap/idle"
 	"github.com/pocketsnap/pocketsnap/offsite"
+	"github.com/pocketsnap/pocketsnap/restore"
 )
 
 func statusCommand() *command {
@@ -61,6 +62,8 @@ type statusJSON struct {
 	// Conditions are the rootfs backup's and the push's conditions: the
 	// settings, the detectors in use and what they find now.
 	Conditions conditionsJSON `json:"conditions"`
+	// MovedAside are the directories restores and rollbacks moved aside.
+	MovedAside []movedAside `json:"moved_aside,omitempty"`
 	*daemon.Status
 }
 
@@ -117,9 +120,23 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			out.LastPush = &rec
 		}
 	}
+	asides, err := restore.Asides(e.asideBases()...)
+	if err != nil {
+		return err
+	}
+	for _, a := range asides {
+		out.MovedAside = append(out.MovedAside, movedAside{Path: a.Path, Bytes: a.Size})
+	}
 	printStatus(e.ui.stdout, &out)
 	e.ui.summary(out)
 	return nil
+}
+
+// movedAside is a directory a restore or a rollback moved aside.
+type movedAside struct {
+	Path string `json:"path"`
+	// Bytes is the disk space its files take.
+	Bytes int64 `json:"bytes"`
 }
 
 // repoSize adds up the sizes of the repository's files, but for its
@@ -205,6 +222,9 @@ func printStatus(w io.Writer, s *statusJSON) {
 		}
 		fmt.Fprintf(tw, "last push\t%s UTC to %s: %d objects, %s; the bucket's newest: %s\n",
 			when(p.Time), p.Bucket, p.SentObjects, humanBytes(p.SentBytes), list(newest))
+	}
+	for _, a := range s.MovedAside {
+		fmt.Fprintf(tw, "moved aside\t%s (%s); remove it with: rm -rf %s\n", a.Path, humanBytes(a.Bytes), shellQuote(a.Path))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

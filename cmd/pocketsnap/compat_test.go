@@ -145,9 +145,11 @@ func (c *cli) acceptedByRealTools(archive, src string) {
 	sh(c.t, dir, "sha256sum -c --strict "+name+".sha256")
 	work := c.t.TempDir()
 	zst := archive
-	if strings.HasSuffix(archive, ".age") {
-		zst = filepath.Join(work, "archive.tar.zst")
-		sh(c.t, work, "age -d -i "+c.key()+" -o "+zst+" "+archive)
+	if plain, ok := strings.CutSuffix(name, ".age"); ok {
+		// Issue 18.9: the seed's check of a decrypted archive,
+		// sha256sum -c <kind>-<UTC>.tar.zst.sha256, works after age -d.
+		zst = filepath.Join(work, plain)
+		sh(c.t, work, "age -d -i "+c.key()+" -o "+zst+" "+archive+" && cp "+filepath.Join(dir, plain)+".sha256 . && sha256sum -c --strict "+plain+".sha256")
 	}
 	out := filepath.Join(work, "out")
 	sh(c.t, work, "zstd -q -t "+zst+" && mkdir out && tar --zstd -xpf "+zst+" -C out")
@@ -172,6 +174,8 @@ func TestClassicArchivesPassRealTools(t *testing.T) {
 	}
 	exported := filepath.Join(c.dir, "export", snap+".tar.zst.age")
 	c.mustRun("export", snap, "-o", filepath.Join(c.dir, "export")+"/")
+	// Beside the encrypted export: issue 18.9, they share the sidecar of
+	// the .tar.zst.
 	plainExport := filepath.Join(c.dir, "export", snap+".tar.zst")
 	c.mustRun("export", snap, "--plain", "-o", plainExport)
 
@@ -235,7 +239,7 @@ func TestClassicArchiveParts(t *testing.T) {
 // finalFiles lists the files under an archive's final names.
 func finalFiles(archive string) []string {
 	var out []string
-	for _, p := range []string{archive, compat.SidecarPath(archive)} {
+	for _, p := range []string{archive, compat.SidecarPath(archive), compat.SidecarPath(strings.TrimSuffix(archive, compat.AgeExt))} {
 		if _, err := os.Lstat(p); err == nil {
 			out = append(out, p)
 		}
@@ -329,8 +333,10 @@ func TestClassicArchiveNeverPartial(t *testing.T) {
 	if snaps := c.snapshots(); len(snaps) == 2 { // it finished first
 		c.noPartialArchive(filepath.Join(kindDir, snaps[1]+".tar.zst.age"), c.manifestDigest(snaps[1]), "backup --compat")
 	}
-	if ents, _ := os.ReadDir(kindDir); len(ents) != 2 {
-		t.Fatalf("interrupted backup --compat left %d files in %s, want the first snapshot's 2", len(ents), kindDir)
+	// The first snapshot's archive, its sidecar and (issue 18.9) the
+	// sidecar of the decrypted archive.
+	if ents, _ := os.ReadDir(kindDir); len(ents) != 3 {
+		t.Fatalf("interrupted backup --compat left %d files in %s, want the first snapshot's 3", len(ents), kindDir)
 	}
 
 	// Failing midway: the wrong identity, then a corrupted pack.
@@ -419,5 +425,47 @@ func TestVerifyArchiveOfOldScripts(t *testing.T) {
 	os.Remove(filepath.Join(dir, name+".sha256"))
 	if code, out := c.run("verify-archive", enc); code != exitVerify || !strings.Contains(out, "no sidecar") {
 		t.Fatalf("missing sidecar: exit %d, want %d:\n%s", code, exitVerify, out)
+	}
+}
+
+// Issue 18.9: an encrypted archive written by backup --compat has both
+// sidecars, of what is stored and of what age -d gives back, and rotate
+// removes both with the archive.
+func TestRotateRemovesBothSidecars(t *testing.T) {
+	testenv.NeedTools(t, "age", "sha256sum")
+	c := newCLI(t)
+	src := compatSource(t, c, 43, 64<<10)
+	var snaps []string
+	for i := range 2 {
+		if i > 0 {
+			time.Sleep(time.Second) // a snapshot of its own second
+		}
+		c.mustRun("backup", "files", "--source", src, "--compat")
+		snaps = c.snapshots()
+	}
+	if len(snaps) != 2 {
+		t.Fatalf("snapshots %v, want 2", snaps)
+	}
+	kindDir := filepath.Join(c.dir, "data", "backups", "files")
+	files := func(snap string) []string {
+		return []string{snap + ".tar.zst.age", snap + ".tar.zst.age.sha256", snap + ".tar.zst.sha256"}
+	}
+	for _, s := range snaps {
+		for _, f := range files(s) {
+			if !exists(filepath.Join(kindDir, f)) {
+				t.Fatalf("backup --compat did not write %s", f)
+			}
+		}
+	}
+	c.acceptedByRealTools(filepath.Join(kindDir, snaps[0]+".tar.zst.age"), src)
+	c.env = append(c.env, "BACKUP_KEEP_FILES=1")
+	c.mustRun("rotate")
+	var got []string
+	ents, _ := os.ReadDir(kindDir)
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	if want := files(snaps[1]); !slices.Equal(got, want) {
+		t.Fatalf("after rotate %s holds %v, want only the newest archive's %v", kindDir, got, want)
 	}
 }

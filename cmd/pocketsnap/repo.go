@@ -162,10 +162,19 @@ func (e *env) identities() ([]age.Identity, error) {
 // lock takes the repository lock, exclusive for writers and shared for
 // readers, waiting up to --lock-wait for a process that holds it and
 // saying once whom it waits for.
+//
+// A reader that cannot create the lock file on a read-only or not
+// writable repository says so and goes on without the lock.
 func (e *env) lock(ctx context.Context, s *chunkstore.Store, exclusive bool) (*chunkstore.Lock, error) {
-	return s.LockWait(ctx, exclusive, e.g.lockWait, func(le *chunkstore.LockedError) {
+	l, err := s.LockWait(ctx, exclusive, e.g.lockWait, func(le *chunkstore.LockedError) {
 		e.ui.infof("waiting up to %s: %v", e.g.lockWait, le)
 	})
+	var ue *chunkstore.UnlockedError
+	if !exclusive && errors.As(err, &ue) {
+		e.ui.warnf("%v", ue)
+		return nil, nil
+	}
+	return l, err
 }
 
 // openLocked opens the configured repository and takes its lock

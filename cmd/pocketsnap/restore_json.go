@@ -54,7 +54,7 @@ func newPlanSummary(sys *restore.System, done bool) planSummary {
 	for _, st := range sys.Steps {
 		ps := planStep{Kind: st.Kind, Source: st.Source.Name(), Taken: st.Taken, Size: st.Size, Target: st.Target}
 		if _, err := os.Lstat(st.Target); err == nil {
-			ps.MovedAside = restore.BrokenPath(st.Target, stamp)
+			ps.MovedAside = restore.BrokenPath(st.Aside, stamp)
 		}
 		sum.Steps = append(sum.Steps, ps)
 	}
@@ -79,6 +79,10 @@ type archiveSummary struct {
 }
 
 func writtenSummary(snapshot string, w *compat.Written, encrypted bool, start time.Time) archiveSummary {
-	return archiveSummary{Snapshot: snapshot, Path: w.Path, Files: w.Files, Sidecars: []string{w.Sidecar}, Size: w.Size,
+	sidecars := []string{w.Sidecar}
+	if w.PlainSidecar != "" {
+		sidecars = append(sidecars, w.PlainSidecar)
+	}
+	return archiveSummary{Snapshot: snapshot, Path: w.Path, Files: w.Files, Sidecars: sidecars, Size: w.Size,
 		SHA256: w.SHA256, Encrypted: encrypted, DurationMS: time.Since(start).Milliseconds()}
 }

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,7 +79,8 @@ func TestRestoreSurvivesSIGKILL(t *testing.T) {
 			t.Fatalf("kill %d: the live tree changed (%v)", i, err)
 		}
 	}
-	c.mustRun("restore", "--confirm=ERASE-AND-RESTORE")
+	out := c.mustRun("restore", "--confirm=ERASE-AND-RESTORE", "--stack-stopped")
+	t.Log(out)
 	if err := testtree.Compare(want, live, testtree.Options{}); err != nil {
 		t.Fatalf("restore after the kills: %v", err)
 	}
@@ -90,4 +92,109 @@ func TestRestoreSurvivesSIGKILL(t *testing.T) {
 func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
+}
+
+// Issue 17.2: a --target restore killed with SIGKILL mid-extraction leaves
+// its staging directory; a quick rerun says it is stale, removes it and
+// succeeds.
+func TestTargetRestoreAfterSIGKILL(t *testing.T) {
+	c := newCLI(t)
+	c.bin = buildBinary(t)
+	src := filepath.Join(c.dir, "src")
+	r := rand.New(rand.NewPCG(17, 2))
+	for i := range 8 {
+		writeRandom(t, filepath.Join(src, string(rune('a'+i))), 4<<20, r)
+	}
+	c.env = append(c.env, "ROOTFS_DIR="+src)
+	c.mustRun("backup", "rootfs")
+	snap := c.snapshots()[0]
+	target := filepath.Join(c.dir, "out")
+
+	pg := startGroup(t, c.command("restore", snap, "--target", target))
+	var staging string
+	for deadline := time.Now().Add(time.Minute); staging == ""; {
+		if time.Now().After(deadline) {
+			t.Fatal("the restore never wrote into its staging directory")
+		}
+		if m, _ := filepath.Glob(target + ".restoring-*/tree/?"); len(m) > 0 {
+			staging = filepath.Dir(filepath.Dir(m[0]))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	pg.kill()
+	if !exists(staging) {
+		t.Fatalf("the kill did not land mid-restore: %s is gone", staging)
+	}
+
+	out := c.mustRun("restore", snap, "--target", target)
+	if !strings.Contains(out, "removing "+staging+": left by a restore that was interrupted") {
+		t.Errorf("the rerun does not say it removed %s:\n%s", staging, out)
+	}
+	if m, _ := filepath.Glob(target + ".restoring-*"); len(m) != 0 {
+		t.Fatalf("staging directories left behind: %v", m)
+	}
+	if err := testtree.Compare(src, target, testtree.Options{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Issue 17.2: a restore never touches the staging directory of a restore
+// that is still running (its lock is held), and says so; both finish.
+func TestRestoreLeavesLiveStagingAlone(t *testing.T) {
+	c := newCLI(t)
+	c.bin = buildBinary(t)
+	live := filepath.Join(c.dir, "debian")
+	os.Mkdir(live, 0o755)
+	if err := testtree.Generate(live, 5); err != nil {
+		t.Fatal(err)
+	}
+	c.env = append(c.env, "ROOTFS_DIR="+live)
+	c.mustRun("backup", "rootfs")
+	want := filepath.Join(c.dir, "want")
+	c.mustRun("restore", c.snapshots()[0], "--target", want)
+
+	// The first restore stages everything, then waits in its stop command
+	// until the gate goes.
+	marker, gate := filepath.Join(c.dir, "stopping"), filepath.Join(c.dir, "gate")
+	os.WriteFile(gate, nil, 0o600)
+	first := c.command("restore", "--only", "rootfs", "--confirm=ERASE-AND-RESTORE",
+		"--stop-cmd", "sh -c 'touch "+marker+"; while [ -e "+gate+" ]; do sleep 0.05; done'")
+	var firstOut strings.Builder
+	first.Stdout, first.Stderr = &firstOut, &firstOut
+	pg := startGroup(t, first)
+	defer pg.kill()
+	for deadline := time.Now().Add(time.Minute); !exists(marker); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first restore never reached its stop command:\n%s", firstOut.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	m, _ := filepath.Glob(live + ".restoring-*")
+	if len(m) != 1 {
+		t.Fatalf("staging directories of the first restore: %v", m)
+	}
+	staging := m[0]
+	before, err := testtree.Hash(staging)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out := c.mustRun("restore", "--only", "rootfs", "--confirm=ERASE-AND-RESTORE", "--stop-cmd", "true")
+	if !strings.Contains(out, "leaving "+staging+" alone: a restore still running owns it") {
+		t.Errorf("the second restore does not say it left %s alone:\n%s", staging, out)
+	}
+	if after, err := testtree.Hash(staging); err != nil || after != before {
+		t.Fatalf("the second restore changed the first one's staging directory (%v)", err)
+	}
+
+	os.Remove(gate)
+	if err := first.Wait(); err != nil {
+		t.Fatalf("the first restore failed: %v\n%s", err, firstOut.String())
+	}
+	if err := testtree.Compare(want, live, testtree.Options{}); err != nil {
+		t.Fatalf("after both restores: %v", err)
+	}
+	if m, _ := filepath.Glob(live + ".restoring-*"); len(m) != 0 {
+		t.Fatalf("staging directories left behind: %v", m)
+	}
 }

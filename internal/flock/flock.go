@@ -53,10 +53,34 @@ func Take(path string, exclusive bool) (*Lock, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("failed to create lock directory: %w", err)
 	}
+	return TakeIn(path, exclusive)
+}
+
+// TakeIn is [Take] for a lock file whose directory must exist already: a
+// lock on a file in a directory that another process removed fails
+// rather than recreating it.
+func TakeIn(path string, exclusive bool) (*Lock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("failed to open lock file: %w", err)
 	}
+	return take(f, path, exclusive)
+}
+
+// TakeReadOnly takes a shared lock on the existing file at path, opened
+// read-only: for a reader on a read-only file system, where the file
+// cannot be opened for writing but flock(2) still excludes writers that
+// reach the same file through another, writable mount.
+func TakeReadOnly(path string) (*Lock, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open lock file: %w", err)
+	}
+	return take(f, path, false)
+}
+
+// take locks the open file f, found at path, and closes it on failure.
+func take(f *os.File, path string, exclusive bool) (*Lock, error) {
 	how := unix.LOCK_SH
 	if exclusive {
 		how = unix.LOCK_EX
