@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/pipeline"
@@ -171,16 +172,6 @@ type backupSummary struct {
 	Skipped []string `json:"skipped,omitempty"`
 }
 
-// humanBytes formats a byte count with a binary unit.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// humanBytes formats a byte count with a binary unit: 512 B, 1.5 KiB,
+// 15 MiB.
+func humanBytes(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
