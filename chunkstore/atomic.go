@@ -43,5 +43,5 @@ func (s *Store) CreateTemp(pattern string) (*os.File, error) {
 	if s.ReadOnly() {
 		return nil, ErrReadOnly
 	}
-	return os.CreateTemp(s.Path("local"), pattern+tempMarker+"*")
+	return os.CreateTemp(s.Path(LocalDir), pattern+tempMarker+"*")
 }

@@ -78,11 +78,11 @@ func TestCheckFingerprint(t *testing.T) {
 	}
 	_, err = s.CheckFingerprint(testKeys().Fingerprint(), "--expect-fingerprint")
 	var fe *FingerprintError
-	if !errors.As(err, &fe) || fe.Secrets != localKeys || fe.WantFrom != "--expect-fingerprint" {
+	if !errors.As(err, &fe) || fe.Secrets != KeysName || fe.WantFrom != "--expect-fingerprint" {
 		t.Fatalf("wrong fingerprint: %v", err)
 	}
 
-	os.RemoveAll(filepath.Join(s.Dir(), localDir))
+	os.RemoveAll(filepath.Join(s.Dir(), LocalDir))
 	fresh, err := Open(s.Dir())
 	if err != nil {
 		t.Fatal(err)

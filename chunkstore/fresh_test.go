@@ -14,7 +14,7 @@ import (
 func TestFreshMachineReadsBlobs(t *testing.T) {
 	s := gcStore(t)
 	ids := append(writePack(t, s, ClassMeta, 1, 2, 3), writePack(t, s, ClassChunk, 4)...)
-	if err := os.RemoveAll(filepath.Join(s.Dir(), localDir)); err != nil {
+	if err := os.RemoveAll(filepath.Join(s.Dir(), LocalDir)); err != nil {
 		t.Fatal(err)
 	}
 	r, err := Open(s.Dir())

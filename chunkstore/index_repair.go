@@ -34,7 +34,7 @@ func (e *IndexError) Error() string {
 	return fmt.Sprintf("%s %s, and the device's secrets (%s) that open the packs' sealed blob tables cannot be read either (%v): "+
 		"only the age identity can recover them; with BACKUP_AGE_IDENTITY set, run 'pocketsnap repair index', "+
 		"or take the repository over from the bucket with 'pocketsnap init --from-remote'",
-		localIndex, e.Problem, localKeys, e.Err)
+		localIndex, e.Problem, KeysName, e.Err)
 }
 
 func (e *IndexError) Unwrap() error { return e.Err }

@@ -243,7 +243,7 @@ func TestDamagedIndexV1NeedsIdentity(t *testing.T) {
 func TestIndexWithoutDeviceKeysNeedsIdentity(t *testing.T) {
 	s, _ := storeVersion(t, 2)
 	writePack(t, s, ClassBody, 1)
-	for _, p := range []string{localIndex, localKeys} {
+	for _, p := range []string{localIndex, KeysName} {
 		if err := os.Remove(s.Path(p)); err != nil {
 			t.Fatal(err)
 		}
@@ -254,7 +254,7 @@ func TestIndexWithoutDeviceKeysNeedsIdentity(t *testing.T) {
 	if !errors.As(err, &ie) {
 		t.Fatalf("%v, want an IndexError", err)
 	}
-	for _, want := range []string{localKeys, "identity", "init --from-remote"} {
+	for _, want := range []string{KeysName, "identity", "init --from-remote"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("message does not say %q: %v", want, err)
 		}

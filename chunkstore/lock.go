@@ -49,7 +49,7 @@ func (e *UnlockedError) Unwrap() error { return e.Err }
 // read-only descriptor, and creates nothing: without one, it gets an
 // *UnlockedError.
 func lockRepo(dir string, exclusive bool) (*Lock, error) {
-	path := filepath.Join(dir, "local", "lock")
+	path := filepath.Join(dir, LocalDir, "lock")
 	l, err := flock.Take(path, exclusive)
 	if err != nil && !exclusive && notWritable(err) {
 		var rerr error

@@ -125,7 +125,7 @@ func TestPaddedPacks(t *testing.T) {
 		}
 		s.Close()
 
-		os.RemoveAll(filepath.Join(s.Dir(), localDir))
+		os.RemoveAll(filepath.Join(s.Dir(), LocalDir))
 		fresh, err := Open(s.Dir())
 		if err != nil {
 			t.Fatal(err)

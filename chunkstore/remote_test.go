@@ -110,7 +110,7 @@ func TestCloneAndAdoptDeduplicateAgainstTheBucket(t *testing.T) {
 	if c.Config().ID != s.Config().ID {
 		t.Fatal("the clone has another repository ID")
 	}
-	if fi, err := os.Stat(filepath.Join(dir, localKeys)); err != nil || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Stat(filepath.Join(dir, KeysName)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("device keys: %v, %v", fi, err)
 	}
 	if err := c.Adopt(ix.Packs()); err != nil {

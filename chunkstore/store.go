@@ -20,17 +20,31 @@ import (
 // ConfigName is the repository-relative name of the config object.
 const ConfigName = configFile
 
+// LocalDir is the repository-relative name of the device's own
+// directory: its secrets, caches and records, never pushed.
+const LocalDir = "local"
+
+// Local returns the repository-relative name of name inside [LocalDir],
+// for [Store.Path] and [Store.WriteFile]. Every package names the
+// device's files through it.
+func Local(name string) string { return path.Join(LocalDir, name) }
+
+// KeysName is the repository-relative name of the device's secrets.
+var KeysName = Local("keys")
+
 // Names inside a repository directory.
 const (
 	configFile     = "config"
 	secretsFileAge = "keys/secrets.age"
 	secretsFile    = "keys/secrets"
 	dataDir        = "data"
-	localDir       = "local"
-	localKeys      = "local/keys"
-	localIndex     = "local/index"
-	remoteIndex    = "local/remote-index"
-	adoptedIndex   = "local/adopted-index"
+)
+
+// Names of the device's files.
+var (
+	localIndex   = Local("index")
+	remoteIndex  = Local("remote-index")
+	adoptedIndex = Local("adopted-index")
 )
 
 // ErrReadOnly is returned by the writing methods of a store opened with
@@ -141,7 +155,7 @@ func create(dir string, cfg Config, keys *Keys, sealed []byte) (*Store, error) {
 	if cfg.Encoding == EncodingAge {
 		name = secretsFileAge
 	}
-	for _, d := range []string{dataDir, "snapshots", localDir} {
+	for _, d := range []string{dataDir, "snapshots", LocalDir} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 			return nil, fmt.Errorf("failed to create repository: %w", err)
 		}
@@ -154,8 +168,8 @@ func create(dir string, cfg Config, keys *Keys, sealed []byte) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := fsync.WriteFile(filepath.Join(dir, localKeys), 0o600, kb); err != nil {
-		return nil, fmt.Errorf("failed to write %s: %w", localKeys, err)
+	if err := fsync.WriteFile(filepath.Join(dir, KeysName), 0o600, kb); err != nil {
+		return nil, fmt.Errorf("failed to write %s: %w", KeysName, err)
 	}
 	if err := fsync.WriteFile(filepath.Join(dir, name), 0o600, sealed); err != nil {
 		return nil, fmt.Errorf("failed to write %s: %w", name, err)
@@ -316,16 +330,16 @@ func (s *Store) loadKeys() (*Keys, error) {
 		s.keysFile = s.SecretsName()
 		return s.decryptSecrets()
 	}
-	s.keysFile = localKeys
-	b, err := os.ReadFile(filepath.Join(s.dir, localKeys))
+	s.keysFile = KeysName
+	b, err := os.ReadFile(filepath.Join(s.dir, KeysName))
 	if os.IsNotExist(err) {
 		s.keysFile = s.SecretsName()
 		return s.decryptSecrets()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("failed to read %s: %w", localKeys, err)
+		return nil, fmt.Errorf("failed to read %s: %w", KeysName, err)
 	}
-	return parseKeys(b, localKeys)
+	return parseKeys(b, KeysName)
 }
 
 // SecretsName is the repository-relative name of the stored secrets.
@@ -415,8 +429,8 @@ func (s *Store) CheckIdentity() error {
 	if err != nil {
 		return err
 	}
-	if got, want := stored.Fingerprint(), k.Fingerprint(); s.keysFile == localKeys && got != want {
-		return &FingerprintError{Secrets: secretsFileAge, Got: got, Want: want, WantFrom: "the device's " + localKeys}
+	if got, want := stored.Fingerprint(), k.Fingerprint(); s.keysFile == KeysName && got != want {
+		return &FingerprintError{Secrets: secretsFileAge, Got: got, Want: want, WantFrom: "the device's " + KeysName}
 	}
 	return nil
 }

@@ -31,7 +31,7 @@ func TestSwappedPacksAreNamed(t *testing.T) {
 
 	for _, where := range []string{"device", "fresh machine"} {
 		if where == "fresh machine" {
-			os.RemoveAll(filepath.Join(s.Dir(), localDir))
+			os.RemoveAll(filepath.Join(s.Dir(), LocalDir))
 		}
 		r, err := Open(s.Dir())
 		if err != nil {

@@ -137,7 +137,7 @@ func TestVectorConfigMACv1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kb, err := os.ReadFile(filepath.Join(repo, localKeys))
+	kb, err := os.ReadFile(filepath.Join(repo, KeysName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestVectorConfigMACv1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fk, err := parseKeys(kb, localKeys)
+	fk, err := parseKeys(kb, KeysName)
 	if err != nil {
 		t.Fatal(err)
 	}

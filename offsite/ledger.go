@@ -20,7 +20,7 @@ import (
 
 // ledgerFile is where the device records the bucket's snapshots (device
 // state, never uploaded).
-const ledgerFile = "local/bucket-snapshots.json"
+var ledgerFile = chunkstore.Local("bucket-snapshots.json")
 
 // Entry is what the device knows of a snapshot it made visible in the
 // bucket: the packs it needs there, and whether it is incomplete.

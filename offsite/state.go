@@ -17,7 +17,7 @@ import (
 
 // stateFile is where the device records its last push (device state,
 // never uploaded).
-const stateFile = "local/push.json"
+var stateFile = chunkstore.Local("push.json")
 
 // PushRecord is what the device remembers of its last push: when, to
 // which bucket, and the newest snapshot of each kind the bucket then

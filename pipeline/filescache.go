@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -37,7 +38,7 @@ type cachedFile struct {
 }
 
 func cachePath(s *chunkstore.Store, kind string) string {
-	return s.Path(filepath.Join("local", "filescache", kind))
+	return s.Path(chunkstore.Local(path.Join("filescache", kind)))
 }
 
 // cacheReader yields the old cache's files in walk order. A nil

@@ -72,7 +72,7 @@ func runAdopt(ctx context.Context, e *env, expect string) error {
 	}
 	fmt.Fprintf(e.ui.stdout, "adopted repository %s from %s into %s: %d packs (%s) stay in the bucket, and backups deduplicate against them\n",
 		s.Config().ID, b, dir, len(rix.Packs()), humanBytes(size))
-	fmt.Fprintf(e.ui.stdout, "device secrets: %s (mode 0600, never uploaded); restore older snapshots with --from=remote\n", s.Path("local/keys"))
+	fmt.Fprintf(e.ui.stdout, "device secrets: %s (mode 0600, never uploaded); restore older snapshots with --from=remote\n", s.Path(chunkstore.KeysName))
 	return nil
 }
 
@@ -83,7 +83,7 @@ func runInit(e *env) error {
 	}
 	defer s.Close()
 	fmt.Fprintf(e.ui.stdout, "repository %s (id %s, encoding %s)\n", s.Dir(), s.Config().ID, s.Config().Encoding)
-	fmt.Fprintf(e.ui.stdout, "device secrets: %s (mode 0600, never uploaded)\n", s.Path("local/keys"))
+	fmt.Fprintf(e.ui.stdout, "device secrets: %s (mode 0600, never uploaded)\n", s.Path(chunkstore.KeysName))
 	if err := e.printFingerprint(s); err != nil {
 		return err
 	}
@@ -98,6 +98,6 @@ func runInit(e *env) error {
 		Encoding      string   `json:"encoding"`
 		Recipients    []string `json:"recipients"`
 		DeviceSecrets string   `json:"device_secrets"`
-	}{s.Dir(), s.Config().ID, string(keys.Fingerprint()), s.Config().Encoding, s.Config().Recipients, s.Path("local/keys")})
+	}{s.Dir(), s.Config().ID, string(keys.Fingerprint()), s.Config().Encoding, s.Config().Recipients, s.Path(chunkstore.KeysName)})
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/compat"
 	"github.com/pocketsnap/pocketsnap/internal/flock"
 	"github.com/pocketsnap/pocketsnap/offsite"
@@ -54,7 +55,7 @@ type pushSummary struct {
 }
 
 // pushLock is held by a push for its whole run.
-const pushLock = "local/push.lock"
+var pushLock = chunkstore.Local("push.lock")
 
 type pushOptions struct {
 	dryRun      bool

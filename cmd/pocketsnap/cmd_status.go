@@ -153,7 +153,7 @@ func repoSize(dir string) (int64, error) {
 				return nil // deleted by a running retention
 			}
 			return err
-		case d.IsDir() && p == filepath.Join(dir, "local"):
+		case d.IsDir() && p == filepath.Join(dir, chunkstore.LocalDir):
 			return filepath.SkipDir
 		case d.IsDir() || chunkstore.IsTemp(d.Name()):
 			return nil

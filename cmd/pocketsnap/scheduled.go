@@ -108,7 +108,7 @@ func (e *env) engineConfig(log *slog.Logger) (daemon.Config, error) {
 // stateStore is the engine's record and locks, in the repository's
 // local/ directory.
 func (e *env) stateStore() *daemon.Store {
-	return daemon.NewStore(filepath.Join(e.cfg.Value("BACKUP_REPO"), "local"))
+	return daemon.NewStore(filepath.Join(e.cfg.Value("BACKUP_REPO"), chunkstore.LocalDir))
 }
 
 // jobRunner runs the scheduled jobs in-process, as the backup and rotate
