@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/pocketsnap/pocketsnap/internal/fsync"
+	"golang.org/x/sys/unix"
 )
 
 var errAborted = errors.New("archive writer aborted")
@@ -178,7 +179,7 @@ func (s *splitter) place(f *os.File, final string) error {
 // there with the same content is kept, one with other content is an
 // error wrapping fs.ErrExist, and nothing is ever replaced.
 func (s *splitter) placeSum(f *os.File, final string) error {
-	err := os.Link(f.Name(), final)
+	err := renameNoReplace(f.Name(), final)
 	if errors.Is(err, fs.ErrExist) {
 		mine, rerr := os.ReadFile(f.Name())
 		theirs, terr := os.ReadFile(final)
@@ -188,10 +189,41 @@ func (s *splitter) placeSum(f *os.File, final string) error {
 		return os.Remove(f.Name())
 	}
 	if err != nil {
-		return fmt.Errorf("failed to link %s into place: %w", final, err)
+		return fmt.Errorf("failed to move %s into place: %w", final, err)
 	}
 	s.placed = append(s.placed, final)
-	return os.Remove(f.Name())
+	return nil
+}
+
+// renameNoReplace renames oldpath to newpath unless newpath exists, when
+// it fails with an error wrapping fs.ErrExist. It uses renameat2's
+// RENAME_NOREPLACE, else a hard link (filesystems whose renameat2 lacks
+// the flag), else, on a filesystem with neither (exFAT, FAT: an SD card,
+// Issue 21.3), a look before a plain rename.
+func renameNoReplace(oldpath, newpath string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, oldpath, unix.AT_FDCWD, newpath, unix.RENAME_NOREPLACE)
+	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EOPNOTSUPP) {
+		return pathErr(newpath, err)
+	}
+	if err = os.Link(oldpath, newpath); err == nil {
+		return os.Remove(oldpath)
+	}
+	if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOSYS) {
+		return err
+	}
+	if _, err := os.Lstat(newpath); err == nil {
+		return pathErr(newpath, unix.EEXIST)
+	}
+	return os.Rename(oldpath, newpath)
+}
+
+// pathErr wraps a system call's error with the path it concerns; nil
+// stays nil.
+func pathErr(path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &fs.PathError{Op: "rename", Path: path, Err: err}
 }
 
 // plainPath returns the name of the decrypted archive of final: final

@@ -15,13 +15,13 @@ import (
 
 // Issue 21.3: a repository and classic archives under BACKUP_DIR on an SD
 // card's exFAT or FAT32 (real images, mounted through a loop device or
-// FUSE): backup, rotate, check, restore and export work, the lock still
-// excludes, and no two names differ only by case.
+// FUSE): backup, rotate, check, restore, export and push work, the lock
+// still excludes, and no two names differ only by case.
 func TestBackupDirOnSDCard(t *testing.T) {
 	for _, kind := range []fsimage.Kind{fsimage.ExFAT, fsimage.VFAT} {
 		t.Run(string(kind), func(t *testing.T) {
 			mnt := fsimage.Mount(t, kind, 256<<20)
-			c := newCLI(t)
+			c := newPushFixture(t)
 			backupDir := filepath.Join(mnt, "pocketsnap")
 			c.env = append(c.env, "BACKUP_DIR="+backupDir)
 			src := filepath.Join(c.dir, "src")
@@ -56,6 +56,22 @@ func TestBackupDirOnSDCard(t *testing.T) {
 				if strings.HasSuffix(e.Name(), ".age") {
 					c.mustRun("verify-archive", filepath.Join(archives, e.Name()))
 				}
+			}
+
+			// The push sends the packs, manifests and classic archives from
+			// the card; a second push has nothing left to send, and the
+			// bucket's copy restores on its own.
+			first, _ := c.pushJSON()
+			if first.SentObjects == 0 || len(first.Snapshots) == 0 {
+				t.Fatalf("push from %s sent %d objects, %d snapshots", kind, first.SentObjects, len(first.Snapshots))
+			}
+			if again, _ := c.pushJSON(); again.PlannedObjects != 0 {
+				t.Errorf("a second push from %s plans %d objects again: %+v", kind, again.PlannedObjects, again.Uploads)
+			}
+			fromBucket := filepath.Join(c.dir, "from-bucket")
+			c.mustRun("restore", "--from=remote", snap, "--target", fromBucket)
+			if err := testtree.Compare(src, fromBucket, testtree.Options{}); err != nil {
+				t.Errorf("restored from the bucket after a push from %s: %v", kind, err)
 			}
 
 			// The lock excludes: a backup waits for a holder, then gives up.
