@@ -33,12 +33,6 @@ var (
 	ErrCorrupt = errors.New("corrupt")
 )
 
-// Compress returns the blob's stored form, one zstd frame, appended to dst.
-// It is safe for concurrent use.
-func (s *Store) Compress(dst, plaintext []byte) []byte {
-	return s.enc.EncodeAll(plaintext, dst)
-}
-
 // ReadBlob returns the plaintext of a blob, appended to dst, after checking
 // the pack's authentication (age), the frame and the blob's keyed ID. It
 // needs the identity for an encrypted repository. It is safe for

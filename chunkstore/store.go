@@ -80,7 +80,7 @@ type Store struct {
 
 	warn func(string)
 
-	enc     *zstd.Encoder
+	encs    [numLevels]*zstd.Encoder
 	dec     *zstd.Decoder
 	packs   *packCache
 	padding Padding
@@ -238,16 +238,13 @@ func open(dir string, fsys fs.FS) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid repository config: %w", err)
 	}
-	// A 1 MiB window: blobs are at most a few MiB and are compressed on
-	// their own, so longer matches are rare, and each encoder's history
-	// stays small on a phone.
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderCRC(false),
-		zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20))
+	encs, err := newEncoders()
 	if err != nil {
 		return nil, err
 	}
 	dec, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxBlobSize), zstd.WithDecoderConcurrency(0))
 	if err != nil {
+		closeEncoders(encs)
 		return nil, err
 	}
 	s := &Store{
@@ -255,7 +252,7 @@ func open(dir string, fsys fs.FS) (*Store, error) {
 		fsys:  fsys,
 		cfg:   cfg,
 		codec: NewCodec(recs),
-		enc:   enc,
+		encs:  encs,
 		dec:   dec,
 	}
 	s.packs = newPackCache(s, 16)
@@ -266,7 +263,7 @@ func open(dir string, fsys fs.FS) (*Store, error) {
 func (s *Store) Close() error {
 	s.packs.closeAll()
 	s.dec.Close()
-	return s.enc.Close()
+	return closeEncoders(s.encs)
 }
 
 // Dir returns the repository directory; empty for a read-only store
