@@ -139,6 +139,10 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt Options) (*Result, err
 	if err != nil {
 		return nil, err
 	}
+	level, err := compression(s, opt)
+	if err != nil {
+		return nil, err
+	}
 	// From here on every path goes through w.Flush, which stops the
 	// writer's committer.
 	before := packSet(ix)
@@ -146,7 +150,7 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt Options) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	b := &backup{s: s, opt: opt, keys: keys, ix: ix, w: w, stream: ids, streamH: sha256.New(), hashOK: true}
+	b := &backup{s: s, opt: opt, level: level, keys: keys, ix: ix, w: w, stream: ids, streamH: sha256.New(), hashOK: true}
 	if !opt.ForceRead && opt.Frames == nil {
 		b.cache = openFilesCache(s, opt.Kind, opt.Source)
 		defer b.cache.close()
@@ -204,6 +208,30 @@ func (b *backup) undo(err error, before map[chunkstore.ID]bool, start time.Time)
 	return err
 }
 
+// compression returns the level at which the backup compresses the blobs
+// it stores. A daily run, one that follows a snapshot of the same kind,
+// stores little new data: chunkstore.LevelStrong makes what it uploads
+// smaller for little CPU. The first snapshot of a kind compresses its
+// whole source and keeps chunkstore.LevelFast, as does a backup that
+// writes a classic archive (Frames), which compresses every piece of the
+// stream. The choice depends on the repository's snapshots only, never on
+// the device's files cache, so it is the same on every device.
+func compression(s *chunkstore.Store, opt Options) (chunkstore.Level, error) {
+	if opt.Frames != nil {
+		return chunkstore.LevelFast, nil
+	}
+	names, err := manifest.Names(s)
+	if err != nil {
+		return 0, err
+	}
+	for _, n := range names {
+		if kind, _, err := manifest.ParseName(n); err == nil && kind == opt.Kind {
+			return chunkstore.LevelStrong, nil
+		}
+	}
+	return chunkstore.LevelFast, nil
+}
+
 // uniqueStart returns a start time whose snapshot name is free, waiting
 // for the next second if a snapshot of the same kind was taken this one.
 func uniqueStart(s *chunkstore.Store, opt Options) (time.Time, error) {
@@ -220,6 +248,7 @@ func uniqueStart(s *chunkstore.Store, opt Options) (time.Time, error) {
 type backup struct {
 	s        *chunkstore.Store
 	opt      Options
+	level    chunkstore.Level
 	keys     *chunkstore.Keys
 	ix       *chunkstore.Index
 	w        *chunkstore.Writer
@@ -340,7 +369,7 @@ func maxPiece(ch chunkstore.Chunking) int {
 func (b *backup) hashAndCompress(j *job) {
 	j.id = b.keys.BlobID(j.data)
 	if b.opt.Frames != nil || !b.ix.Has(j.id) {
-		j.frame = b.s.Compress(nil, j.data)
+		j.frame = b.s.CompressAt(b.level, nil, j.data)
 	}
 }
 
