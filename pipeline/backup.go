@@ -150,7 +150,7 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt Options) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	b := &backup{s: s, opt: opt, level: level, keys: keys, ix: ix, w: w, stream: ids, streamH: sha256.New(), hashOK: true}
+	b := &backup{s: s, opt: opt, level: level, keys: keys, ix: ix, w: w, stream: ids, streamH: sha256.New()}
 	if !opt.ForceRead && opt.Frames == nil {
 		b.cache = openFilesCache(s, opt.Kind, opt.Source)
 		defer b.cache.close()
@@ -264,9 +264,12 @@ type backup struct {
 	counts    manifest.Counts
 
 	// Owned by the consumer.
-	stream  *idSpool
+	stream *idSpool
+	// streamH hashes the stream for the manifest's digest; nil once a
+	// piece came from the files cache unread, as the digest is then lost
+	// and hashing the rest would only hash the read pieces a second time
+	// (their blob IDs already cover them).
 	streamH hash.Hash
-	hashOK  bool
 
 	skipped []string
 
@@ -393,8 +396,8 @@ func (b *backup) take(ctx context.Context, j *job) error {
 		return nil
 	}
 	if j.data == nil {
-		b.hashOK = false
-	} else {
+		b.streamH = nil
+	} else if b.streamH != nil {
 		b.streamH.Write(j.data)
 	}
 	if err := b.stream.add(j.id, j.class); err != nil {
@@ -428,7 +431,7 @@ func (b *backup) finish(start time.Time) (*Result, error) {
 		Start: start, End: end, Counts: b.counts, Warnings: b.warnings,
 	}
 	d.SetFileIndex(&b.files)
-	if b.hashOK {
+	if b.streamH != nil {
 		d.StreamSHA256 = hex.EncodeToString(b.streamH.Sum(nil))
 	}
 	m := &manifest.Manifest{
