@@ -63,8 +63,8 @@ func BenchmarkBlobID(b *testing.B) {
 	}
 }
 
-// BenchmarkCompress measures compressing a 1 MiB blob into its zstd frame,
-// for compressible text and for incompressible bytes.
+// BenchmarkCompress measures compressing a 1 MiB blob into its zstd frame
+// at each level, for compressible text and for incompressible bytes.
 func BenchmarkCompress(b *testing.B) {
 	s, err := Init(b.TempDir(), nil)
 	if err != nil {
@@ -75,15 +75,20 @@ func BenchmarkCompress(b *testing.B) {
 		name string
 		data []byte
 	}{{"text", benchText(1 << 20)}, {"random", benchRandom(1 << 20)}} {
-		b.Run(bc.name, func(b *testing.B) {
-			dst := make([]byte, 0, len(bc.data)+len(bc.data)/8)
-			var frame []byte
-			b.SetBytes(int64(len(bc.data)))
-			for range b.N {
-				frame = s.Compress(dst[:0], bc.data)
-			}
-			b.ReportMetric(float64(len(frame))/float64(len(bc.data)), "ratio")
-		})
+		for _, l := range []struct {
+			name  string
+			level Level
+		}{{"fast", LevelFast}, {"strong", LevelStrong}} {
+			b.Run(bc.name+"/"+l.name, func(b *testing.B) {
+				dst := make([]byte, 0, len(bc.data)+len(bc.data)/8)
+				var frame []byte
+				b.SetBytes(int64(len(bc.data)))
+				for range b.N {
+					frame = s.CompressAt(l.level, dst[:0], bc.data)
+				}
+				b.ReportMetric(float64(len(frame))/float64(len(bc.data)), "ratio")
+			})
+		}
 	}
 }
 

@@ -18,7 +18,13 @@ const (
 	// percent fewer bytes to upload every day cost little CPU. Its
 	// encoder's tables stay small (a few MiB each); the next level,
 	// SpeedBestCompression, saves about 4% more but needs 32 MiB of
-	// tables per encoder, too much for a phone's memory budget.
+	// tables per encoder, too much for a phone's memory budget. A blob
+	// larger than [probeSize] whose first probeSize bytes LevelFast
+	// shrinks by less than 1/32 is compressed at LevelFast: it gives up
+	// on incompressible data at once, where SpeedBetterCompression spends
+	// ten times as long to store it raw all the same (already compressed
+	// files: a database's zstd SSTs). Smaller blobs cost little either
+	// way and are not probed.
 	LevelStrong
 	numLevels
 )
@@ -69,8 +75,19 @@ func (s *Store) Compress(dst, plaintext []byte) []byte {
 	return s.CompressAt(LevelFast, dst, plaintext)
 }
 
+// probeSize is how much of a large blob LevelStrong first compresses at
+// LevelFast, to tell whether the blob compresses at all.
+const probeSize = 64 << 10
+
 // CompressAt returns the blob's stored form at level, one zstd frame,
 // appended to dst. It is safe for concurrent use.
 func (s *Store) CompressAt(level Level, dst, plaintext []byte) []byte {
+	if level != LevelFast && len(plaintext) > probeSize {
+		// The probe's frame goes to dst's spare room, overwritten below.
+		probe := plaintext[:probeSize]
+		if n := len(s.encs[LevelFast].EncodeAll(probe, dst[len(dst):])); n > probeSize-probeSize/32 {
+			level = LevelFast
+		}
+	}
 	return s.encs[level].EncodeAll(plaintext, dst)
 }
