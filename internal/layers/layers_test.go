@@ -16,6 +16,7 @@ var forbidden = map[string][]string{
 	"pipeline":      {"restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"extract":       {"chunkstore", "manifest", "pipeline", "restore", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"restore":       {"cmd/pocketsnap", "github.com/spf13/pflag"},
+	"check":         {"restore", "extract", "compat", "remote", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"compat":        {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"retention":     {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
 	"hooks":         {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
