@@ -26,9 +26,9 @@ type Options struct {
 // Problem is one thing found wrong, with the snapshots that need the
 // object at fault.
 type Problem struct {
-	// Err names the object at fault: a *chunkstore.BlobError or a
-	// *chunkstore.PackError, wrapping chunkstore.ErrMissing or
-	// chunkstore.ErrCorrupt.
+	// Err names the object at fault: a *manifest.DamagedError, or a
+	// *chunkstore.BlobError or *chunkstore.PackError wrapping
+	// chunkstore.ErrMissing or chunkstore.ErrCorrupt.
 	Err error
 	// Snapshots are the names of the snapshots that need the object,
 	// oldest first; none when no snapshot does.
@@ -77,7 +77,7 @@ type checker struct {
 // cannot run (the index or the listing cannot be read, ctx is done); what
 // it finds wrong is in the result.
 func Run(ctx context.Context, s *chunkstore.Store, o Options) (*Result, error) {
-	list, err := manifest.List(s)
+	list, damaged, err := manifest.ListValid(s)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,10 @@ func Run(ctx context.Context, s *chunkstore.Store, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &checker{s: s, ix: ix, users: map[chunkstore.ID][]string{}, res: &Result{Snapshots: len(list)}}
+	c := &checker{s: s, ix: ix, users: map[chunkstore.ID][]string{}, res: &Result{Snapshots: len(list) + len(damaged)}}
+	for _, d := range damaged {
+		c.res.Problems = append(c.res.Problems, Problem{Err: d})
+	}
 	c.checkReferences(list)
 	packs, err := s.ListPacks()
 	if err != nil {

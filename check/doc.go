@@ -3,7 +3,8 @@
 // [Run] looks at a repository the way a restore would need it and returns
 // a [Result] that names every problem it found: a blob a snapshot needs
 // that no pack holds, a pack that is missing, a pack whose bytes do not
-// hash to its name, a blob that does not decrypt or authenticate. Each
+// hash to its name, a snapshot's manifest that is truncated, altered or
+// forged, a blob that does not decrypt or authenticate. Each
 // [Problem] names the object at fault and the snapshots that need it.
 //
 // Without [Options.ReadData], only references are checked: every blob a

@@ -49,8 +49,12 @@ func parseAge(s string) (time.Duration, error) {
 // Candidate is a snapshot considered by Select, with the reason it was
 // passed over, if it was.
 type Candidate struct {
+	// Name is the snapshot's name.
+	Name string
+	// Manifest is the snapshot's manifest; nil for a damaged one.
 	Manifest *Manifest
-	Skipped  string
+	// Skipped says why it was passed over.
+	Skipped string
 }
 
 // Select returns the newest complete snapshot of kind taken at or before
@@ -70,7 +74,7 @@ func Select(list []*Manifest, kind string, at time.Time) (*Manifest, []Candidate
 			continue
 		}
 		if m.Incomplete {
-			skipped = append(skipped, Candidate{Manifest: m, Skipped: "incomplete: some files were not read in full"})
+			skipped = append(skipped, Candidate{Name: m.Name, Manifest: m, Skipped: "incomplete: some files were not read in full"})
 			continue
 		}
 		return m, skipped, nil
@@ -82,4 +86,20 @@ func Select(list []*Manifest, kind string, at time.Time) (*Manifest, []Candidate
 		return nil, skipped, fmt.Errorf("no %s snapshot at or before %s: the first is %s", kind, at.Format(time.RFC3339), earliest.Name)
 	}
 	return nil, skipped, fmt.Errorf("no complete %s snapshot at or before %s", kind, at.Format(time.RFC3339))
+}
+
+// SelectValid is [Select] over what [ListValid] returns: the damaged
+// manifests of kind that Select would have considered before the snapshot
+// it chose (those taken at or before at) are passed over too, saying why.
+func SelectValid(list []*Manifest, damaged []*DamagedError, kind string, at time.Time) (*Manifest, []Candidate, error) {
+	m, skipped, err := Select(list, kind, at)
+	var cands []Candidate
+	for _, d := range damaged {
+		k, t, ok := d.Kind()
+		if !ok || k != kind || t.After(at) || m != nil && !t.After(m.Time) {
+			continue
+		}
+		cands = append(cands, Candidate{Name: d.Name, Skipped: "damaged manifest: " + d.Err.Error()})
+	}
+	return m, append(cands, skipped...), err
 }

@@ -10,6 +10,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 )
@@ -68,24 +69,37 @@ func Load(s *chunkstore.Store, name string) (*Manifest, error) {
 	return m, nil
 }
 
-// Names returns the names of all stored snapshots, oldest first.
+// Names returns the names of all stored snapshots, oldest first. It fails
+// on a file in the snapshots directory that is not named as a snapshot.
 func Names(s *chunkstore.Store) ([]string, error) {
+	names, bad, err := scan(s)
+	if err == nil && len(bad) > 0 {
+		err = bad[0]
+	}
+	return names, err
+}
+
+// scan returns the names of all stored snapshots, oldest first, and the
+// files in the snapshots directory that are not named as one.
+func scan(s *chunkstore.Store) ([]string, []*DamagedError, error) {
 	ents, err := fs.ReadDir(s.FS(), Dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("failed to list snapshots: %w", err)
+		return nil, nil, fmt.Errorf("failed to list snapshots: %w", err)
 	}
 	var names []string
+	var bad []*DamagedError
 	for _, e := range ents {
 		if chunkstore.IsTemp(e.Name()) {
 			continue
 		}
 		if _, _, err := ParseName(e.Name()); err != nil {
-			return nil, fmt.Errorf("unexpected file %s in %s: %w", e.Name(), Dir, err)
+			bad = append(bad, &DamagedError{Name: e.Name(), Err: fmt.Errorf("unexpected file %s in %s: %w", e.Name(), Dir, err)})
+			continue
 		}
 		names = append(names, e.Name())
 	}
 	slices.SortFunc(names, byTime)
-	return names, nil
+	return names, bad, nil
 }
 
 func byTime(a, b string) int {
@@ -115,9 +129,52 @@ func List(s *chunkstore.Store) ([]*Manifest, error) {
 	return out, nil
 }
 
-// Resolve finds a snapshot by exact name or unique prefix.
+// DamagedError is a file in the snapshots directory that is not a usable
+// manifest: unreadable, truncated, altered, forged, or not named as a
+// snapshot.
+type DamagedError struct {
+	// Name is the file's name in the snapshots directory.
+	Name string
+	// Err says what is wrong with it.
+	Err error
+}
+
+func (e *DamagedError) Error() string { return e.Err.Error() }
+
+// Unwrap returns what is wrong with the manifest, and [ErrInvalid].
+func (e *DamagedError) Unwrap() []error { return []error{e.Err, ErrInvalid} }
+
+// Kind returns the kind and time the damaged manifest's name gives, or
+// ok false when it is not named as a snapshot.
+func (e *DamagedError) Kind() (kind string, t time.Time, ok bool) {
+	kind, t, err := ParseName(e.Name)
+	return kind, t, err == nil
+}
+
+// ListValid loads every manifest, oldest first, and returns those that do
+// not load (see [DamagedError]) apart, so that one damaged manifest does
+// not hide the others. It fails only when the directory cannot be listed.
+func ListValid(s *chunkstore.Store) ([]*Manifest, []*DamagedError, error) {
+	names, damaged, err := scan(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]*Manifest, 0, len(names))
+	for _, n := range names {
+		m, err := Load(s, n)
+		if err != nil {
+			damaged = append(damaged, &DamagedError{Name: n, Err: err})
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, damaged, nil
+}
+
+// Resolve finds a snapshot by exact name or unique prefix. Files in the
+// snapshots directory that are not named as snapshots are passed over.
 func Resolve(s *chunkstore.Store, ref string) (string, error) {
-	names, err := Names(s)
+	names, _, err := scan(s)
 	if err != nil {
 		return "", err
 	}

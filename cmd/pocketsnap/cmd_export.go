@@ -174,13 +174,13 @@ func (e *env) exportedSnapshot(s *chunkstore.Store, o exportOptions, args []stri
 		}
 		at = t
 	}
-	list, err := manifest.List(s)
+	list, damaged, err := manifest.ListValid(s)
 	if err != nil {
 		return nil, err
 	}
-	m, skipped, err := manifest.Select(list, o.kind, at)
+	m, skipped, err := manifest.SelectValid(list, damaged, o.kind, at)
 	for _, c := range skipped {
-		e.ui.infof("passed over %s: %s", c.Manifest.Name, c.Skipped)
+		e.ui.infof("passed over %s: %s", c.Name, c.Skipped)
 	}
 	return m, err
 }

@@ -40,7 +40,7 @@ func restoreSystem(ctx context.Context, e *env, o restoreOptions) error {
 		return err
 	}
 	for _, c := range skipped {
-		fmt.Fprintf(e.ui.stdout, "skipped %s: %s\n", c.Manifest.Name, c.Skipped)
+		fmt.Fprintf(e.ui.stdout, "skipped %s: %s\n", c.Name, c.Skipped)
 	}
 	return runPlan(ctx, e, sys, idErr, o)
 }
@@ -105,7 +105,7 @@ func (e *env) systemPlan(s *chunkstore.Store, o restoreOptions) (*restore.System
 		}
 		at = t
 	}
-	list, err := manifest.List(s)
+	list, damaged, err := manifest.ListValid(s)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -123,7 +123,7 @@ func (e *env) systemPlan(s *chunkstore.Store, o restoreOptions) (*restore.System
 		if o.only != "" && o.only != k.kind {
 			continue
 		}
-		m, sk, err := pick(s, list, k.kind, k.name, at)
+		m, sk, err := pick(s, list, damaged, k.kind, k.name, at)
 		skipped = append(skipped, sk...)
 		if err != nil {
 			return nil, skipped, err
@@ -148,10 +148,10 @@ func freeStamp(sys *restore.System, now time.Time) time.Time {
 }
 
 // pick returns the named snapshot, or the newest complete one of kind at
-// or before at.
-func pick(s *chunkstore.Store, list []*manifest.Manifest, kind, ref string, at time.Time) (*manifest.Manifest, []manifest.Candidate, error) {
+// or before at, passing over damaged manifests.
+func pick(s *chunkstore.Store, list []*manifest.Manifest, damaged []*manifest.DamagedError, kind, ref string, at time.Time) (*manifest.Manifest, []manifest.Candidate, error) {
 	if ref == "" {
-		return manifest.Select(list, kind, at)
+		return manifest.SelectValid(list, damaged, kind, at)
 	}
 	name, err := manifest.Resolve(s, ref)
 	if err != nil {
@@ -163,6 +163,11 @@ func pick(s *chunkstore.Store, list []*manifest.Manifest, kind, ref string, at t
 				return nil, nil, usageErrorf("--%s %s is a %s snapshot", kind, name, m.Kind)
 			}
 			return m, nil, nil
+		}
+	}
+	for _, d := range damaged {
+		if d.Name == name {
+			return nil, nil, d
 		}
 	}
 	return nil, nil, fmt.Errorf("snapshot %s not found", name)

@@ -62,6 +62,15 @@ type snapshotJSON struct {
 	DowntimeMS int64 `json:"downtime_ms,omitempty"`
 }
 
+// damagedJSON is the --json form of a manifest that does not load; kind
+// and time are those its name gives, when it is named as a snapshot.
+type damagedJSON struct {
+	Name  string    `json:"name"`
+	Kind  string    `json:"kind,omitempty"`
+	Time  time.Time `json:"time,omitzero"`
+	Error string    `json:"error"`
+}
+
 func runSnapshots(ctx context.Context, e *env, o snapshotsOptions, args []string) error {
 	if len(args) > 0 {
 		return usageErrorf("snapshots takes no arguments")
@@ -72,7 +81,7 @@ func runSnapshots(ctx context.Context, e *env, o snapshotsOptions, args []string
 		return err
 	}
 	defer release()
-	list, err := manifest.List(s)
+	list, damaged, err := manifest.ListValid(s)
 	if err != nil {
 		return err
 	}
@@ -82,11 +91,32 @@ func runSnapshots(ctx context.Context, e *env, o snapshotsOptions, args []string
 			out = append(out, snapshotJSON{m.Name, m.Kind, m.Time, m.StreamSize, m.AddedBytes, len(m.Blobs), m.Incomplete, m.DowntimeMS})
 		}
 	}
+	bad := []damagedJSON{}
+	for _, d := range damaged {
+		if kind, t, ok := d.Kind(); o.kind == "" || ok && kind == o.kind {
+			bad = append(bad, damagedJSON{d.Name, kind, t, d.Err.Error()})
+		}
+	}
+	for _, d := range bad {
+		e.ui.warnf("snapshot %s is damaged and cannot be restored: %s (the others are not affected; 'pocketsnap check' lists every problem)", d.Name, d.Error)
+	}
 	e.ui.summary(struct {
 		Snapshots []snapshotJSON `json:"snapshots"`
-	}{out})
-	tw := tabwriter.NewWriter(e.ui.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tKIND\tTIME (UTC)\tSIZE\tADDED\t")
+		Damaged   []damagedJSON  `json:"damaged"`
+	}{out, bad})
+	type row struct {
+		t    time.Time
+		line string
+	}
+	var rows []row
+	for _, d := range bad {
+		// Issue 17.5: a damaged manifest is listed, marked, among the others.
+		kind, when := "?", "?"
+		if !d.Time.IsZero() {
+			kind, when = d.Kind, d.Time.Format("2006-01-02 15:04:05")
+		}
+		rows = append(rows, row{d.Time, fmt.Sprintf("%s\t%s\t%s\t?\t?\tDAMAGED\n", d.Name, kind, when)})
+	}
 	for _, m := range out {
 		flag := ""
 		if m.Incomplete {
@@ -95,10 +125,20 @@ func runSnapshots(ctx context.Context, e *env, o snapshotsOptions, args []string
 		if m.DowntimeMS > 0 {
 			flag = strings.TrimSpace(flag + " downtime " + (time.Duration(m.DowntimeMS) * time.Millisecond).String())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Kind, m.Time.Format("2006-01-02 15:04:05"), humanBytes(m.Size), humanBytes(m.AddedBytes), flag)
+		rows = append(rows, row{m.Time, fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Kind, m.Time.Format("2006-01-02 15:04:05"), humanBytes(m.Size), humanBytes(m.AddedBytes), flag)})
+	}
+	slices.SortStableFunc(rows, func(a, b row) int { return a.t.Compare(b.t) })
+	tw := tabwriter.NewWriter(e.ui.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tKIND\tTIME (UTC)\tSIZE\tADDED\t")
+	for _, r := range rows {
+		fmt.Fprint(tw, r.line)
 	}
 	tw.Flush()
-	fmt.Fprintf(e.ui.stdout, "%d snapshots\n", len(out))
+	if len(bad) > 0 {
+		fmt.Fprintf(e.ui.stdout, "%d snapshots, %d damaged\n", len(out), len(bad))
+	} else {
+		fmt.Fprintf(e.ui.stdout, "%d snapshots\n", len(out))
+	}
 	if o.remote {
 		newest := offsite.Newest(names(list))
 		for _, kind := range slices.Sorted(maps.Keys(newest)) {
