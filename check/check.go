@@ -161,9 +161,9 @@ func (c *checker) checkReferences(list []*manifest.Manifest) {
 // readPacks re-hashes every pack and, with decrypt, reads back every blob
 // it holds.
 func (c *checker) readPacks(ctx context.Context, packs []chunkstore.ObjectInfo, decrypt bool, prog *pipeline.Progress) {
-	blobsIn := map[chunkstore.ID][]chunkstore.BlobEntry{}
+	indexed := map[chunkstore.ID]chunkstore.PackInfo{}
 	for _, p := range c.ix.Packs() {
-		blobsIn[p.ID] = p.Blobs
+		indexed[p.ID] = p
 	}
 	for _, p := range packs {
 		if ctx.Err() != nil {
@@ -172,14 +172,14 @@ func (c *checker) readPacks(ctx context.Context, packs []chunkstore.ObjectInfo, 
 		c.res.BytesRead += p.Size
 		prog.Entries.Add(1)
 		prog.Bytes.Add(p.Size)
-		if err := c.s.VerifyPack(p.ID); err != nil {
+		if err := c.s.VerifyPackSize(p.ID, indexed[p.ID].Size); err != nil {
 			c.report(err, p.ID)
 			continue
 		}
 		if !decrypt {
 			continue
 		}
-		for _, b := range blobsIn[p.ID] {
+		for _, b := range indexed[p.ID].Blobs {
 			if _, err := c.s.ReadBlob(b.ID, nil); err != nil {
 				c.report(err, p.ID)
 				break

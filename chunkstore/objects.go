@@ -64,7 +64,12 @@ func (s *Store) HasPack(id ID) bool {
 
 // VerifyPack re-hashes a stored pack and compares the digest with its name.
 // It needs no identity.
-func (s *Store) VerifyPack(id ID) error {
+func (s *Store) VerifyPack(id ID) error { return s.VerifyPackSize(id, 0) }
+
+// VerifyPackSize is [Store.VerifyPack] for a pack written with size stored
+// bytes (as the index records it; 0 when unknown): when the digest does
+// not match, the error also says whether bytes were cut off or appended.
+func (s *Store) VerifyPackSize(id ID, size int64) error {
 	f, err := s.fsys.Open(PackName(id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return &PackError{Pack: id, Err: ErrMissing}
@@ -74,9 +79,23 @@ func (s *Store) VerifyPack(id ID) error {
 	}
 	defer f.Close()
 	if err := checkPackHash(f, id); err != nil {
+		if fi, serr := f.Stat(); serr == nil && size > 0 {
+			err = sizeDamage(err, fi.Size(), size)
+		}
 		return &PackError{Pack: id, Err: err}
 	}
 	return nil
+}
+
+// sizeDamage adds to a pack's digest mismatch what its size tells.
+func sizeDamage(err error, stored, written int64) error {
+	switch {
+	case stored > written:
+		return fmt.Errorf("%w: %d bytes were appended after its end (%d bytes stored, %d written)", err, stored-written, stored, written)
+	case stored < written:
+		return fmt.Errorf("%w: truncated (%d of the %d bytes written are left)", err, stored, written)
+	}
+	return err
 }
 
 // checkPackHash reads a pack's stored bytes and compares their SHA-256

@@ -62,13 +62,16 @@ func (s *Store) ReadFrame(id ID, frame, dst []byte) (stored, plain []byte, err e
 	frame = slices.Grow(frame[:0], int(loc.Length))[:loc.Length]
 	out, err := s.readVerified(keys, id, loc, frame, dst)
 	if err != nil {
-		if !errors.Is(err, ErrCorrupt) {
+		if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrWrongIdentity) {
 			return nil, nil, &BlobError{Blob: id, Pack: loc.Pack, Err: err}
 		}
 		// Say what is wrong with the pack, if it is not the one written
-		// under its name.
-		if perr := s.packs.check(loc.Pack); errors.Is(perr, ErrCorrupt) {
-			err = perr
+		// under its name: a damaged age header reads as a wrong identity
+		// (issue 17.6), bytes appended as a broken last chunk.
+		info, _ := ix.Pack(loc.Pack)
+		var perr *PackError
+		if errors.As(s.VerifyPackSize(loc.Pack, info.Size), &perr) && errors.Is(perr, ErrCorrupt) {
+			err = perr.Err
 		}
 		return nil, nil, &BlobError{Blob: id, Pack: loc.Pack, Err: err}
 	}
@@ -206,16 +209,6 @@ func (h *packHandle) readAt(p []byte, off int64) error {
 	}
 	copy(p, h.win[off-h.winOff:])
 	return nil
-}
-
-// check verifies that a pack's stored bytes hash to its name.
-func (c *packCache) check(id ID) error {
-	h, err := c.acquire(id)
-	if err != nil {
-		return err
-	}
-	defer c.release(h)
-	return c.verify(h)
 }
 
 // verify checks that the pack's stored bytes hash to its name, unless
