@@ -68,10 +68,10 @@ func (e *env) openStore(create bool) (*chunkstore.Store, error) {
 		// Issue 18.13: a backup never adds plaintext to a repository
 		// when the configuration asks for encryption.
 		if err = e.requireEncrypted(s); err == nil {
-			e.checkRecipients(s)
+			err = e.checkRecipients(s)
 		}
 	} else if err == nil {
-		e.checkRecipients(s)
+		err = e.checkRecipients(s)
 	}
 	if err != nil {
 		if s != nil {
@@ -102,28 +102,31 @@ func (e *env) initStore(dir string) (*chunkstore.Store, error) {
 		e.ui.warnf("repository %s is on a %s filesystem, which keeps no permission bits: its local/keys (the repository's secrets) cannot be made private (mode 0600) and any app that may read this storage can read it", dir, fs)
 		e.ui.hintf("to keep them private, set BACKUP_REPO to a directory on internal storage (e.g. in Termux's $HOME) and keep only classic archives (BACKUP_DIR) on the SD card")
 	}
-	e.checkRecipients(s)
-	return s, nil
+	return s, e.checkRecipients(s)
 }
 
-// checkRecipients warns, once per command, about an unencrypted repository
-// or recipients that differ from the configured ones.
-func (e *env) checkRecipients(s *chunkstore.Store) {
+// checkRecipients refuses configured recipients that do not parse, even
+// though an existing repository encrypts to its own (issue 17.6: a typo
+// must not pass unseen), and warns, once per command, about an
+// unencrypted repository or recipients that differ from the configured
+// ones.
+func (e *env) checkRecipients(s *chunkstore.Store) error {
+	conf, err := e.recipients()
+	if err != nil {
+		return &hintError{err: err, hint: fmt.Sprintf("correct the key where it is set, or unset it: the repository encrypts to the recipients in %s/config", s.Dir())}
+	}
 	repo := s.Config().Recipients
 	if len(repo) == 0 {
 		e.ui.warnf("repository %s is not encrypted (it was created without BACKUP_AGE_RECIPIENT)", s.Dir())
-		return
-	}
-	conf, err := e.recipients()
-	if err != nil || len(conf) == 0 {
-		return
+		return nil
 	}
 	for _, r := range conf {
 		if !slices.Contains(repo, r) {
 			e.ui.warnf("BACKUP_AGE_RECIPIENT %s is not among the repository's recipients; data is encrypted to the repository's (see %s/config)", r, s.Dir())
-			return
+			return nil
 		}
 	}
+	return nil
 }
 
 // loadIdentity reads BACKUP_AGE_IDENTITY (a file path) into the store, for
@@ -151,6 +154,9 @@ func (e *env) identities() ([]age.Identity, error) {
 		return nil, fmt.Errorf("BACKUP_AGE_IDENTITY (%s): %w", e.cfg.Source("BACKUP_AGE_IDENTITY"), err)
 	}
 	defer f.Close()
+	if err := privateFile(f, path); err != nil {
+		return nil, err
+	}
 	ids, err := age.ParseIdentities(f)
 	if err != nil {
 		// age's parse errors may quote the key material: never repeat them.
