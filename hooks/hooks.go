@@ -100,11 +100,24 @@ func (c Command) run(ctx context.Context, timeout time.Duration, line func(strin
 	err := proc.Exited(cmd.Run())
 	pw.Close()
 	wg.Wait()
-	if ctx.Err() == context.DeadlineExceeded {
+	switch ctx.Err() {
+	case context.DeadlineExceeded:
 		return fmt.Errorf("%s (%s) did not finish within %s", c.Key, c, timeout)
+	case context.Canceled:
+		// Issue 17.6: not a failure of the command, an interruption.
+		return interruptedError(fmt.Sprintf("interrupted while %s (%s) was running: it was killed before it finished", c.Key, c))
 	}
 	if err != nil {
 		return fmt.Errorf("%s (%s) failed: %w", c.Key, c, err)
 	}
 	return nil
 }
+
+// interruptedError is a command killed because its context was canceled
+// (a signal, a stopped job); it unwraps to context.Canceled.
+type interruptedError string
+
+func (e interruptedError) Error() string { return string(e) }
+
+// Unwrap returns context.Canceled.
+func (e interruptedError) Unwrap() error { return context.Canceled }

@@ -136,8 +136,13 @@ func (svc *dbService) stageStopped(ctx context.Context, log io.Writer, src, dst 
 	stopped := time.Now()
 	defer func() {
 		downtime = time.Since(stopped)
-		if serr := svc.start.Run(context.WithoutCancel(ctx), log, hookTimeout); serr != nil {
+		serr := svc.start.Run(context.WithoutCancel(ctx), log, hookTimeout)
+		switch {
+		case serr != nil:
 			err = errors.Join(err, fmt.Errorf("the database service may be down: %w", serr))
+		case errors.Is(err, context.Canceled) && svc.start.Set():
+			// Issue 17.6: say in what state the interruption left it.
+			err = fmt.Errorf("%w; %s (%s) then ran and succeeded, so the database service is running again", err, svc.start.Key, svc.start)
 		}
 	}()
 	if err := svc.stop.Run(ctx, log, hookTimeout); err != nil {

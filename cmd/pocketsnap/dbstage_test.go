@@ -204,3 +204,33 @@ func TestDBStartAfterPanicInStaging(t *testing.T) {
 	svc.stageStopped(t.Context(), io.Discard, src, filepath.Join(dir, "staged"))
 	t.Fatal("staging did not panic")
 }
+
+// Issue 17.6: SIGTERM while the stop command runs says what was
+// interrupted and in what state the service is.
+func TestDBSIGTERMDuringStopCommand(t *testing.T) {
+	c := newCLI(t)
+	c.bin = buildBinary(t) // handles signals as installed
+	db, started, _ := hookedDB(t, c)
+	stopping := filepath.Join(c.dir, "stopping")
+	cmd := c.command("backup", "db", "--source", db,
+		"--db-stop-cmd", "sh -c 'touch "+stopping+"; exec sleep 30'", "--db-start-cmd", "touch "+started)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for !exists(stopping) {
+		time.Sleep(time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err == nil {
+		t.Fatalf("the interrupted backup succeeded:\n%s", out.String())
+	}
+	want := "pocketsnap: error: backup of " + db + " failed: interrupted while DB_STOP_CMD (sh -c touch " + stopping + "; exec sleep 30) was running: it was killed before it finished; DB_START_CMD (touch " + started + ") then ran and succeeded, so the database service is running again"
+	if !strings.Contains(out.String(), want) || !exists(started) {
+		t.Fatalf("want %q, started %v:\n%s", want, exists(started), out.String())
+	}
+	if strings.Contains(out.String(), "failed: signal") {
+		t.Errorf("an interruption reported as the stop command's failure:\n%s", out.String())
+	}
+}
