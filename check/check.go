@@ -3,6 +3,8 @@ package check
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
@@ -17,6 +19,14 @@ type Options struct {
 	// Decrypt, with ReadData, also decrypts and verifies every blob; the
 	// store must be able to decrypt (identity loaded, or not encrypted).
 	Decrypt bool
+	// Index, when set, is the blob index to check references against
+	// instead of the store's own: for a bucket, the device's record of
+	// what it pushed there, so that no identity is needed.
+	Index *chunkstore.Index
+	// ReadBudget, with ReadData, limits the re-reading to a random subset
+	// of the packs of at most this many bytes (at least one pack); 0
+	// reads them all.
+	ReadBudget int64
 	// Progress, when set, is called once before packs are re-read with
 	// the number of bytes to read; the packs and bytes read are counted
 	// in the Progress it returns.
@@ -49,8 +59,12 @@ func (p Problem) Unwrap() error { return p.Err }
 type Result struct {
 	// Snapshots and Packs are how many were checked.
 	Snapshots, Packs int
-	// BytesRead is how many pack bytes ReadData re-hashed.
+	// PacksRead and BytesRead are how many packs and bytes ReadData
+	// re-hashed.
+	PacksRead int
 	BytesRead int64
+	// Unverified names what could not be verified without the identity.
+	Unverified []string
 	// BlobsDecrypted is set when every blob was decrypted and verified.
 	BlobsDecrypted bool
 	// OnlyInBucket counts blob references to packs of an adopted
@@ -77,15 +91,24 @@ type checker struct {
 // cannot run (the index or the listing cannot be read, ctx is done); what
 // it finds wrong is in the result.
 func Run(ctx context.Context, s *chunkstore.Store, o Options) (*Result, error) {
+	c := &checker{s: s, users: map[chunkstore.ID][]string{}, res: &Result{}}
+	keys, err := s.Keys()
+	if err != nil {
+		// Nothing can be authenticated: this is the one problem.
+		c.res.Problems = append(c.res.Problems, Problem{Err: err})
+		return c.res, nil
+	}
+	c.checkSecrets(keys, o.Decrypt)
 	list, damaged, err := manifest.ListValid(s)
 	if err != nil {
 		return nil, err
 	}
-	ix, err := s.Index()
-	if err != nil {
-		return nil, err
+	c.res.Snapshots = len(list) + len(damaged)
+	if c.ix = o.Index; c.ix == nil {
+		if c.ix, err = s.Index(); err != nil {
+			return nil, err
+		}
 	}
-	c := &checker{s: s, ix: ix, users: map[chunkstore.ID][]string{}, res: &Result{Snapshots: len(list) + len(damaged)}}
 	for _, d := range damaged {
 		c.res.Problems = append(c.res.Problems, Problem{Err: d})
 	}
@@ -96,6 +119,7 @@ func Run(ctx context.Context, s *chunkstore.Store, o Options) (*Result, error) {
 	}
 	c.res.Packs = len(packs)
 	if o.ReadData {
+		packs = subset(packs, o.ReadBudget)
 		var total int64
 		for _, p := range packs {
 			total += p.Size
@@ -169,6 +193,7 @@ func (c *checker) readPacks(ctx context.Context, packs []chunkstore.ObjectInfo, 
 		if ctx.Err() != nil {
 			return
 		}
+		c.res.PacksRead++
 		c.res.BytesRead += p.Size
 		prog.Entries.Add(1)
 		prog.Bytes.Add(p.Size)
@@ -186,4 +211,24 @@ func (c *checker) readPacks(ctx context.Context, packs []chunkstore.ObjectInfo, 
 			}
 		}
 	}
+}
+
+// subset returns a random subset of packs of at most budget bytes, and at
+// least one pack; all of them when budget is 0 or covers them.
+func subset(packs []chunkstore.ObjectInfo, budget int64) []chunkstore.ObjectInfo {
+	if budget <= 0 {
+		return packs
+	}
+	shuffled := slices.Clone(packs)
+	rand.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	var out []chunkstore.ObjectInfo
+	var n int64
+	for _, p := range shuffled {
+		if n+p.Size > budget && len(out) > 0 {
+			continue
+		}
+		out = append(out, p)
+		n += p.Size
+	}
+	return out
 }

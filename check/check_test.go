@@ -1,10 +1,13 @@
 package check_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pocketsnap/pocketsnap/check"
@@ -91,5 +94,86 @@ func TestRunNamesProblems(t *testing.T) {
 	}
 	if len(res.Problems) != 1 || !errors.Is(res.Problems[0], chunkstore.ErrMissing) {
 		t.Fatalf("missing pack: problems %v", res.Problems)
+	}
+}
+
+// Issue 17.8: every file of the repository is covered by some check. A
+// damaged keys/secrets.age is found: cut short or lengthened with the
+// recipient alone, altered with the identity; without it, check says
+// that its contents were not verified rather than pass them.
+func TestRunChecksSecrets(t *testing.T) {
+	r, _ := backedUp(t)
+	secrets := filepath.Join(r.Dir, "keys", "secrets.age")
+	orig, err := os.ReadFile(secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(decrypt bool) *check.Result {
+		t.Helper()
+		res, err := check.Run(context.Background(), r.Open(t, decrypt), check.Options{Decrypt: decrypt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	secretsProblem := func(res *check.Result, want string) {
+		t.Helper()
+		for _, p := range res.Problems {
+			if errors.Is(p, check.ErrSecrets) && strings.Contains(p.Error(), want) {
+				return
+			}
+		}
+		t.Errorf("no problem with keys/secrets.age saying %q: %v", want, res.Problems)
+	}
+	if res := run(false); !res.OK() || len(res.Unverified) != 1 || !strings.HasPrefix(res.Unverified[0], "keys/secrets.age") {
+		t.Fatalf("intact, no identity: %+v", res)
+	}
+	if res := run(true); !res.OK() || len(res.Unverified) != 0 {
+		t.Fatalf("intact, identity: %+v", res)
+	}
+	for _, tc := range []struct {
+		name   string
+		damage []byte
+		want   string
+	}{
+		{"cut short", orig[:len(orig)-3], "cut short, or bytes appended"},
+		{"appended", append(slices.Clone(orig), 0), "cut short, or bytes appended"},
+		{"not age", append([]byte("garbage\n"), orig...), "not an age file"},
+	} {
+		if err := os.WriteFile(secrets, tc.damage, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		secretsProblem(run(false), tc.want)
+	}
+	altered := slices.Clone(orig)
+	altered[len(altered)-5] ^= 1
+	if err := os.WriteFile(secrets, altered, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := run(false); !res.OK() || len(res.Unverified) != 1 {
+		t.Errorf("altered, no identity: want no problem but the contents unverified: %+v", res)
+	}
+	secretsProblem(run(true), "keys/secrets.age")
+
+	// The device's own copy of the keys: the config does not authenticate.
+	if err := os.WriteFile(secrets, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	local := filepath.Join(r.Dir, "local", "keys")
+	b, err := os.ReadFile(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte(`"mac_key":"`)) + len(`"mac_key":"`)
+	if b[i] == '0' {
+		b[i] = '1'
+	} else {
+		b[i] = '0'
+	}
+	if err := os.WriteFile(local, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := run(false); res.OK() {
+		t.Errorf("a damaged local/keys passes")
 	}
 }

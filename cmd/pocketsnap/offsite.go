@@ -140,6 +140,22 @@ func (e *env) deviceKeys(local *chunkstore.Store, fsys *remote.FS) *chunkstore.K
 	return keys
 }
 
+// pushedIndex returns, for the bucket's repository s, the device's record
+// of the packs it pushed there or adopted from it, which indexes their
+// blobs without the identity; nil (read the packs' own tables, which
+// needs the identity) when this device's repository is not that one.
+func (e *env) pushedIndex(s *chunkstore.Store) (*chunkstore.Index, error) {
+	local, err := chunkstore.Open(e.cfg.Value("BACKUP_REPO"))
+	if err != nil {
+		return nil, nil
+	}
+	defer local.Close()
+	if local.Config().ID != s.Config().ID {
+		return nil, nil
+	}
+	return local.RemoteIndex()
+}
+
 // repoSource is the value of --from: where a reader finds the repository.
 type repoSource string
 

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +17,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/minio/minio-go/v7"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/pocketsnap/pocketsnap/internal/miniotest"
@@ -45,6 +50,7 @@ func TestRemoteScripts(t *testing.T) {
 	testenv.NeedTools(t, "age", "zstd", "tar", "sha256sum")
 	srv := miniotest.Shared(t)
 	secrets := map[*testscript.TestScript]string{}
+	buckets := map[*testscript.TestScript]string{}
 	var mu sync.Mutex
 	testscript.Run(t, scriptParams(filepath.Join("testdata", "remote"), map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		// bucket: a fresh bucket, and the secrets file for it (0600).
@@ -52,7 +58,7 @@ func TestRemoteScripts(t *testing.T) {
 			bucket := srv.NewBucket(t)
 			secret := srv.SecretKey
 			mu.Lock()
-			secrets[ts] = secret
+			secrets[ts], buckets[ts] = secret, bucket
 			mu.Unlock()
 			dir := filepath.Join(ts.Getenv("DATA_DIR"), "secrets")
 			ts.Check(os.MkdirAll(dir, 0o700))
@@ -60,6 +66,42 @@ func TestRemoteScripts(t *testing.T) {
 				"S3_ENDPOINT=%s\nS3_BUCKET=%s\nS3_REGION=%s\nS3_ACCESS_KEY_ID=%s\nS3_SECRET_ACCESS_KEY=%s\nS3_PREFIX=pocket\nS3_CA_FILE=%s\n",
 				srv.Endpoint, bucket, srv.Region, srv.AccessKey, secret, srv.CAFile), 0o600))
 			ts.Setenv("S3_HOST", srv.Host)
+		},
+		// bucketdamage flip|truncate|delete PREFIX: flip a bit in the
+		// middle of, cut in half, or delete every object of the bucket
+		// under PREFIX (below S3_PREFIX), as bit rot or a provider would.
+		"bucketdamage": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 2 || !slices.Contains([]string{"flip", "truncate", "delete"}, args[0]) {
+				ts.Fatalf("usage: bucketdamage flip|truncate|delete PREFIX")
+			}
+			mu.Lock()
+			bucket := buckets[ts]
+			mu.Unlock()
+			ctx, c := context.Background(), srv.Client(t)
+			n := 0
+			for obj := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: "pocket/" + args[1], Recursive: true}) {
+				ts.Check(obj.Err)
+				n++
+				if args[0] == "delete" {
+					ts.Check(c.RemoveObject(ctx, bucket, obj.Key, minio.RemoveObjectOptions{}))
+					continue
+				}
+				r, err := c.GetObject(ctx, bucket, obj.Key, minio.GetObjectOptions{})
+				ts.Check(err)
+				b, err := io.ReadAll(r)
+				r.Close()
+				ts.Check(err)
+				if args[0] == "flip" {
+					b[len(b)/2] ^= 1
+				} else {
+					b = b[:len(b)/2]
+				}
+				_, err = c.PutObject(ctx, bucket, obj.Key, bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{})
+				ts.Check(err)
+			}
+			if n == 0 {
+				ts.Fatalf("no object under %s", args[1])
+			}
 		},
 		// nosecret: the last command's stdout and stderr hold no secret.
 		"nosecret": func(ts *testscript.TestScript, neg bool, args []string) {
