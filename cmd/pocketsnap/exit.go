@@ -78,7 +78,7 @@ func exitCode(err error) int {
 	case errors.As(err, &le), locked(err):
 		return exitLocked
 	case errors.Is(err, chunkstore.ErrNoIdentity), errors.Is(err, chunkstore.ErrWrongIdentity),
-		errors.Is(err, compat.ErrNeedIdentity), errors.Is(err, errLooseIdentity), errors.As(err, &nm):
+		errors.Is(err, compat.ErrNeedIdentity), errors.As(err, &nm):
 		return exitIdentity
 	case errors.Is(err, chunkstore.ErrCorrupt), errors.Is(err, chunkstore.ErrMissing),
 		errors.Is(err, manifest.ErrInvalid), errors.Is(err, pipeline.ErrVerify),

@@ -19,8 +19,8 @@ func TestLooseIdentityRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out := c.run("check", "--read-data")
-	if code != exitIdentity || !strings.Contains(out, "pocketsnap: error: BACKUP_AGE_IDENTITY "+c.key()+" is readable by group or others (mode 0640)") ||
-		!strings.Contains(out, "pocketsnap: hint: run 'chmod 600 "+c.key()+"'") {
+	if code != exitError || !strings.Contains(out, "pocketsnap: error: BACKUP_AGE_IDENTITY "+c.key()+" is readable by group or others (mode 0640); refusing to use it") ||
+		!strings.Contains(out, "pocketsnap: hint: run: chmod 600 "+c.key()) {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 	if err := os.Chmod(c.key(), 0o600); err != nil {
@@ -75,8 +75,9 @@ func TestLooseIdentityWhereChmodFails(t *testing.T) {
 	}
 	os.Chmod(key, 0o600) // has no effect: that is the point
 	code, out := c.with("BACKUP_AGE_IDENTITY="+key).run("check", "--read-data")
-	if code != exitIdentity || !strings.Contains(out, "is readable by group or others (mode 0755)") ||
-		!strings.Contains(out, "lies on a filesystem where chmod has no effect (FAT or Android shared storage): copy it into $HOME first") {
+	if code != exitError || !strings.Contains(out, "is readable by group or others (mode 0755)") ||
+		!strings.Contains(out, "which keeps no permission bits: it cannot be made private there") ||
+		!strings.Contains(out, "pocketsnap: hint: copy it into $HOME first (install -m 600 "+key+" ~/key.txt) and point BACKUP_AGE_IDENTITY at the copy") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }

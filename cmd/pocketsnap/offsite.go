@@ -21,24 +21,18 @@ import (
 // which must not be readable by anyone but its owner.
 func (e *env) offsiteSettings() (remote.Settings, error) {
 	path := e.cfg.SecretsFile()
-	fi, err := os.Stat(path)
+	sf, err := os.Open(path)
 	if err != nil {
 		return remote.Settings{}, &hintError{
 			err:  fmt.Errorf("offsite secrets file: %w", err),
 			hint: "create it with S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (and S3_PREFIX) and chmod 600 it",
 		}
 	}
-	if fs := noModesFS(path); fs != "" && fi.Mode().Perm()&0o077 != 0 {
-		return remote.Settings{}, &hintError{
-			err:  fmt.Errorf("offsite secrets file %s is on a %s filesystem, which keeps no permission bits (mode %04o): it cannot be made private there; refusing to use it", path, fs, fi.Mode().Perm()),
-			hint: "keep DATA_DIR (and so " + filepath.Dir(path) + ") on internal storage, e.g. in Termux's $HOME, and put only BACKUP_DIR on the SD card; then chmod 600 the file",
-		}
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return remote.Settings{}, &hintError{
-			err:  fmt.Errorf("offsite secrets file %s is readable by group or others (mode %04o); refusing to use it", path, fi.Mode().Perm()),
-			hint: "run: chmod 600 " + path,
-		}
+	err = privateFile(sf, "offsite secrets file", path,
+		"keep DATA_DIR (and so "+filepath.Dir(path)+") on internal storage, e.g. in Termux's $HOME, and put only BACKUP_DIR on the SD card; then chmod 600 the file")
+	sf.Close()
+	if err != nil {
+		return remote.Settings{}, err
 	}
 	if err := e.cfg.SecretsErr(); err != nil {
 		return remote.Settings{}, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -154,7 +155,8 @@ func (e *env) identities() ([]age.Identity, error) {
 		return nil, fmt.Errorf("BACKUP_AGE_IDENTITY (%s): %w", e.cfg.Source("BACKUP_AGE_IDENTITY"), err)
 	}
 	defer f.Close()
-	if err := privateFile(f, path); err != nil {
+	noModes := fmt.Sprintf("copy it into $HOME first (install -m 600 %s ~/%s) and point BACKUP_AGE_IDENTITY at the copy", path, filepath.Base(path))
+	if err := privateFile(f, "BACKUP_AGE_IDENTITY", path, noModes); err != nil {
 		return nil, err
 	}
 	ids, err := age.ParseIdentities(f)
