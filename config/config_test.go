@@ -152,7 +152,7 @@ func TestCheck(t *testing.T) {
 		"ROOTFS_DIR (" + envFile + "): /nonexistent does not exist",
 		`BACKUP_DAEMON_HOUR (` + envFile + `): "24" is not an hour from 0 to 23 (UTC)`,
 		"BACKUP_DAEMON_HC_URL (" + envFile + "): not an http or https URL",
-		`BACKUP_KEEP_NOTES (` + envFile + `): "0" is not a positive number of snapshots (leave it unset to keep every snapshot)`,
+		`BACKUP_KEEP_NOTES (` + envFile + `): "0" is not a positive number of snapshots (unset, every notes snapshot is kept)`,
 		secrets + ": mode 0644: others may read the S3 credentials (chmod 600 " + secrets + ")",
 		"S3_BUCKET (" + secrets + "): not set, and off-site copies are enabled",
 		"S3_ACCESS_KEY_ID (" + secrets + "): not set, and off-site copies are enabled",

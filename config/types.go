@@ -29,9 +29,9 @@ var (
 	File     = Type{Name: "file", check: existing(false)}
 	Bool     = Type{Name: "boolean", check: func(_, v string) error { _, err := ParseBool(v); return err }}
 	Duration = Type{Name: "duration", check: func(_, v string) error { _, err := ParseDuration(v); return err }}
-	Count    = Type{Name: "count", check: func(_, v string) error {
+	Count    = Type{Name: "count", check: func(k, v string) error {
 		if _, err := parseCount(v); err != nil {
-			return fmt.Errorf("%q is not a positive number of snapshots (leave it unset to keep every snapshot)", v)
+			return fmt.Errorf("%q is not a positive number of snapshots (%s)", v, UnsetCount(k))
 		}
 		return nil
 	}}
@@ -88,3 +88,21 @@ func existing(dir bool) func(_, v string) error {
 		return nil
 	}
 }
+
+// UnsetCount says what a retention count key (BACKUP_KEEP_DB) means when
+// it is unset: its default count, or every snapshot of its kind kept
+// (issue 18.19: a hint must not promise "every" where a default applies).
+func UnsetCount(key string) string {
+	kind := Kind("BACKUP_KEEP_"+kindPattern, key)
+	if k, ok := keyRow(key); ok && k.Default != nil {
+		return fmt.Sprintf("unset, the newest %s %s snapshots are kept", k.Default(nil), kind)
+	}
+	return fmt.Sprintf("unset, every %s snapshot is kept", kind)
+}
+
+// keyRow is lookupKey, set by init: Count's check reads the key table,
+// which holds Count, so a direct reference would be an initialization
+// cycle.
+var keyRow func(string) (Key, bool)
+
+func init() { keyRow = lookupKey }

@@ -374,8 +374,13 @@ func TestRefusals(t *testing.T) {
 	for _, ep := range []string{"http://198.51.100.7:9000", "http://127.0.0.1:9000", "ftp://127.0.0.1"} {
 		set := f.set
 		set.Endpoint = ep
-		if _, err := remote.Dial(set, remote.Options{}); err == nil || !strings.Contains(err.Error(), "S3_ENDPOINT") {
+		_, err := remote.Dial(set, remote.Options{})
+		if err == nil || !strings.Contains(err.Error(), "S3_ENDPOINT") {
 			t.Errorf("endpoint %s: %v, want a refusal naming S3_ENDPOINT", ep, err)
+		}
+		// Issue 18.19: a refusal recommends no hidden (test-only) flag.
+		if err != nil && strings.Contains(err.Error(), "--allow-insecure-loopback") {
+			t.Errorf("endpoint %s: the refusal recommends a hidden flag: %v", ep, err)
 		}
 	}
 	set := f.set

@@ -122,7 +122,7 @@ func checkEndpoint(endpoint string, insecureLoopback bool) (*url.URL, error) {
 		if insecureLoopback && (u.Hostname() == "localhost" || ip != nil && ip.IsLoopback()) {
 			return u, nil
 		}
-		return nil, fmt.Errorf("S3_ENDPOINT %s uses http: backups leave the device only over https (http is allowed only on a loopback address, with --allow-insecure-loopback)", u.Host)
+		return nil, fmt.Errorf("S3_ENDPOINT %s uses http: backups leave the device only over https (use an https:// endpoint)", u.Host)
 	}
 	return nil, fmt.Errorf("S3_ENDPOINT %s: unsupported scheme %q (want https)", u.Host, u.Scheme)
 }

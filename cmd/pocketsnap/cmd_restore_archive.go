@@ -73,8 +73,13 @@ func restoreArchive(ctx context.Context, e *env, o restoreOptions) error {
 		if st.Refused > 0 {
 			e.ui.hintf("%d device node(s) of %s were not created (named above); if you trust who made it, restore again with --allow-devices", st.Refused, o.archive)
 		}
-		fmt.Fprintf(e.ui.stdout, "restored %s into %s: %d entries, %s, verified against its sidecar, took %s\n",
-			o.archive, o.target, st.Entries, humanBytes(st.Bytes), time.Since(start).Round(time.Millisecond))
+		// Issue 18.19: never "verified" when it was not.
+		how := "verified against its sidecar"
+		if o.noVerify {
+			how = "NOT verified (--no-verify)"
+		}
+		fmt.Fprintf(e.ui.stdout, "restored %s into %s: %d entries, %s, %s, took %s\n",
+			o.archive, o.target, st.Entries, humanBytes(st.Bytes), how, time.Since(start).Round(time.Millisecond))
 		sum := newRestoreSummary(o.target, st, start)
 		sum.Archive = o.archive
 		e.ui.summary(sum)

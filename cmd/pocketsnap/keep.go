@@ -56,7 +56,8 @@ func keepCount(kind, v string) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
-		return 0, fmt.Errorf("%q is not a positive number of snapshots (leave it unset to keep every %s snapshot)", v, kind)
+		// Issue 18.19: say what unset really means for this kind.
+		return 0, fmt.Errorf("%q is not a positive number of snapshots (%s)", v, config.UnsetCount("BACKUP_KEEP_"+strings.ToUpper(kind)))
 	}
 	return n, nil
 }
