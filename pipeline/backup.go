@@ -438,7 +438,9 @@ func (b *backup) finish(start time.Time) (*Result, error) {
 		Version: manifest.Version, Name: manifest.Name(b.opt.Kind, start), Kind: b.opt.Kind,
 		Time: start.Truncate(time.Second), Incomplete: b.incomplete,
 		StreamSize: b.streamOff, AddedBytes: st.Stored, Blobs: blobs,
-		DowntimeMS: b.opt.Downtime.Milliseconds(),
+		// Issue 18.19: rounded up, so that a stop shorter than a
+		// millisecond is not recorded as none.
+		DowntimeMS: (b.opt.Downtime + time.Millisecond - 1).Milliseconds(),
 	}
 	m.SetDetails(d)
 	if err := manifest.Save(b.s, m); err != nil {

@@ -339,3 +339,24 @@ func TestBackupLeavesNoScratchFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Issue 18.19: a service stopped for less than a millisecond is recorded
+// as stopped (rounded up), not as never stopped.
+func TestSubMillisecondDowntimeKept(t *testing.T) {
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := repotest.New(t, false)
+	for _, tc := range []struct {
+		downtime time.Duration
+		want     int64
+	}{{0, 0}, {300 * time.Microsecond, 1}, {time.Millisecond, 1}, {1500 * time.Microsecond, 2}} {
+		// One kind each: two snapshots of a kind in a second share a name.
+		kind := "db" + strings.Repeat("x", int(tc.downtime/(100*time.Microsecond)))
+		res := r.Backup(t, kind, src, func(o *pipeline.Options) { o.Downtime = tc.downtime })
+		if got := r.Load(t, res.Manifest.Name).DowntimeMS; got != tc.want {
+			t.Errorf("downtime %s recorded as %d ms, want %d", tc.downtime, got, tc.want)
+		}
+	}
+}

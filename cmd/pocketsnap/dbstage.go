@@ -123,7 +123,7 @@ func (e *env) stage(ctx context.Context, kind string, svc *dbService, src string
 		what = kind + " service"
 	}
 	fmt.Fprintf(e.ui.stdout, "%s stopped for %s (%s finished → %s started): %d files hard-linked, %d copied (%s of extra disk)\n",
-		what, downtime.Round(time.Millisecond), svc.stop.Key, svc.start.Key, res.Linked, res.Copied, humanBytes(res.CopiedBytes))
+		what, roundDuration(downtime), svc.stop.Key, svc.start.Key, res.Linked, res.Copied, humanBytes(res.CopiedBytes))
 	return dir, downtime, cleanup, nil
 }
 
@@ -151,4 +151,14 @@ func (svc *dbService) stageStopped(ctx context.Context, log io.Writer, src, dst 
 	stopped = time.Now()
 	res, err = stage.Stage(ctx, src, dst, stage.Options{Immutable: svc.immutable})
 	return res, 0, err
+}
+
+// roundDuration rounds d for showing: to the millisecond, or to the
+// microsecond below one millisecond, which would otherwise show as 0s
+// (issue 18.19).
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Millisecond {
+		return d.Round(time.Microsecond)
+	}
+	return d.Round(time.Millisecond)
 }

@@ -234,3 +234,16 @@ func TestDBSIGTERMDuringStopCommand(t *testing.T) {
 		t.Errorf("an interruption reported as the stop command's failure:\n%s", out.String())
 	}
 }
+
+// Issue 18.19: a stop shorter than a millisecond is shown, not as 0s.
+func TestRoundDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		300*time.Microsecond + 400: "300µs",
+		1500 * time.Microsecond:    "2ms",
+		2*time.Second + 123456789:  "2.123s",
+	} {
+		if got := roundDuration(d).String(); got != want {
+			t.Errorf("roundDuration(%s) = %s, want %s", time.Duration(d), got, want)
+		}
+	}
+}

@@ -98,7 +98,7 @@ func (e *env) prepareRootfs(ctx context.Context, o backupOptions, opt *pipeline.
 		start()
 		if startErr == nil {
 			fmt.Fprintf(e.ui.stdout, "rootfs services stopped for %s, while the rootfs was read (%s finished → %s started); no staging copy\n",
-				downtime.Round(time.Millisecond), root.stop.Key, root.start.Key)
+				roundDuration(downtime), root.stop.Key, root.start.Key)
 		}
 		return downtime, startErr
 	}
