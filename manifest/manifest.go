@@ -69,9 +69,13 @@ func (d *Details) SetFileIndex(x *FileIndex) { d.index = x }
 
 // Counts summarise a backup.
 type Counts struct {
-	Entries     int   `json:"entries"`
+	Entries int `json:"entries"`
+	// Files counts regular files: FilesCached of them came unchanged from
+	// the files cache and FilesEmpty were empty (snapshots written before
+	// FilesEmpty counted only the files with content).
 	Files       int   `json:"files"`
 	FilesCached int   `json:"files_cached"`
+	FilesEmpty  int   `json:"files_empty,omitempty"`
 	BytesRead   int64 `json:"bytes_read"`
 	// Changed counts the entries left out because another object took
 	// their place between the walk's look at them and their reading.

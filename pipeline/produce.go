@@ -83,13 +83,19 @@ func (b *backup) entry(e *entry, emit func(*job) error) error {
 	}
 	b.counts.Entries++
 	b.opt.Progress.Entries.Add(1)
+	if h.Typeflag == tar.TypeReg {
+		// Issue 18.19: empty files too, as ls and restore count them.
+		b.counts.Files++
+		if h.Size == 0 {
+			b.counts.FilesEmpty++
+		}
+	}
 	if body != nil {
 		n, err := body(emit)
 		if err != nil {
 			return err
 		}
 		fi.Pieces += n
-		b.counts.Files++
 	}
 	return b.files.Add(&fi)
 }

@@ -115,14 +115,15 @@ func runBackup(ctx context.Context, e *env, o backupOptions, args []string) erro
 	}
 	m, d := res.Manifest, res.Details
 	c := d.Counts
+	read := c.Files - c.FilesCached - c.FilesEmpty
 	pr.done(backupSummary{
-		Snapshot: m.Name, Kind: kind, Source: o.source, Entries: c.Entries, Files: c.Files, FilesRead: c.Files - c.FilesCached,
-		FilesCached: c.FilesCached, BytesRead: c.BytesRead, NewBlobs: c.NewBlobs, NewPacks: c.NewPacks,
+		Snapshot: m.Name, Kind: kind, Source: o.source, Entries: c.Entries, Files: c.Files, FilesRead: read,
+		FilesCached: c.FilesCached, FilesEmpty: c.FilesEmpty, BytesRead: c.BytesRead, NewBlobs: c.NewBlobs, NewPacks: c.NewPacks,
 		AddedBytes: m.AddedBytes, StreamSize: m.StreamSize, DurationMS: res.Duration.Milliseconds(),
 		DowntimeMS: m.DowntimeMS, Incomplete: m.Incomplete, Warnings: len(d.Warnings), Changed: c.Changed,
 		Skipped: res.Skipped,
-	}, "snapshot %s saved: %d entries, %d files (%d read, %d unchanged from the files cache), %s read, %d new blobs in %d packs, %s added to the repository, %s stream, took %s",
-		m.Name, c.Entries, c.Files, c.Files-c.FilesCached, c.FilesCached, humanBytes(c.BytesRead),
+	}, "snapshot %s saved: %d entries, %d files (%d read, %d unchanged from the files cache, %d empty), %s read, %d new blobs in %d packs, %s added to the repository, %s stream, took %s",
+		m.Name, c.Entries, c.Files, read, c.FilesCached, c.FilesEmpty, humanBytes(c.BytesRead),
 		c.NewBlobs, c.NewPacks, humanBytes(m.AddedBytes), humanBytes(m.StreamSize), res.Duration.Round(time.Millisecond))
 	if len(res.Skipped) > 0 {
 		e.ui.infof("not read, as pocketsnap's own or the repository's: %s", strings.Join(res.Skipped, ", "))
@@ -156,6 +157,7 @@ type backupSummary struct {
 	Files       int    `json:"files"`
 	FilesRead   int    `json:"files_read"`
 	FilesCached int    `json:"files_cached"`
+	FilesEmpty  int    `json:"files_empty"`
 	BytesRead   int64  `json:"bytes_read"`
 	NewBlobs    int    `json:"new_blobs"`
 	NewPacks    int    `json:"new_packs"`

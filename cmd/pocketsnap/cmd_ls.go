@@ -84,11 +84,18 @@ func runLs(ctx context.Context, e *env, o lsOptions, args []string) error {
 		}
 	}
 	printEntries(e, entries, o.long)
+	// Issue 18.19: counted as backup and restore count them.
+	n := map[string]int{}
+	for _, f := range entries {
+		n[f.Type]++
+	}
+	e.ui.infof("%d entries (%d files, %d dirs, %d symlinks, %d hardlinks)", len(entries), n["file"], n["dir"], n["symlink"], n["hardlink"])
 	e.ui.summary(struct {
 		Snapshot string    `json:"snapshot"`
 		Count    int       `json:"count"`
+		Files    int       `json:"files"`
 		Entries  []lsEntry `json:"entries"`
-	}{m.Name, len(entries), entries})
+	}{m.Name, len(entries), n["file"], entries})
 	return nil
 }
 
