@@ -113,7 +113,7 @@ func exportToFile(ctx context.Context, e *env, s *chunkstore.Store, m *manifest.
 	fr := pipeline.NewFrameReader(ctx, s, m)
 	defer fr.Close()
 	prog := new(pipeline.Progress)
-	pr := e.ui.startProgress("export "+m.Name, "", 0, prog)
+	pr := e.ui.startProgress("export "+m.Name, "", frameBytes(s, m), prog)
 	_, err = io.Copy(w, prog.Reader(fr))
 	pr.stop()
 	var res *compat.Written
@@ -127,6 +127,25 @@ func exportToFile(ctx context.Context, e *env, s *chunkstore.Store, m *manifest.
 	printArchive(e.ui.stdout, res)
 	e.ui.summary(writtenSummary(m.Name, res, seal != nil, start))
 	return nil
+}
+
+// frameBytes is the size of the stored frames of m's stream, which an
+// export copies: the total its progress counts towards (issue 18.19); 0
+// when the index cannot say.
+func frameBytes(s *chunkstore.Store, m *manifest.Manifest) int64 {
+	ix, err := s.Index()
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, id := range m.StreamIDs() {
+		loc, ok := ix.Lookup(id)
+		if !ok {
+			return 0
+		}
+		n += int64(loc.Length)
+	}
+	return n
 }
 
 // exportToStdout writes the archive to stdout, encrypted when seal is set.

@@ -94,6 +94,10 @@ func (u *ui) progressBar(label, unit string, total int64, p *pipeline.Progress) 
 		progressbar.OptionSetSpinnerChangeInterval(0),
 		progressbar.OptionClearOnFinish(),
 	)
+	// Issue 18.19: the clock starts with the operation, not at the first
+	// redraw, which would divide the bytes done by a few microseconds
+	// ("649 GiB/s").
+	bar.StartWithoutRender()
 	return func(final bool) {
 		if final {
 			_ = bar.Finish()

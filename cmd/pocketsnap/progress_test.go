@@ -252,3 +252,20 @@ func TestProgressJSON(t *testing.T) {
 		t.Errorf("the last status line is %v, want the final counts", final)
 	}
 }
+
+// Issue 18.19: the rate is measured from the start of the operation: 10
+// MiB done by the first redraw, a quarter of a second in, is not shown as
+// tens of GiB/s (the bar's clock used to start at its first redraw).
+func TestProgressRateFromStart(t *testing.T) {
+	tty, out := openTerminal(t)
+	u := &ui{stdout: tty, stderr: tty}
+	p := new(pipeline.Progress)
+	pr := u.startProgress("export db-20261129T040000Z", "", 0, p)
+	p.Bytes.Store(10 << 20)
+	waitFor(t, out, "10 MiB")
+	pr.done(struct{}{}, "exported db-20261129T040000Z")
+	waitFor(t, out, "exported db-20261129T040000Z\r\n")
+	if m := regexp.MustCompile(`[0-9.]+ [GT]iB/s`).FindString(out.String()); m != "" {
+		t.Errorf("a rate of %s for 10 MiB in a quarter of a second: %q", m, out.String())
+	}
+}
