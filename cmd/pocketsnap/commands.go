@@ -113,7 +113,31 @@ func (c *command) flags(g *globalOptions) (*pflag.FlagSet, runner) {
 	fs.DurationVar(&g.lockWait, "lock-wait", 10*time.Minute, "wait up to `DURATION` while another process holds the repository (0: fail at once)")
 	fs.BoolVar(&g.insecureLoopback, "allow-insecure-loopback", false, "allow an http:// S3_ENDPOINT on a loopback address (for tests)")
 	_ = fs.MarkHidden("allow-insecure-loopback")
-	return fs, c.setup(fs)
+	run := c.setup(fs)
+	fs.VisitAll(func(f *pflag.Flag) {
+		if t := f.Value.Type(); t != "bool" && !strings.HasSuffix(t, "Array") && !strings.HasSuffix(t, "Slice") {
+			f.Value = &onceValue{Value: f.Value}
+		}
+	})
+	return fs, run
+}
+
+// onceValue is a flag that takes one value: given twice with different
+// values it is a usage error, where the last one silently won (issue
+// 18.19: a repeated --archive restored only the last archive).
+type onceValue struct {
+	pflag.Value
+	set bool
+}
+
+func (v *onceValue) Set(s string) error {
+	if v.set {
+		if prev := v.Value.String(); prev != s {
+			return fmt.Errorf("given twice (%q and %q): it takes one value", prev, s)
+		}
+	}
+	v.set = true
+	return v.Value.Set(s)
 }
 
 func (c *command) help(fs *pflag.FlagSet) string {
