@@ -27,7 +27,9 @@ type State struct {
 
 // JobRecord is how a job last went.
 type JobRecord struct {
-	LastAttempt time.Time `json:"last_attempt"`
+	// LastAttempt is when the last attempt started; absent when there
+	// was none (issue 18.20).
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
 	// Result is one of the Result constants.
 	Result string `json:"result"`
 	Error  string `json:"error,omitempty"`

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"time"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/manifest"
@@ -105,8 +106,10 @@ func NewReport(dryRun bool) *Report {
 // snapshot uses, repacks if asked, and deletes old classic archives. A
 // snapshot whose manifest does not load is kept and reported, and while
 // there is one no pack is deleted: it may need any of them. The caller
-// holds the exclusive lock.
+// holds the exclusive lock. A run that completes, not a dry run, is
+// recorded for [LastRun].
 func Local(ctx context.Context, s *chunkstore.Store, opt Options) (*Report, error) {
+	start := time.Now()
 	rep := NewReport(opt.DryRun)
 	kept, err := snapshots(s, opt, rep)
 	if err != nil {
@@ -117,7 +120,12 @@ func Local(ctx context.Context, s *chunkstore.Store, opt Options) (*Report, erro
 			return rep, err
 		}
 	}
-	return rep, Archives(opt, rep)
+	if err := Archives(opt, rep); err != nil || opt.DryRun {
+		return rep, err
+	}
+	// Issue 18.20: every caller (rotate, a backup's rotation, the
+	// daemon's job) leaves the record status reads.
+	return rep, markRetention(s, start)
 }
 
 // ErrUnknownSnapshot is the cause of the error of a rotation told to

@@ -69,8 +69,10 @@ type statusJSON struct {
 
 type daemonJSON struct {
 	Enabled bool `json:"enabled"`
-	// Running is the daemon process, if one runs.
-	Running *daemon.Holder `json:"running,omitempty"`
+	// Running says whether a daemon runs (issue 18.20: always present).
+	Running bool `json:"running"`
+	// Process is the daemon process, if one runs.
+	Process *daemon.Holder `json:"process,omitempty"`
 	// Priority is the running daemon's real CPU and I/O priority, as
 	// idle.Describe says it, when it can be read.
 	Priority string `json:"priority,omitempty"`
@@ -99,7 +101,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if h, ok := store.Daemon(); ok {
-		out.Daemon.Running = &h
+		out.Daemon.Running, out.Daemon.Process = true, &h
 		out.Daemon.Priority, _ = idle.Describe(h.PID) // "" when it cannot be read (another user's)
 	}
 	if cfg.Heartbeat != nil {
@@ -190,8 +192,8 @@ func printStatus(w io.Writer, s *statusJSON) {
 	}
 	fmt.Fprintf(tw, "repository\t%s (%s)\n", s.Repository, size)
 	switch d := s.Daemon; {
-	case d.Running != nil:
-		fmt.Fprintf(tw, "daemon\trunning: pid %d since %s UTC\n", d.Running.PID, when(d.Running.Since))
+	case d.Process != nil:
+		fmt.Fprintf(tw, "daemon\trunning: pid %d since %s UTC\n", d.Process.PID, when(d.Process.Since))
 		if d.Priority != "" {
 			fmt.Fprintf(tw, "priority\t%s\n", d.Priority)
 		}

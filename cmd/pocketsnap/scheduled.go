@@ -24,6 +24,7 @@ import (
 	"github.com/pocketsnap/pocketsnap/idle"
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/netconf"
+	"github.com/pocketsnap/pocketsnap/prune"
 	"github.com/pocketsnap/pocketsnap/schedule"
 )
 
@@ -92,7 +93,9 @@ func (e *env) engineConfig(log *slog.Logger) (daemon.Config, error) {
 	cfg.Jobs = []daemon.Job{
 		{Name: "db", Cadence: db, InRepository: true, Heartbeat: true},
 		{Name: "rootfs", Cadence: schedule.Monthly, InRepository: true},
-		{Name: "retention", Cadence: schedule.Daily},
+		// Retention also runs after each backup and by hand: its record
+		// is kept in the repository (issue 18.20).
+		{Name: "retention", Cadence: schedule.Daily, InRepository: true},
 	}
 	offsite, err := e.cfg.Bool("ENABLE_OFFSITE_BACKUP")
 	if err != nil {
@@ -138,7 +141,7 @@ func (r *jobRunner) Run(ctx context.Context, job string) error {
 }
 
 // LastSuccess returns the time of the newest complete snapshot of the
-// kind. It takes no lock, so that it never waits for a running backup; a
+// kind, or of the last retention run. It takes no lock, so that it never waits for a running backup; a
 // snapshot deleted meanwhile is passed over.
 func (r *jobRunner) LastSuccess(ctx context.Context, kind string) (time.Time, error) {
 	s, err := chunkstore.Open(r.e.cfg.Value("BACKUP_REPO"))
@@ -149,6 +152,9 @@ func (r *jobRunner) LastSuccess(ctx context.Context, kind string) (time.Time, er
 		return time.Time{}, err
 	}
 	defer s.Close()
+	if kind == "retention" {
+		return prune.LastRun(s)
+	}
 	names, err := manifest.Names(s)
 	if err != nil {
 		return time.Time{}, err
