@@ -24,7 +24,7 @@ func diffCommand() *command {
 		keys:    []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_IDENTITY"},
 		examples: []string{
 			"BACKUP_AGE_IDENTITY=~/key.txt pocketsnap diff rootfs-20261101T040000Z rootfs-20261129T040000Z",
-			"pocketsnap diff db-20261128T040000Z db-20261129T040000Z --metadata   # also entries whose mode, owner or mtime alone changed",
+			"pocketsnap diff db-20261128T040000Z db-20261129T040000Z --metadata   # also entries whose mode, owner or mtime alone changed (marked U)",
 			"pocketsnap diff db-20261128T040000Z db-20261129T040000Z --json | jq -r '.changed[] | select(.size_delta > 0) | .path'",
 		},
 		setup: func(fs *pflag.FlagSet) runner {
