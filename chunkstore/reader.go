@@ -66,12 +66,18 @@ func (s *Store) ReadFrame(id ID, frame, dst []byte) (stored, plain []byte, err e
 			return nil, nil, &BlobError{Blob: id, Pack: loc.Pack, Err: err}
 		}
 		// Say what is wrong with the pack, if it is not the one written
-		// under its name: a damaged age header reads as a wrong identity
-		// (issue 17.6), bytes appended as a broken last chunk.
+		// under its name. Issue 17.6: a damaged age header reads as a
+		// wrong identity, and bytes appended or cut off as a broken last
+		// chunk; the stored bytes and size say which.
+		if perr := s.packs.check(loc.Pack); errors.Is(perr, ErrCorrupt) {
+			err = perr
+		}
 		info, _ := ix.Pack(loc.Pack)
-		var perr *PackError
-		if errors.As(s.VerifyPackSize(loc.Pack, info.Size), &perr) && errors.Is(perr, ErrCorrupt) {
-			err = perr.Err
+		var herr *PackError
+		if !errors.Is(err, ErrCorrupt) && errors.As(s.VerifyPackSize(loc.Pack, info.Size), &herr) && errors.Is(herr, ErrCorrupt) {
+			err = herr.Err
+		} else if fi, serr := fs.Stat(s.fsys, PackName(loc.Pack)); serr == nil && info.Size > 0 && fi.Size() != info.Size {
+			err = sizeDamage(err, fi.Size(), info.Size)
 		}
 		return nil, nil, &BlobError{Blob: id, Pack: loc.Pack, Err: err}
 	}
@@ -209,6 +215,16 @@ func (h *packHandle) readAt(p []byte, off int64) error {
 	}
 	copy(p, h.win[off-h.winOff:])
 	return nil
+}
+
+// check verifies that a pack's stored bytes hash to its name.
+func (c *packCache) check(id ID) error {
+	h, err := c.acquire(id)
+	if err != nil {
+		return err
+	}
+	defer c.release(h)
+	return c.verify(h)
 }
 
 // verify checks that the pack's stored bytes hash to its name, unless

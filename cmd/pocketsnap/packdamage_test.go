@@ -50,10 +50,10 @@ func TestPackDamageNamesTheCause(t *testing.T) {
 		}, []string{": corrupt: stored bytes hash to "}},
 		{"appended", func(b []byte) []byte {
 			return append(b, "appended by someone"...)
-		}, []string{": corrupt: stored bytes hash to ", ": 19 bytes were appended after its end"}},
+		}, []string{": corrupt: ", ": 19 bytes were appended after its end"}},
 		{"truncated", func(b []byte) []byte {
 			return b[:len(b)-7]
-		}, []string{": corrupt: stored bytes hash to ", ": truncated ("}},
+		}, []string{": corrupt: ", ": truncated ("}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
