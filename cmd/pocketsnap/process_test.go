@@ -240,7 +240,9 @@ func (c *cli) asNobody() {
 	for p := c.dir; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
 		os.Chmod(p, 0o755)
 	}
-	os.Chmod(filepath.Join(c.dir, "key.txt"), 0o644)
+	// The identity stays 0600 (issue 17.6 refuses a loose one): it
+	// becomes nobody's with the rest below.
+	os.Chmod(filepath.Join(c.dir, "key.txt"), 0o600)
 	os.MkdirAll(filepath.Join(c.dir, "data"), 0o755)
 	filepath.WalkDir(c.dir, func(p string, _ fs.DirEntry, err error) error {
 		if err == nil {
