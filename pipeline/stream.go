@@ -79,6 +79,8 @@ type fetch struct {
 	ids         []chunkstore.ID
 	frame, data []byte // buffers kept from one fetch to the next
 	ends        []int  // where each blob's plaintext ends in data
+	frames      []byte // for a frame reader, the blobs' stored frames
+	frameEnds   []int  // where each blob's frame ends in frames
 	next        int    // blobs Read has taken from it
 	err         error
 	done        chan struct{} // receives once a worker has read the blobs
@@ -140,16 +142,15 @@ func newReader(ctx context.Context, s BlobReader, name string, ids []chunkstore.
 	for range inFlight {
 		r.free <- &fetch{done: make(chan struct{}, 1)}
 	}
-	// Frames are read one blob a fetch: a fetch keeps one frame.
 	var ix *chunkstore.Index
-	if sz, ok := s.(rawSizer); ok && !frames {
+	if sz, ok := s.(rawSizer); ok {
 		ix, _ = sz.Index() // on failure, no batching; ReadFrame says why
 	}
 	work := make(chan *fetch, inFlight)
 	for range workers {
 		r.wg.Go(func() {
 			for f := range work {
-				f.read(ctx, s)
+				f.read(ctx, s, frames)
 				f.done <- struct{}{}
 			}
 		})
@@ -185,9 +186,11 @@ func newReader(ctx context.Context, s BlobReader, name string, ids []chunkstore.
 }
 
 // read reads and verifies the blobs of f, appending their plaintext to
-// f.data, and stops at the first failure.
-func (f *fetch) read(ctx context.Context, s BlobReader) {
+// f.data and, with frames set, their stored frames to f.frames, and stops
+// at the first failure.
+func (f *fetch) read(ctx context.Context, s BlobReader, frames bool) {
 	f.data, f.ends, f.next, f.err = f.data[:0], f.ends[:0], 0, nil
+	f.frames, f.frameEnds = f.frames[:0], f.frameEnds[:0]
 	for _, id := range f.ids {
 		if f.err = ctx.Err(); f.err != nil { // skip what Close abandoned
 			return
@@ -199,7 +202,20 @@ func (f *fetch) read(ctx context.Context, s BlobReader) {
 		}
 		f.data = data
 		f.ends = append(f.ends, len(f.data))
+		if frames {
+			f.frames = append(f.frames, f.frame...)
+			f.frameEnds = append(f.frameEnds, len(f.frames))
+		}
 	}
+}
+
+// blobPart returns blob i's part of buf, whose parts end at ends.
+func blobPart(buf []byte, ends []int, i int) []byte {
+	start := 0
+	if i > 0 {
+		start = ends[i-1]
+	}
+	return buf[start:ends[i]]
 }
 
 // Read implements io.Reader.
@@ -226,12 +242,7 @@ func (r *StreamReader) next() error {
 		}
 		f = r.cur
 	}
-	start := 0
-	if f.next > 0 {
-		start = f.ends[f.next-1]
-	}
-	plain := f.data[start:f.ends[f.next]]
-	f.next++
+	plain := blobPart(f.data, f.ends, f.next)
 	out, err := r.check.blob(plain)
 	if err != nil {
 		r.cancel()
@@ -240,8 +251,9 @@ func (r *StreamReader) next() error {
 	r.blobs.Add(1)
 	r.n.Add(int64(len(plain)))
 	if r.frames {
-		out = f.frame
+		out = blobPart(f.frames, f.frameEnds, f.next)
 	}
+	f.next++
 	r.rest = out
 	return nil
 }
