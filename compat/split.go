@@ -26,7 +26,14 @@ type part struct {
 	h   hash.Hash
 	sum []byte
 	n   int64
+	// flushed is how much of the part's writeback has been started.
+	flushed int64
 }
+
+// writebackChunk is how much of a part is written before its writeback
+// to disk starts: the disk works while the archive is still being
+// encrypted and hashed, instead of all at the final fsync.
+const writebackChunk = 8 << 20
 
 // splitter writes the stored bytes of an archive into temporary files of
 // at most limit bytes each, hashing each and the whole.
@@ -60,6 +67,10 @@ func (s *splitter) Write(p []byte) (int, error) {
 		s.whole.Write(p[:n])
 		cur.n += int64(n)
 		s.size += int64(n)
+		if cur.n-cur.flushed >= writebackChunk {
+			startWriteback(cur.f, cur.flushed, cur.n-cur.flushed)
+			cur.flushed = cur.n
+		}
 		written += n
 		if err != nil {
 			return written, fmt.Errorf("failed to write %s: %w", cur.f.Name(), err)
