@@ -130,7 +130,7 @@ func toFile(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest, seal
 	defer fr.Close()
 	prog := new(pipeline.Progress)
 	done := rep.Copying(m.Name, FrameBytes(s, m), prog)
-	_, err = io.Copy(w, prog.Reader(fr))
+	_, err = copyAsync(w, prog.Reader(fr))
 	done()
 	if err == nil {
 		res.Archive, err = w.Commit(filepath.Base(path))
