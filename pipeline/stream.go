@@ -2,11 +2,8 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"runtime"
 	"sync"
@@ -35,8 +32,7 @@ var _ BlobReader = (*chunkstore.Store)(nil)
 // [NewFrameReader], the blobs' stored zstd frames (a .tar.zst of the
 // stream), or, from [NewEntryReader], some of its entries. Every blob is
 // authenticated (age) and its keyed ID recomputed as it is fetched; at
-// the end of the whole stream its length is compared with the manifest,
-// and, for [NewFrameReader] when the manifest records one, its SHA-256
+// the end of the whole stream its length is compared with the manifest
 // (for some entries, each is checked against the file index instead).
 // Read returns an error, never io.EOF, if any check fails, so a consumer
 // that reads to EOF has seen exactly what it asked for.
@@ -118,15 +114,15 @@ func rawLen(ix *chunkstore.Index, id chunkstore.ID) int {
 // IDs in stream order and each blob is checked against its ID, which
 // fixes every byte (see doc/format.md, "What authenticates what").
 func NewStreamReader(ctx context.Context, s BlobReader, m *manifest.Manifest) *StreamReader {
-	return newReader(ctx, s, m.Name, m.StreamIDs(), false, newWholeStream(m, false))
+	return newReader(ctx, s, m.Name, m.StreamIDs(), false, newWholeStream(m))
 }
 
 // NewFrameReader is NewStreamReader yielding the stored zstd frames instead
-// of their plaintext, verified the same way and, when the manifest records
-// it, against the stream's SHA-256 as well: the digest an export's
-// archive is checked against.
+// of their plaintext, verified the same way: each blob against its keyed
+// ID, the whole against the manifest's length. It does not hash the
+// stream either, for the same reason.
 func NewFrameReader(ctx context.Context, s BlobReader, m *manifest.Manifest) *StreamReader {
-	return newReader(ctx, s, m.Name, m.StreamIDs(), true, newWholeStream(m, true))
+	return newReader(ctx, s, m.Name, m.StreamIDs(), true, newWholeStream(m))
 }
 
 func newReader(ctx context.Context, s BlobReader, name string, ids []chunkstore.ID, frames bool, c checker) *StreamReader {
@@ -304,37 +300,16 @@ func (r *StreamReader) Close() error {
 	return nil
 }
 
-// wholeStream checks a snapshot's whole stream: its length and, when
-// asked to and the manifest records it, its SHA-256.
-type wholeStream struct {
-	m    *manifest.Manifest
-	want string
-	h    hash.Hash // nil when the digest is not checked
-}
+// wholeStream checks a snapshot's whole stream: its length.
+type wholeStream struct{ m *manifest.Manifest }
 
-func newWholeStream(m *manifest.Manifest, digest bool) *wholeStream {
-	w := &wholeStream{m: m, want: m.Details().StreamSHA256}
-	if digest && w.want != "" {
-		w.h = sha256.New()
-	}
-	return w
-}
+func newWholeStream(m *manifest.Manifest) wholeStream { return wholeStream{m} }
 
-func (w *wholeStream) blob(plain []byte) ([]byte, error) {
-	if w.h != nil {
-		w.h.Write(plain)
-	}
-	return plain, nil
-}
+func (w wholeStream) blob(plain []byte) ([]byte, error) { return plain, nil }
 
-func (w *wholeStream) end(n int64) error {
+func (w wholeStream) end(n int64) error {
 	if n != w.m.StreamSize {
 		return fmt.Errorf("%w: stream is %d bytes, manifest says %d", ErrVerify, n, w.m.StreamSize)
-	}
-	if w.h != nil {
-		if got := hex.EncodeToString(w.h.Sum(nil)); got != w.want {
-			return fmt.Errorf("%w: stream SHA-256 %s, manifest says %s", ErrVerify, got, w.want)
-		}
 	}
 	return nil
 }
