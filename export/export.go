@@ -149,14 +149,14 @@ func toWriter(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest, se
 	cw := &countingWriter{w: out}
 	err := func() error {
 		if seal == nil {
-			_, err := io.Copy(cw, fr)
+			_, err := copyAsync(cw, fr)
 			return err
 		}
 		sw, err := seal.Seal(cw)
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(sw, fr); err != nil {
+		if _, err := copyAsync(sw, fr); err != nil {
 			return err
 		}
 		return sw.Close()
