@@ -130,7 +130,7 @@ func toFile(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest, seal
 	defer fr.Close()
 	prog := new(pipeline.Progress)
 	done := rep.Copying(m.Name, FrameBytes(s, m), prog)
-	_, err = copyAsync(w, prog.Reader(fr))
+	_, err = io.Copy(w, prog.Reader(fr))
 	done()
 	if err == nil {
 		res.Archive, err = w.Commit(filepath.Base(path))
@@ -149,14 +149,14 @@ func toWriter(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest, se
 	cw := &countingWriter{w: out}
 	err := func() error {
 		if seal == nil {
-			_, err := copyAsync(cw, fr)
+			_, err := io.Copy(cw, fr)
 			return err
 		}
 		sw, err := seal.Seal(cw)
 		if err != nil {
 			return err
 		}
-		if _, err := copyAsync(sw, fr); err != nil {
+		if _, err := io.Copy(sw, fr); err != nil {
 			return err
 		}
 		return sw.Close()
