@@ -130,7 +130,7 @@ func toFile(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest, seal
 	defer fr.Close()
 	prog := new(pipeline.Progress)
 	done := rep.Copying(m.Name, FrameBytes(s, m), prog)
-	_, err = io.Copy(w, prog.Reader(fr))
+	_, err = io.CopyBuffer(w, prog.Reader(fr), make([]byte, copyBufSize))
 	done()
 	if err == nil {
 		res.Archive, err = w.Commit(filepath.Base(path))
@@ -141,6 +141,11 @@ func toFile(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest, seal
 	res.Bytes = res.Archive.Size
 	return nil
 }
+
+// copyBufSize is how much of the archive an export copies at a time:
+// enough that the archive writer encrypts and hashes it straight from the
+// copy buffer, without gathering it in its own buffer first.
+const copyBufSize = 1 << 20
 
 // toWriter writes the archive to out, encrypted when seal is set.
 func toWriter(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest, seal compat.Sealer, out io.Writer, res *Result) error {
