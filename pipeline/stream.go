@@ -192,17 +192,33 @@ func (f *fetch) read(ctx context.Context, s BlobReader, frames bool) {
 			return
 		}
 		var data []byte
-		f.frame, data, f.err = s.ReadFrame(id, f.frame, f.data)
+		if !frames {
+			f.frame, data, f.err = s.ReadFrame(id, f.frame, f.data)
+		} else {
+			// Read the frame in place after the others, when it fits.
+			var stored []byte
+			stored, data, f.err = s.ReadFrame(id, f.frames[len(f.frames):], f.data)
+			if f.err == nil {
+				f.frames = appendInPlace(f.frames, stored)
+				f.frameEnds = append(f.frameEnds, len(f.frames))
+			}
+		}
 		if f.err != nil {
 			return
 		}
 		f.data = data
 		f.ends = append(f.ends, len(f.data))
-		if frames {
-			f.frames = append(f.frames, f.frame...)
-			f.frameEnds = append(f.frameEnds, len(f.frames))
-		}
 	}
+}
+
+// appendInPlace appends b to buf, where b may already be, read into
+// buf's spare capacity.
+func appendInPlace(buf, b []byte) []byte {
+	n := len(buf)
+	if len(b) > 0 && cap(buf) > n && &buf[:n+1][n] == &b[0] {
+		return buf[:n+len(b)]
+	}
+	return append(buf, b...)
 }
 
 // blobPart returns blob i's part of buf, whose parts end at ends.
