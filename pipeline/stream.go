@@ -231,15 +231,26 @@ func blobPart(buf []byte, ends []int, i int) []byte {
 }
 
 // Read implements io.Reader.
+// It fills p with as many blobs as the current fetch holds, so that a
+// run of small blobs reaches the consumer in one call; it never waits
+// for the next fetch with bytes in hand.
 func (r *StreamReader) Read(p []byte) (int, error) {
-	for len(r.rest) == 0 {
+	n := 0
+	for n < len(p) {
+		if len(r.rest) > 0 {
+			k := copy(p[n:], r.rest)
+			r.rest = r.rest[k:]
+			n += k
+			continue
+		}
+		if n > 0 && (r.err != nil || r.cur == nil || r.cur.next == len(r.cur.ends)) {
+			break
+		}
 		if r.err != nil {
 			return 0, r.err
 		}
 		r.err = r.next()
 	}
-	n := copy(p, r.rest)
-	r.rest = r.rest[n:]
 	return n, nil
 }
 
