@@ -67,7 +67,8 @@ type Result struct {
 	Encrypted bool
 	// Archive describes the files written; nil when writing to Stdout.
 	Archive *compat.Written
-	// Bytes is the size of the archive as written.
+	// Bytes is the size of the .tar.zst: the frames copied, before any
+	// encryption (Archive.Size is what the files hold).
 	Bytes int64
 	// Duration is how long the export took, from selecting the snapshot.
 	Duration time.Duration
@@ -130,7 +131,7 @@ func toFile(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest, seal
 	defer fr.Close()
 	prog := new(pipeline.Progress)
 	done := rep.Copying(m.Name, FrameBytes(s, m), prog)
-	_, err = io.CopyBuffer(w, prog.Reader(fr), make([]byte, copyBufSize))
+	res.Bytes, err = io.CopyBuffer(w, prog.Reader(fr), make([]byte, copyBufSize))
 	done()
 	if err == nil {
 		res.Archive, err = w.Commit(filepath.Base(path))
@@ -138,7 +139,6 @@ func toFile(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest, seal
 	if err != nil {
 		return fmt.Errorf("export of %s failed, nothing was written to %s: %w", m.Name, path, err)
 	}
-	res.Bytes = res.Archive.Size
 	return nil
 }
 
@@ -151,17 +151,16 @@ const copyBufSize = 1 << 20
 func toWriter(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest, seal compat.Sealer, out io.Writer, res *Result) error {
 	fr := pipeline.NewFrameReader(ctx, s, m)
 	defer fr.Close()
-	cw := &countingWriter{w: out}
-	err := func() error {
+	err := func() (err error) {
 		if seal == nil {
-			_, err := io.Copy(cw, fr)
+			res.Bytes, err = io.Copy(out, fr)
 			return err
 		}
-		sw, err := seal.Seal(cw)
+		sw, err := seal.Seal(out)
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(sw, fr); err != nil {
+		if res.Bytes, err = io.Copy(sw, fr); err != nil {
 			return err
 		}
 		return sw.Close()
@@ -169,7 +168,6 @@ func toWriter(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest, se
 	if err != nil {
 		return fmt.Errorf("export of %s to stdout failed (the output is incomplete): %w", m.Name, err)
 	}
-	res.Bytes = cw.n
 	return nil
 }
 
@@ -218,17 +216,6 @@ func selectSnapshot(s *chunkstore.Store, opt Options, rep Reporter) (*manifest.M
 		rep.Info(fmt.Sprintf("passed over %s: %s", c.Name, c.Skipped))
 	}
 	return m, err
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 type nopReporter struct{}
