@@ -50,6 +50,18 @@ func Path(backupDir, snapshot string, encrypted bool) (string, error) {
 	return filepath.Join(Dir(backupDir, kind), FileName(snapshot, encrypted)), nil
 }
 
+// OutsideRepo fails if dir, the default directory of a kind's archives,
+// is the repository repoDir itself (a kind named like the repository's
+// directory).
+func OutsideRepo(dir, repoDir string) error {
+	a, aerr := filepath.Abs(dir)
+	r, rerr := filepath.Abs(repoDir)
+	if aerr == nil && rerr == nil && a == r {
+		return fmt.Errorf("classic archives would go into the repository %s: use another kind name, or set BACKUP_REPO elsewhere", repoDir)
+	}
+	return nil
+}
+
 // SidecarPath returns the path of an archive's sidecar.
 func SidecarPath(archive string) string { return archive + SidecarExt }
 

@@ -21,9 +21,19 @@ var errAborted = errors.New("archive writer aborted")
 // part is one temporary file of an archive being written.
 type part struct {
 	f *os.File
-	h hash.Hash
-	n int64
+	// h hashes the part, except the first, whose hash is the whole's
+	// until a second part starts; sum is then the first part's digest.
+	h   hash.Hash
+	sum []byte
+	n   int64
+	// flushed is how much of the part's writeback has been started.
+	flushed int64
 }
+
+// writebackChunk is how much of a part is written before its writeback
+// to disk starts: the disk works while the archive is still being
+// encrypted and hashed, instead of all at the final fsync.
+const writebackChunk = 8 << 20
 
 // splitter writes the stored bytes of an archive into temporary files of
 // at most limit bytes each, hashing each and the whole.
@@ -51,10 +61,16 @@ func (s *splitter) Write(p []byte) (int, error) {
 		}
 		k := int(min(int64(len(p)), s.limit-cur.n))
 		n, err := cur.f.Write(p[:k])
-		cur.h.Write(p[:n])
+		if cur.h != nil {
+			cur.h.Write(p[:n])
+		}
 		s.whole.Write(p[:n])
 		cur.n += int64(n)
 		s.size += int64(n)
+		if cur.n-cur.flushed >= writebackChunk {
+			startWriteback(cur.f, cur.flushed, cur.n-cur.flushed)
+			cur.flushed = cur.n
+		}
 		written += n
 		if err != nil {
 			return written, fmt.Errorf("failed to write %s: %w", cur.f.Name(), err)
@@ -77,9 +93,27 @@ func (s *splitter) current() (*part, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &part{f: f, h: sha256.New()}
+	p := &part{f: f}
+	if len(s.parts) > 0 {
+		p.h = sha256.New()
+	}
+	if len(s.parts) == 1 { // the first part ends: the whole so far
+		s.parts[0].sum = s.whole.Sum(nil)
+	}
 	s.parts = append(s.parts, p)
 	return p, nil
+}
+
+// digest returns the SHA-256 of part i.
+func (s *splitter) digest(i int) []byte {
+	switch p := s.parts[i]; {
+	case p.h != nil:
+		return p.h.Sum(nil)
+	case p.sum != nil:
+		return p.sum
+	default: // the only part
+		return s.whole.Sum(nil)
+	}
 }
 
 // commit makes the parts durable, writes the sidecar and renames
@@ -108,7 +142,7 @@ func (s *splitter) commit(final string) (*Written, error) {
 		if err := p.f.Sync(); err != nil {
 			return nil, fmt.Errorf("failed to sync %s: %w", p.f.Name(), err)
 		}
-		sums = append(sums, Sum{SHA256: hex.EncodeToString(p.h.Sum(nil)), Name: filepath.Base(files[i])})
+		sums = append(sums, Sum{SHA256: hex.EncodeToString(s.digest(i)), Name: filepath.Base(files[i])})
 	}
 	if len(s.parts) > 1 {
 		sums = append(sums, Sum{SHA256: res.SHA256, Name: filepath.Base(final)})

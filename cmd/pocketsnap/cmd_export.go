@@ -17,6 +17,7 @@ import (
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/compat"
+	"github.com/pocketsnap/pocketsnap/export"
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/pipeline"
 )
@@ -69,167 +70,50 @@ func runExport(ctx context.Context, e *env, o exportOptions, args []string) erro
 	case o.out == "-" && isTerminal(e.ui.stdout):
 		return usageErrorf("refusing to write an archive to a terminal: redirect stdout, or give -o PATH")
 	}
+	opt := export.Options{
+		Kind: o.kind, Out: o.out, BackupDir: e.cfg.Value("BACKUP_DIR"),
+		Plain: o.plain, PartSize: int64(o.partSize), Reporter: exportReporter{e.ui},
+	}
+	if len(args) == 1 {
+		opt.Snapshot = args[0]
+	}
+	if o.at != "" {
+		t, err := manifest.ParseTime(o.at, time.Now().UTC())
+		if err != nil {
+			return usageErrorf("--at: %v", err)
+		}
+		opt.At = t
+	}
+	if o.out == "-" {
+		opt.Out, opt.Stdout = "", e.ui.stdout
+	}
 	s, release, err := openForReading(ctx, e, o.expect)
 	if err != nil {
 		return err
 	}
 	defer release()
-	m, err := e.exportedSnapshot(s, o, args)
+	res, err := export.Run(ctx, s, opt)
 	if err != nil {
 		return err
 	}
-	if _, err := m.Open(s.Codec()); err != nil {
-		return fmt.Errorf("snapshot %s: %w", m.Name, err)
+	took := res.Duration.Round(time.Millisecond)
+	if res.Archive == nil {
+		e.ui.infof("exported %s to stdout: %s, verified, took %s", res.Snapshot, humanBytes(res.Bytes), took)
+		return nil
 	}
-	if m.Incomplete {
-		e.ui.warnf("snapshot %s is incomplete: some files were not read in full when it was taken", m.Name)
-	}
-	var seal compat.Sealer
-	if s.Codec().Encrypted() && !o.plain {
-		seal = s.Codec()
-	}
-	if o.out == "-" {
-		return exportToStdout(ctx, e, s, m, seal)
-	}
-	return exportToFile(ctx, e, s, m, seal, o)
-}
-
-// exportToFile writes the archive and its sidecar, in parts if need be,
-// all under temporary names until they are complete.
-func exportToFile(ctx context.Context, e *env, s *chunkstore.Store, m *manifest.Manifest, seal compat.Sealer, o exportOptions) error {
-	path, err := e.archivePath(s, o.out, m.Name, seal != nil)
-	if err != nil {
-		return err
-	}
-	if err := compat.CheckFree(path); err != nil {
-		return err
-	}
-	start := time.Now()
-	w, err := compat.NewWriter(filepath.Dir(path), compat.Options{PartSize: int64(o.partSize), Seal: seal})
-	if err != nil {
-		return err
-	}
-	defer w.Abort()
-	fr := pipeline.NewFrameReader(ctx, s, m)
-	defer fr.Close()
-	prog := new(pipeline.Progress)
-	pr := e.ui.startProgress("export "+m.Name, "", frameBytes(s, m), prog)
-	_, err = io.Copy(w, prog.Reader(fr))
-	pr.stop()
-	var res *compat.Written
-	if err == nil {
-		res, err = w.Commit(filepath.Base(path))
-	}
-	if err != nil {
-		return fmt.Errorf("export of %s failed, nothing was written to %s: %w", m.Name, path, err)
-	}
-	fmt.Fprintf(e.ui.stdout, "exported %s, verified, took %s\n", m.Name, time.Since(start).Round(time.Millisecond))
-	printArchive(e.ui.stdout, res)
-	e.ui.summary(writtenSummary(m.Name, res, seal != nil, start))
+	fmt.Fprintf(e.ui.stdout, "exported %s, verified, took %s\n", res.Snapshot, took)
+	printArchive(e.ui.stdout, res.Archive)
+	e.ui.summary(writtenSummary(res.Snapshot, res.Archive, res.Encrypted, time.Now().Add(-res.Duration)))
 	return nil
 }
 
-// frameBytes is the size of the stored frames of m's stream, which an
-// export copies: the total its progress counts towards (issue 18.19); 0
-// when the index cannot say.
-func frameBytes(s *chunkstore.Store, m *manifest.Manifest) int64 {
-	ix, err := s.Index()
-	if err != nil {
-		return 0
-	}
-	var n int64
-	for _, id := range m.StreamIDs() {
-		loc, ok := ix.Lookup(id)
-		if !ok {
-			return 0
-		}
-		n += int64(loc.Length)
-	}
-	return n
-}
+// exportReporter renders what an export reports.
+type exportReporter struct{ u *ui }
 
-// exportToStdout writes the archive to stdout, encrypted when seal is set.
-// There is no sidecar, and no way to take back what was written if the
-// export fails: the exit status says whether the output is complete.
-func exportToStdout(ctx context.Context, e *env, s *chunkstore.Store, m *manifest.Manifest, seal compat.Sealer) error {
-	start := time.Now()
-	fr := pipeline.NewFrameReader(ctx, s, m)
-	defer fr.Close()
-	var n int64
-	var err error
-	if seal == nil {
-		n, err = io.Copy(e.ui.stdout, fr)
-	} else {
-		var sw io.WriteCloser
-		if sw, err = seal.Seal(e.ui.stdout); err == nil {
-			if n, err = io.Copy(sw, fr); err == nil {
-				err = sw.Close()
-			}
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("export of %s to stdout failed (the output is incomplete): %w", m.Name, err)
-	}
-	e.ui.infof("exported %s to stdout: %s, verified, took %s", m.Name, humanBytes(n), time.Since(start).Round(time.Millisecond))
-	return nil
-}
-
-// exportedSnapshot resolves the snapshot to export: by name, or the newest
-// complete one of --kind at or before --at.
-func (e *env) exportedSnapshot(s *chunkstore.Store, o exportOptions, args []string) (*manifest.Manifest, error) {
-	if len(args) == 1 {
-		name, err := manifest.Resolve(s, args[0])
-		if err != nil {
-			return nil, err
-		}
-		return manifest.Load(s, name)
-	}
-	now := time.Now().UTC()
-	at := now
-	if o.at != "" {
-		t, err := manifest.ParseTime(o.at, now)
-		if err != nil {
-			return nil, usageErrorf("--at: %v", err)
-		}
-		at = t
-	}
-	list, damaged, err := manifest.ListValid(s)
-	if err != nil {
-		return nil, err
-	}
-	m, skipped, err := manifest.SelectValid(list, damaged, o.kind, at)
-	for _, c := range skipped {
-		e.ui.infof("passed over %s: %s", c.Name, c.Skipped)
-	}
-	return m, err
-}
-
-// archivePath is where a snapshot's classic archive goes: out (a file, or
-// a directory to put it in: an existing one, or one ending in a slash),
-// by default ${BACKUP_DIR}/<kind>/.
-func (e *env) archivePath(s *chunkstore.Store, out, snapshot string, encrypted bool) (string, error) {
-	if out == "" {
-		p, err := compat.Path(e.cfg.Value("BACKUP_DIR"), snapshot, encrypted)
-		if err != nil {
-			return "", err
-		}
-		return p, outsideRepo(s, filepath.Dir(p))
-	}
-	if fi, err := os.Stat(out); err == nil && fi.IsDir() || strings.HasSuffix(out, "/") {
-		return filepath.Join(out, compat.FileName(snapshot, encrypted)), nil
-	}
-	return out, nil
-}
-
-// outsideRepo fails if the default directory of classic archives, dir,
-// is the repository itself (a kind named like BACKUP_REPO's directory).
-func outsideRepo(s *chunkstore.Store, dir string) error {
-	a, aerr := filepath.Abs(dir)
-	r, rerr := filepath.Abs(s.Dir())
-	if aerr == nil && rerr == nil && a == r {
-		return fmt.Errorf("classic archives would go into the repository %s: use another kind name, or set BACKUP_REPO elsewhere", s.Dir())
-	}
-	return nil
+func (r exportReporter) Info(msg string) { r.u.infof("%s", msg) }
+func (r exportReporter) Warn(msg string) { r.u.warnf("%s", msg) }
+func (r exportReporter) Copying(snapshot string, total int64, p *pipeline.Progress) func() {
+	return r.u.startProgress("export "+snapshot, "", total, p).stop
 }
 
 // printArchive says where a classic archive was written and how to check
@@ -293,7 +177,7 @@ func (e *env) startCompat(s *chunkstore.Store, kind string, f compatFlags) (*com
 		return nil, err
 	}
 	dir := compat.Dir(e.cfg.Value("BACKUP_DIR"), kind)
-	if err := outsideRepo(s, dir); err != nil {
+	if err := compat.OutsideRepo(dir, s.Dir()); err != nil {
 		return nil, err
 	}
 	c := &compatArchive{encrypted: s.Codec().Encrypted()}

@@ -11,11 +11,14 @@ const mod = "github.com/pocketsnap/pocketsnap/"
 // forbidden maps a package to the packages it must not depend on, directly
 // or indirectly.
 var forbidden = map[string][]string{
-	"chunkstore":    {"manifest", "pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"manifest":      {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"pipeline":      {"restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"extract":       {"chunkstore", "manifest", "pipeline", "restore", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"restore":       {"cmd/pocketsnap", "github.com/spf13/pflag"},
+	"chunkstore": {"manifest", "pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"manifest":   {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"pipeline":   {"restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"extract":    {"chunkstore", "manifest", "pipeline", "restore", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"restore":    {"cmd/pocketsnap", "github.com/spf13/pflag"},
+	// export writes a snapshot as a classic archive; it knows nothing of
+	// restoring, the bucket's transport or the command line.
+	"export":        {"restore", "extract", "remote", "offsite", "prune", "daemon", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"check":         {"restore", "extract", "compat", "remote", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"compat":        {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"retention":     {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},

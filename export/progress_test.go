@@ -1,4 +1,4 @@
-package main
+package export_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/pocketsnap/pocketsnap/export"
 	"github.com/pocketsnap/pocketsnap/internal/repotest"
 	"github.com/pocketsnap/pocketsnap/internal/testtree"
 	"github.com/pocketsnap/pocketsnap/pipeline"
@@ -25,7 +26,7 @@ func TestExportProgressTotal(t *testing.T) {
 	res := r.Backup(t, "db", src, nil)
 	s := r.Open(t, true)
 	m := r.Load(t, res.Manifest.Name)
-	total := frameBytes(s, m)
+	total := export.FrameBytes(s, m)
 	fr := pipeline.NewFrameReader(context.Background(), s, m)
 	defer fr.Close()
 	n, err := io.Copy(io.Discard, fr)
