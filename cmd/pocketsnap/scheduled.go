@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
 	"time"
 
@@ -21,7 +20,6 @@ import (
 	"github.com/pocketsnap/pocketsnap/hooks"
 	"github.com/pocketsnap/pocketsnap/idle"
 	"github.com/pocketsnap/pocketsnap/job"
-	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/netconf"
 	"github.com/pocketsnap/pocketsnap/prune"
 	"github.com/pocketsnap/pocketsnap/retention"
@@ -172,10 +170,9 @@ func jobError(err error) error {
 	return &daemon.ClassedError{Class: string(job.ClassOf(err)), Err: err}
 }
 
-// LastSuccess returns the time of the newest complete snapshot of the
-// kind, or of the last retention run. It takes no lock, so that it never waits for a running backup; a
-// snapshot deleted meanwhile is passed over.
-func (r *jobRunner) LastSuccess(ctx context.Context, kind string) (time.Time, error) {
+// LastSuccess returns when job last succeeded, as the repository
+// records it (see job.LastSuccess); never, without a repository.
+func (r *jobRunner) LastSuccess(ctx context.Context, name string) (time.Time, error) {
 	s, err := chunkstore.Open(r.e.cfg.Value("BACKUP_REPO"))
 	if errors.Is(err, chunkstore.ErrNotExist) {
 		return time.Time{}, nil
@@ -184,29 +181,7 @@ func (r *jobRunner) LastSuccess(ctx context.Context, kind string) (time.Time, er
 		return time.Time{}, err
 	}
 	defer s.Close()
-	if kind == "retention" {
-		return prune.LastRun(s)
-	}
-	names, err := manifest.Names(s)
-	if err != nil {
-		return time.Time{}, err
-	}
-	for i := len(names) - 1; i >= 0; i-- {
-		if k, _, _ := manifest.ParseName(names[i]); k != kind {
-			continue
-		}
-		m, err := manifest.Load(s, names[i])
-		if err != nil {
-			if _, serr := os.Stat(s.Path(path.Join(manifest.Dir, names[i]))); os.IsNotExist(serr) {
-				continue
-			}
-			return time.Time{}, err
-		}
-		if !m.Incomplete {
-			return m.Time, nil
-		}
-	}
-	return time.Time{}, nil
+	return job.LastSuccess(s, name)
 }
 
 // newLogger logs one event per line to w, with a UTC timestamp: key=value
