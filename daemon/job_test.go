@@ -1,22 +1,18 @@
-package daemon_test
+package daemon
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
-	"github.com/pocketsnap/pocketsnap/daemon"
-	"github.com/pocketsnap/pocketsnap/heartbeat"
 	"github.com/pocketsnap/pocketsnap/hooks"
 	"github.com/pocketsnap/pocketsnap/job"
 	"github.com/pocketsnap/pocketsnap/manifest"
@@ -52,7 +48,7 @@ func (r *backupRunner) Run(ctx context.Context, name string) error {
 	if err == nil {
 		return nil
 	}
-	return &daemon.ClassedError{Class: string(job.ClassOf(err)), Err: err}
+	return &ClassedError{Class: string(job.ClassOf(err)), Err: err}
 }
 
 func (r *backupRunner) LastSuccess(context.Context, string) (time.Time, error) {
@@ -71,25 +67,6 @@ func (r logReporter) Report(level job.Level, msg string) {
 }
 
 func (logReporter) Progress(string, string, int64, *pipeline.Progress) func() { return func() {} }
-
-// pingServer is a healthchecks-style endpoint on 127.0.0.1 recording the
-// paths it is sent.
-type pingServer struct {
-	mu    sync.Mutex
-	paths []string
-}
-
-func (p *pingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.paths = append(p.paths, r.URL.Path)
-}
-
-func (p *pingServer) got() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.paths...)
-}
 
 // Issue 19.4: a scheduled job that calls job.Backup on a real repository
 // and fails for real — the database's stop command exits 3, then another
@@ -112,14 +89,10 @@ func TestScheduledJobFailureReachesHeartbeatAndStatus(t *testing.T) {
 	}
 	defer s.Close()
 
-	srv := &pingServer{}
+	srv := &pings{}
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
-	hb, err := heartbeat.New(hs.URL + "/ping/secret-token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hb.Attempts = 1
+	hb := pinger(t, hs.URL+"/"+token)
 
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
@@ -128,13 +101,13 @@ func TestScheduledJobFailureReachesHeartbeatAndStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := daemon.Config{
+	cfg := Config{
 		Wakes: wakes, Runner: runner, Heartbeat: hb,
-		Jobs: []daemon.Job{{Name: "db", Cadence: schedule.Daily, Heartbeat: true}},
+		Jobs: []Job{{Name: "db", Cadence: schedule.Daily, Heartbeat: true}},
 	}
-	eng := daemon.New(cfg, daemon.RealClock{}, daemon.NewStore(filepath.Join(repo, chunkstore.LocalDir)), log)
+	eng := New(cfg, RealClock{}, NewStore(filepath.Join(repo, chunkstore.LocalDir)), log)
 
-	status := func() daemon.JobStatus {
+	status := func() JobStatus {
 		t.Helper()
 		st, err := eng.Status(t.Context())
 		if err != nil {
@@ -151,11 +124,11 @@ func TestScheduledJobFailureReachesHeartbeatAndStatus(t *testing.T) {
 	if err := eng.RunDue(t.Context()); err == nil || !strings.Contains(err.Error(), "DB_STOP_CMD") {
 		t.Fatalf("RunDue = %v, want the stop command's failure", err)
 	}
-	if got := srv.got(); len(got) != 1 || got[0] != "/ping/secret-token/fail" {
+	if got := srv.got(); got != "/"+token+"/fail" {
 		t.Fatalf("pings %v, want one /fail", got)
 	}
 	js := status()
-	if js.Result != daemon.ResultFailed || js.Class != string(job.Failed) || !strings.Contains(js.Error, "DB_STOP_CMD (sh -c echo stopping; exit 3) failed") {
+	if js.Result != ResultFailed || js.Class != string(job.Failed) || !strings.Contains(js.Error, "DB_STOP_CMD (sh -c echo stopping; exit 3) failed") {
 		t.Errorf("status after the failed stop command: %+v", js)
 	}
 	if !strings.Contains(logs.String(), `level=ERROR msg="job failed; it is retried at the next wake" job=db`) {
@@ -175,10 +148,10 @@ func TestScheduledJobFailureReachesHeartbeatAndStatus(t *testing.T) {
 	if !errors.As(err, &le) {
 		t.Fatalf("RunDue = %v, want a *chunkstore.LockedError", err)
 	}
-	if js := status(); js.Result != daemon.ResultFailed || js.Class != string(job.Locked) {
+	if js := status(); js.Result != ResultFailed || js.Class != string(job.Locked) {
 		t.Errorf("status with the repository held: %+v, want failed, class locked", js)
 	}
-	if got := srv.got(); len(got) != 2 || got[1] != "/ping/secret-token/fail" {
+	if got := srv.got(); got != "/"+token+"/fail /"+token+"/fail" {
 		t.Fatalf("pings %v, want a second /fail", got)
 	}
 
@@ -186,10 +159,10 @@ func TestScheduledJobFailureReachesHeartbeatAndStatus(t *testing.T) {
 	if err := eng.RunDue(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if got := srv.got(); len(got) != 3 || got[2] != "/ping/secret-token" {
+	if got := srv.got(); got != "/"+token+"/fail /"+token+"/fail /"+token {
 		t.Fatalf("pings %v, want a success ping last", got)
 	}
-	if js := status(); js.Result != daemon.ResultOK || js.Class != "" || js.Error != "" || js.LastSuccess.IsZero() {
+	if js := status(); js.Result != ResultOK || js.Class != "" || js.Error != "" || js.LastSuccess.IsZero() {
 		t.Errorf("status after the success: %+v", js)
 	}
 	names, err := manifest.Names(s)
