@@ -76,7 +76,7 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt BackupOptions, r Repor
 	prog := new(pipeline.Progress)
 	popt := pipeline.Options{
 		Kind: opt.Kind, Source: opt.Source, ForceRead: opt.ForceRead, Host: opt.Host, Tool: opt.Tool,
-		Frames: opt.Frames, Progress: prog, Exclude: opt.Exclude, SkipName: OwnDir,
+		Frames: opt.Frames, Progress: prog, Exclude: opt.Exclude, SkipName: ownDir,
 		Warn: func(path string, err error) { reportf(r, Warning, "%s: %v", path, err) },
 	}
 	if opt.Kind == "db" {

@@ -19,8 +19,8 @@ import (
 	"github.com/pocketsnap/pocketsnap/retention"
 )
 
-// PushLock is held by a push for its whole run.
-var PushLock = chunkstore.Local("push.lock")
+// pushLock is held by a push for its whole run.
+var pushLock = chunkstore.Local("push.lock")
 
 // PushOptions configure an offsite push.
 type PushOptions struct {
@@ -110,7 +110,7 @@ func Push(ctx context.Context, opt PushOptions, r Reporter) (*PushResult, error)
 	// A push only reads what backups and rotations write atomically, so it
 	// does not hold the repository lock for what may be hours on a slow
 	// link, which would hold up the next backup; one push at a time.
-	pl, err := flock.Take(s.Path(PushLock), true)
+	pl, err := flock.Take(s.Path(pushLock), true)
 	if err != nil {
 		return nil, fmt.Errorf("another push is running: %w", err)
 	}

@@ -13,11 +13,11 @@ import (
 	"github.com/pocketsnap/pocketsnap/stage"
 )
 
-// OwnDir reports whether a directory's name is one pocketsnap leaves
+// ownDir reports whether a directory's name is one pocketsnap leaves
 // beside what it stages or restores: <dir>.pocketsnap-staging-<UTC>,
 // .restoring-<UTC>, .broken-<UTC> or .undone-<UTC>. A backup never reads
 // them.
-func OwnDir(name string) bool {
+func ownDir(name string) bool {
 	for _, suffix := range []string{stage.Suffix, restore.StagingSuffix, restore.BrokenSuffix, restore.UndoneSuffix} {
 		i := strings.LastIndex(name, suffix)
 		if i <= 0 {
@@ -92,7 +92,7 @@ func (g *stager) prepareRootfs(ctx context.Context, o *BackupOptions, opt *pipel
 		start()
 		if startErr == nil {
 			reportf(g.r, Result, "rootfs services stopped for %s, while the rootfs was read (%s finished → %s started); no staging copy",
-				RoundDuration(downtime), root.Stop.Key, root.Start.Key)
+				roundDuration(downtime), root.Stop.Key, root.Start.Key)
 		}
 		return downtime, startErr
 	}

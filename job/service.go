@@ -97,7 +97,7 @@ func (g *stager) stage(ctx context.Context, kind string, svc Service, src string
 		what = kind + " service"
 	}
 	reportf(g.r, Result, "%s stopped for %s (%s finished → %s started): %d files hard-linked, %d copied (%s of extra disk)",
-		what, RoundDuration(downtime), svc.Stop.Key, svc.Start.Key, res.Linked, res.Copied, size(res.CopiedBytes))
+		what, roundDuration(downtime), svc.Stop.Key, svc.Start.Key, res.Linked, res.Copied, size(res.CopiedBytes))
 	return dir, downtime, cleanup, nil
 }
 
@@ -127,10 +127,10 @@ func (g *stager) stageStopped(ctx context.Context, svc Service, src, dst string)
 	return res, 0, err
 }
 
-// RoundDuration rounds d for showing: to the millisecond, or to the
+// roundDuration rounds d for showing: to the millisecond, or to the
 // microsecond below one millisecond, which would otherwise show as 0s
 // (issue 18.19).
-func RoundDuration(d time.Duration) time.Duration {
+func roundDuration(d time.Duration) time.Duration {
 	if d < time.Millisecond {
 		return d.Round(time.Microsecond)
 	}

@@ -57,8 +57,8 @@ func TestRoundDuration(t *testing.T) {
 		1500 * time.Microsecond:    "2ms",
 		2*time.Second + 123456789:  "2.123s",
 	} {
-		if got := RoundDuration(d).String(); got != want {
-			t.Errorf("RoundDuration(%s) = %s, want %s", time.Duration(d), got, want)
+		if got := roundDuration(d).String(); got != want {
+			t.Errorf("roundDuration(%s) = %s, want %s", time.Duration(d), got, want)
 		}
 	}
 }
