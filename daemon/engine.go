@@ -39,6 +39,19 @@ type DeferredError struct {
 
 func (e *DeferredError) Error() string { return "deferred: " + e.Reason }
 
+// ClassedError is what a Runner returns for a failed job whose failure it
+// can class (package job's classes: "incomplete", "locked", "identity",
+// "verify", "error"): the record keeps the class, so that status tells a
+// snapshot saved incomplete from a locked repository without reading
+// the message.
+type ClassedError struct {
+	Class string
+	Err   error
+}
+
+func (e *ClassedError) Error() string { return e.Err.Error() }
+func (e *ClassedError) Unwrap() error { return e.Err }
+
 // Runner runs jobs.
 type Runner interface {
 	// Run runs a job once. Cancelling ctx interrupts it safely.
@@ -252,7 +265,11 @@ func (e *Engine) run(ctx context.Context, st *State, j Job, overdue []string) er
 		e.log.Warn("job interrupted; it runs again at the next start or wake", "job", j.Name, "took", took.Round(time.Millisecond))
 	default:
 		rec.Result, rec.Error = ResultFailed, err.Error()
-		e.log.Error("job failed; it is retried at the next wake", "job", j.Name, "error", err)
+		var ce *ClassedError
+		if errors.As(err, &ce) {
+			rec.Class = ce.Class
+		}
+		e.log.Error("job failed; it is retried at the next wake", "job", j.Name, "error", err, "class", rec.Class)
 	}
 	e.saveState(st)
 	switch {

@@ -33,6 +33,10 @@ type JobRecord struct {
 	// Result is one of the Result constants.
 	Result string `json:"result"`
 	Error  string `json:"error,omitempty"`
+	// Class is a failure's class, when the Runner told it (see
+	// [ClassedError]): "incomplete", "locked", "identity", "verify" or
+	// "error".
+	Class string `json:"class,omitempty"`
 	// DurationMS is how long the last attempt took, in milliseconds.
 	DurationMS int64 `json:"duration_ms"`
 	// LastSuccess is when the newest successful run started.

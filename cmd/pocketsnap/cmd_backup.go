@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -11,7 +10,9 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/pflag"
 
-	"github.com/pocketsnap/pocketsnap/pipeline"
+	"github.com/pocketsnap/pocketsnap/job"
+	"github.com/pocketsnap/pocketsnap/retention"
+	"github.com/pocketsnap/pocketsnap/stage"
 )
 
 type backupOptions struct {
@@ -55,6 +56,26 @@ func runBackup(ctx context.Context, e *env, o backupOptions, args []string) erro
 	if kind != "db" && (o.dbStopCmd != "" || o.dbStartCmd != "") {
 		return usageErrorf("--db-stop-cmd and --db-start-cmd apply to backup db only")
 	}
+	_, err := e.backup(ctx, kind, o, func(res *job.BackupResult) {
+		fmt.Fprintln(e.ui.stdout, backupLine(res))
+		e.ui.summary(newBackupSummary(res))
+	})
+	return err
+}
+
+// backupLine says in one line what a backup saved.
+func backupLine(res *job.BackupResult) string {
+	sum := newBackupSummary(res)
+	return fmt.Sprintf("snapshot %s saved: %d entries, %d files (%d read, %d unchanged from the files cache, %d empty), %s read, %d new blobs in %d packs, %s added to the repository, %s stream, took %s",
+		sum.Snapshot, sum.Entries, sum.Files, sum.FilesRead, sum.FilesCached, sum.FilesEmpty, humanBytes(sum.BytesRead),
+		sum.NewBlobs, sum.NewPacks, humanBytes(sum.AddedBytes), humanBytes(sum.StreamSize), res.Duration.Round(time.Millisecond))
+}
+
+// backup runs a backup of kind as the configuration and o say, reporting
+// through e's reporter; saved is told of the snapshot once it is saved,
+// before its classic archive is committed and retention runs. The
+// command line and the daemon both run it.
+func (e *env) backup(ctx context.Context, kind string, o backupOptions, saved func(*job.BackupResult)) (*job.BackupResult, error) {
 	if o.source == "" {
 		switch kind {
 		case "db":
@@ -62,89 +83,92 @@ func runBackup(ctx context.Context, e *env, o backupOptions, args []string) erro
 		case "rootfs":
 			o.source = e.cfg.Value("ROOTFS_DIR")
 		default:
-			return usageErrorf("kind %q has no default source: give --source DIR", kind)
+			return nil, usageErrorf("kind %q has no default source: give --source DIR", kind)
 		}
 	}
-	if fi, err := os.Stat(o.source); err != nil || !fi.IsDir() {
-		if err == nil {
-			err = fmt.Errorf("not a directory")
-		}
-		return fmt.Errorf("source of %s: %s: %w", kind, o.source, err)
+	if err := job.CheckSource(kind, o.source); err != nil {
+		return nil, err
 	}
-	rot, err := e.autoRotation(o.noRotate)
-	if err != nil {
-		return err
+	opt := job.BackupOptions{
+		Kind: kind, Source: o.source, ForceRead: o.forceRead, Tool: versionString(),
+		Exclude: []string{e.cfg.Value("BACKUP_REPO"), e.cfg.Value("BACKUP_DIR")},
+		HookLog: e.ui.stderr, HookTimeout: hookTimeout, LockWait: e.g.lockWait,
+	}
+	opt.Host, _ = os.Hostname()
+	if !o.noRotate {
+		rot, err := e.rotation(nil, retention.Policy{})
+		if err != nil {
+			return nil, err
+		}
+		opt.Rotation = &rot
+	}
+	var err error
+	if opt.Service, err = e.service(kind, o); err != nil {
+		return nil, err
+	}
+	if kind == "rootfs" {
+		opt.DBDir = e.cfg.Value("DB_DIR")
+		if opt.DBService, err = e.service("db", backupOptions{}); err != nil {
+			return nil, err
+		}
 	}
 	s, err := e.openStore(true)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer s.Close()
-	lock, err := e.lock(ctx, s, true)
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
 	arc, err := e.startCompat(s, kind, o.compat)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer arc.abort()
+	opt.Frames = arc.frames()
+	opt.Saved = func(res *job.BackupResult) error {
+		saved(res)
+		return arc.commit(e, res.Manifest.Name)
+	}
+	return job.Backup(ctx, s, opt, e.reporter())
+}
 
-	host, _ := os.Hostname()
-	prog := new(pipeline.Progress)
-	opt := pipeline.Options{
-		Kind: kind, Source: o.source, ForceRead: o.forceRead, Host: host, Tool: versionString(),
-		Frames:   arc.frames(),
-		Progress: prog,
-		Warn:     func(path string, err error) { e.ui.warnf("%s: %v", path, err) },
+// service reads <KIND>_STOP_CMD, <KIND>_START_CMD (for db, the flags
+// override them) and <KIND>_IMMUTABLE_GLOBS.
+func (e *env) service(kind string, o backupOptions) (job.Service, error) {
+	stopFlag, startFlag := o.dbStopCmd, o.dbStartCmd
+	if kind != "db" {
+		stopFlag, startFlag = "", ""
 	}
-	if kind == "db" {
-		opt.Root = "db" // as the scripts' archives: tar -xf in DB_DIR's parent
+	var svc job.Service
+	var err error
+	if svc.Stop, err = e.hook(stageKey(kind, "STOP_CMD"), stopFlag); err != nil {
+		return svc, err
 	}
-	cleanup, err := e.prepareStaged(ctx, kind, o, &opt)
-	if err != nil {
-		return fmt.Errorf("backup of %s failed: %w", o.source, err)
+	if svc.Start, err = e.hook(stageKey(kind, "START_CMD"), startFlag); err != nil {
+		return svc, err
 	}
-	defer cleanup()
-	pr := e.ui.startProgress("backup "+kind, "entries", 0, prog)
-	res, err := pipeline.Backup(ctx, s, opt)
-	if err != nil {
-		pr.stop()
-		return fmt.Errorf("backup of %s failed: %w", o.source, err)
+	globs := stageKey(kind, "IMMUTABLE_GLOBS")
+	if svc.Immutable, err = stage.Matcher(e.cfg.Value(globs)); err != nil {
+		return svc, fmt.Errorf("%s (%s): %w", globs, e.cfg.Source(globs), err)
 	}
+	return svc, nil
+}
+
+// stageKey is the configuration key of a kind's staging setting: DB_STOP_CMD
+// for db, NOTES_STOP_CMD for notes.
+func stageKey(kind, setting string) string {
+	return strings.ToUpper(strings.ReplaceAll(kind, "-", "_")) + "_" + setting
+}
+
+// newBackupSummary is the summary of a saved snapshot.
+func newBackupSummary(res *job.BackupResult) backupSummary {
 	m, d := res.Manifest, res.Details
 	c := d.Counts
-	read := c.Files - c.FilesCached - c.FilesEmpty
-	pr.done(backupSummary{
-		Snapshot: m.Name, Kind: kind, Source: o.source, Entries: c.Entries, Files: c.Files, FilesRead: read,
+	return backupSummary{
+		Snapshot: m.Name, Kind: res.Kind, Source: res.Source, Entries: c.Entries, Files: c.Files, FilesRead: c.Files - c.FilesCached - c.FilesEmpty,
 		FilesCached: c.FilesCached, FilesEmpty: c.FilesEmpty, BytesRead: c.BytesRead, NewBlobs: c.NewBlobs, NewPacks: c.NewPacks,
 		AddedBytes: m.AddedBytes, StreamSize: m.StreamSize, DurationMS: res.Duration.Milliseconds(),
 		DowntimeMS: m.DowntimeMS, Incomplete: m.Incomplete, Warnings: len(d.Warnings), Changed: c.Changed,
 		Skipped: res.Skipped,
-	}, "snapshot %s saved: %d entries, %d files (%d read, %d unchanged from the files cache, %d empty), %s read, %d new blobs in %d packs, %s added to the repository, %s stream, took %s",
-		m.Name, c.Entries, c.Files, read, c.FilesCached, c.FilesEmpty, humanBytes(c.BytesRead),
-		c.NewBlobs, c.NewPacks, humanBytes(m.AddedBytes), humanBytes(m.StreamSize), res.Duration.Round(time.Millisecond))
-	if len(res.Skipped) > 0 {
-		e.ui.infof("not read, as pocketsnap's own or the repository's: %s", strings.Join(res.Skipped, ", "))
 	}
-	// Retention runs even when the classic archive failed: the snapshot is
-	// saved, and the old scripts rotated after every backup.
-	err = arc.commit(e, m.Name)
-	if rerr := rot.afterBackup(ctx, s); rerr != nil {
-		err = errors.Join(err, fmt.Errorf("snapshot %s saved, but %w", m.Name, rerr))
-	}
-	if err != nil {
-		return err
-	}
-	if c.Changed > 0 {
-		e.ui.warnf("%d entries were replaced by another file while the backup read them and were left out (listed above); the next backup takes them as they are then", c.Changed)
-	}
-	if m.Incomplete {
-		e.ui.warnf("snapshot %s is incomplete: %d entries could not be read in full (listed above)", m.Name, len(d.Warnings))
-		return errIncomplete
-	}
-	return nil
 }
 
 // backupSummary is the --json summary of a backup, printed once the

@@ -292,6 +292,6 @@ func runRunDue(ctx context.Context, e *env, o scheduleOptions, args []string) er
 		return err
 	}
 	// The jobs' own errors, flattened: one failed backup must not pass
-	// for another exit code (errIncomplete's hides the message).
+	// for another exit code (an incomplete snapshot's hides the message).
 	return fmt.Errorf("scheduled jobs failed:\n%s", err)
 }

@@ -4,58 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
-	"github.com/pocketsnap/pocketsnap/compat"
-	"github.com/pocketsnap/pocketsnap/internal/flock"
-	"github.com/pocketsnap/pocketsnap/offsite"
-	"github.com/pocketsnap/pocketsnap/pipeline"
+	"github.com/pocketsnap/pocketsnap/job"
 	"github.com/pocketsnap/pocketsnap/prune"
 	"github.com/pocketsnap/pocketsnap/remote"
 	"github.com/pocketsnap/pocketsnap/retention"
 )
-
-// pushSummary is the --json summary of a push. A dry run's is the real
-// run's, but for dry_run: the same uploads and deletions.
-type pushSummary struct {
-	Bucket         string           `json:"bucket"`
-	DryRun         bool             `json:"dry_run"`
-	PlannedObjects int              `json:"planned_objects"`
-	PlannedBytes   int64            `json:"planned_bytes"`
-	Uploads        []offsite.Upload `json:"uploads"`
-	SentObjects    int              `json:"sent_objects"`
-	SentBytes      int64            `json:"sent_bytes"`
-	Snapshots      []string         `json:"snapshots"`
-	Capped         bool             `json:"capped"`
-	LeftObjects    int              `json:"left_objects"`
-	LeftBytes      int64            `json:"left_bytes"`
-	// TooLarge are the objects a single PUT cannot take: never sent.
-	TooLarge []offsite.Upload `json:"too_large"`
-	// DeletedSnapshots, DeletedPacks and DeletedBytes are what retention
-	// in the bucket deleted (or would delete); Kept the snapshots it keeps.
-	DeletedSnapshots []string `json:"deleted_snapshots"`
-	DeletedPacks     int      `json:"deleted_packs"`
-	DeletedBytes     int64    `json:"deleted_bytes"`
-	// Deletions lists every object deleted but the manifests: packs,
-	// then classic archives' files.
-	Deletions []prune.Object `json:"deletions"`
-	Kept      int            `json:"kept"`
-	// Unknown are the bucket's snapshots whose packs the device cannot
-	// tell: no pack is deleted while there are any.
-	Unknown []string `json:"unknown_snapshots,omitempty"`
-	// Deferred says why the push's conditions kept it from starting or
-	// stopped it (--when-allowed, the daemon).
-	Deferred string `json:"deferred,omitempty"`
-}
-
-// pushLock is held by a push for its whole run.
-var pushLock = chunkstore.Local("push.lock")
 
 type pushOptions struct {
 	dryRun      bool
@@ -107,10 +65,30 @@ func runPush(ctx context.Context, e *env, o pushOptions, args []string) error {
 	if o.jobs < 1 {
 		return usageErrorf("--jobs must be at least 1")
 	}
-	if on, why, err := e.enabled("ENABLE_OFFSITE_BACKUP"); err != nil {
+	res, err := e.push(ctx, o)
+	if job.ClassOf(err) == job.Deferred {
+		renderPush(e.ui.stdout, res, o.dryRun)
+		e.ui.summary(res)
+		e.ui.hintf("the push waits: %s; it continues when the conditions hold again ('pocketsnap push' without --when-allowed pushes anyway)", res.Deferred)
+		return nil
+	}
+	if res == nil {
 		return err
+	}
+	renderPush(e.ui.stdout, res, o.dryRun)
+	if res.Pruned != nil {
+		e.ui.summary(res)
+	}
+	return err
+}
+
+// push runs the offsite push as the configuration and o say, reporting
+// through e's reporter. The command line and the daemon both run it.
+func (e *env) push(ctx context.Context, o pushOptions) (*job.PushResult, error) {
+	if on, why, err := e.enabled("ENABLE_OFFSITE_BACKUP"); err != nil {
+		return nil, err
 	} else if !on {
-		return &hintError{
+		return nil, &hintError{
 			err:  fmt.Errorf("offsite backup is off (%s)", why),
 			hint: "set ENABLE_OFFSITE_BACKUP=true in .env, and create ${DATA_DIR}/secrets/offsite.env (mode 0600)",
 		}
@@ -118,112 +96,48 @@ func runPush(ctx context.Context, e *env, o pushOptions, args []string) error {
 	if o.maxUpload == 0 {
 		if v := e.cfg.Value("OFFSITE_MAX_UPLOAD_PER_RUN"); v != "" && v != "0" {
 			if err := o.maxUpload.Set(v); err != nil {
-				return fmt.Errorf("OFFSITE_MAX_UPLOAD_PER_RUN (%s): %w", e.cfg.Source("OFFSITE_MAX_UPLOAD_PER_RUN"), err)
+				return nil, fmt.Errorf("OFFSITE_MAX_UPLOAD_PER_RUN (%s): %w", e.cfg.Source("OFFSITE_MAX_UPLOAD_PER_RUN"), err)
 			}
 		}
 	}
 	pol, err := e.keepPolicies(nil, retention.Policy{})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	gate, err := e.startPushGate(ctx, o.whenAllowed || e.scheduled)
+	cs, err := e.conditionSettings()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer gate.close()
-	if gate.blocked != "" {
-		e.ui.summary(pushSummary{Deferred: gate.blocked})
-		return e.pushDeferred(gate.blocked)
+	return job.Push(ctx, job.PushOptions{
+		Open: func() (*chunkstore.Store, error) { return e.openStore(false) },
+		Dial: func() (*remote.Bucket, error) { return e.bucket(remote.Options{UploadLimit: int64(o.limit)}) },
+		Jobs: o.jobs, MaxUpload: int64(o.maxUpload), DryRun: o.dryRun, Policy: pol.of, BackupDir: e.cfg.Value("BACKUP_DIR"),
+		Conditions: cs.checker, Obey: o.whenAllowed, WatchEvery: pushWatchEvery,
+	}, e.reporter())
+}
+
+// pushWatchEvery is how often a push whose conditions are obeyed asks
+// them again while it runs.
+var pushWatchEvery = 5 * time.Second
+
+// renderPush prints what a push sent, or would send, and what retention
+// in the bucket deleted.
+func renderPush(out io.Writer, res *job.PushResult, dryRun bool) {
+	if res.Bucket == "" {
+		return // deferred before it started
 	}
-	s, err := e.openStore(false)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	// A push only reads what backups and rotations write atomically, so it
-	// does not hold the repository lock for what may be hours on a slow
-	// link, which would hold up the next backup; one push at a time.
-	pl, err := flock.Take(s.Path(pushLock), true)
-	if err != nil {
-		return fmt.Errorf("another push is running: %w", err)
-	}
-	defer pl.Unlock()
-	b, err := e.bucket(remote.Options{UploadLimit: int64(o.limit)})
-	if err != nil {
-		return err
-	}
-	files, err := offsite.ClassicArchives(e.cfg.Value("BACKUP_DIR"))
-	if err != nil {
-		return err
-	}
-	opt := offsite.PushOptions{Jobs: o.jobs, MaxUpload: int64(o.maxUpload), DryRun: o.dryRun, Files: files, Policy: pol.of, Stop: gate.Stop}
-	prog := new(pipeline.Progress)
-	bar := e.ui.noProgress()
-	opt.Planned = func(_ int, bytes int64) { bar = e.ui.startProgress("push", "objects", bytes, prog) }
-	opt.Progress = func(bytes int64, objects int) {
-		prog.Bytes.Store(bytes)
-		prog.Entries.Store(int64(objects))
-	}
-	res, err := offsite.Push(ctx, s, b, opt)
-	bar.stop()
-	if err != nil {
-		return err
-	}
-	sum := pushSummary{
-		Bucket: b.String(), DryRun: o.dryRun,
-		PlannedObjects: len(res.Planned), PlannedBytes: res.PlannedBytes(), Uploads: nonNil(res.Sending),
-		SentObjects: res.SentObjects, SentBytes: res.SentBytes, Snapshots: nonNil(res.Snapshots),
-		Capped: res.Capped, LeftObjects: res.LeftObjects, LeftBytes: res.LeftBytes, TooLarge: nonNil(res.TooLarge),
-	}
-	out := e.ui.stdout
 	verb := "uploaded"
-	if o.dryRun {
+	if dryRun {
 		verb = "would upload"
-		for _, u := range res.Sending {
+		for _, u := range res.Uploads {
 			fmt.Fprintf(out, "would upload %s (%s)\n", u.Name, humanBytes(u.Size))
 		}
 	}
 	fmt.Fprintf(out, "%s %d objects, %s, to %s; %d new snapshots visible there\n",
-		verb, res.SentObjects, humanBytes(res.SentBytes), b, len(res.Snapshots))
-	for _, u := range res.TooLarge {
-		e.ui.warnf("NOT SENT: %s is %s: an object of 5 GiB or more cannot go in a single PUT, so it is never attempted", u.Name, humanBytes(u.Size))
-		if snap, _, ok := strings.Cut(path.Base(u.Name), compat.Ext); ok && strings.HasPrefix(u.Name, remote.ArchivesDir+"/") {
-			e.ui.hintf("write that archive again in parts below 5 GiB (the default --part-size), then delete the whole file: pocketsnap export %s -o DIR/", snap)
-		}
+		verb, res.SentObjects, humanBytes(res.SentBytes), res.Bucket, len(res.Snapshots))
+	if res.Pruned != nil {
+		renderBucketPrune(out, res.Pruned, dryRun)
 	}
-	for _, name := range res.Unreadable {
-		e.ui.warnf("snapshot %s not sent: its manifest does not load (run: pocketsnap check)", name)
-	}
-	if res.Stopped != "" {
-		// Retention in the bucket waits too: it would take the packs of
-		// the snapshot being sent for orphans.
-		e.ui.warnf("stopped: %s: %d objects (%s) are left for the next push, which sends nothing twice; retention in the bucket waits for it", res.Stopped, res.LeftObjects, humanBytes(res.LeftBytes))
-		sum.Deferred = res.Stopped
-		e.ui.summary(sum)
-		return e.pushDeferred(res.Stopped)
-	}
-	if res.Capped {
-		e.ui.warnf("stopped at the upload cap of %s: %d objects (%s) are left for the next push", humanBytes(int64(o.maxUpload)), res.LeftObjects, humanBytes(res.LeftBytes))
-	}
-	popt := prune.BucketOptions{Policy: pol.of, BackupDir: e.cfg.Value("BACKUP_DIR"), DryRun: o.dryRun, Warn: e.ui.warnf}
-	if o.dryRun {
-		popt.After = res
-	}
-	pruned, err := prune.Bucket(ctx, s, b, popt)
-	if err != nil {
-		return fmt.Errorf("retention in the bucket: %w", err)
-	}
-	sum.DeletedSnapshots, sum.DeletedPacks, sum.Deletions = nonNil(pruned.Snapshots), len(pruned.Packs), append(slices.Clip(nonNil(pruned.Packs)), pruned.Archives...)
-	sum.DeletedBytes, sum.Kept, sum.Unknown = pruned.PackBytes()+pruned.ArchiveBytes(), pruned.Kept, pruned.Unknown
-	renderBucketPrune(out, pruned, o.dryRun)
-	e.ui.summary(sum)
-	if o.dryRun {
-		return nil
-	}
-	return offsite.SaveRecord(s, offsite.PushRecord{
-		Bucket: b.String(), Time: time.Now().UTC(), Newest: offsite.Newest(pruned.Remaining),
-		SentBytes: res.SentBytes, SentObjects: res.SentObjects,
-	})
 }
 
 // renderBucketPrune prints what retention in the bucket did, or would do.
@@ -249,12 +163,4 @@ func renderBucketPrune(out io.Writer, r *prune.BucketResult, dryRun bool) {
 	}
 	fmt.Fprintf(out, "retention in the bucket: %s %d snapshots and %d packs (%s), %d archive files (%s); %d snapshots kept\n",
 		verb, len(r.Snapshots), len(r.Packs), humanBytes(r.PackBytes()), len(r.Archives), humanBytes(r.ArchiveBytes()), r.Kept)
-}
-
-// nonNil makes an empty list encode as [] rather than null.
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/job"
 	"github.com/pocketsnap/pocketsnap/prune"
 	"github.com/pocketsnap/pocketsnap/retention"
 )
@@ -78,60 +80,57 @@ func runRotate(ctx context.Context, e *env, o rotateOptions, args []string) erro
 	if c.Daily < 0 || c.Weekly < 0 || c.Monthly < 0 {
 		return usageErrorf("--keep-daily, --keep-weekly and --keep-monthly take a count of 0 or more")
 	}
-	pol, err := e.keepPolicies(o.keep, c)
+	opt, err := e.rotation(o.keep, c)
 	if err != nil {
 		return err
 	}
-	r := &rotation{e: e, opt: prune.Options{
-		Policy: pol.of, BackupDir: e.cfg.Value("BACKUP_DIR"), DryRun: o.dryRun, Forget: o.forget,
-		Repack: o.repack, Threshold: float64(o.threshold),
-	}}
-	var rep *prune.Report
-	s, err := e.openStore(false)
-	switch {
-	case errors.Is(err, chunkstore.ErrNotExist) && !o.repack && len(o.forget) == 0:
-		e.ui.infof("%v: rotating classic archives only", err)
-		rep = prune.NewReport(o.dryRun)
-		err = prune.Archives(r.opt, rep)
-	case err == nil:
-		defer s.Close()
-		rep, err = r.locked(ctx, s)
-	}
+	opt.DryRun, opt.Forget, opt.Repack, opt.Threshold = o.dryRun, o.forget, o.repack, float64(o.threshold)
+	rep, err := e.rotate(ctx, opt)
 	if err != nil {
 		return err
 	}
-	r.print(rep)
+	printRotation(e.ui.stdout, rep, opt)
 	e.ui.summary(rep)
 	return nil
 }
 
-// rotation is a rotation's options, with the environment that reports
-// it.
-type rotation struct {
-	e   *env
-	opt prune.Options
+// rotation is the rotation the configuration asks for: the retention
+// counts (overridden by --keep flags) and calendar rules, and BACKUP_DIR.
+// It fails on a bad setting.
+func (e *env) rotation(keep []string, calendar retention.Policy) (prune.Options, error) {
+	pol, err := e.keepPolicies(keep, calendar)
+	if err != nil {
+		return prune.Options{}, err
+	}
+	return prune.Options{Policy: pol.of, BackupDir: e.cfg.Value("BACKUP_DIR"), Threshold: 0.5}, nil
 }
 
-// locked runs the rotation under the exclusive lock, with the identity
-// loaded for a repack.
-func (r *rotation) locked(ctx context.Context, s *chunkstore.Store) (*prune.Report, error) {
-	if r.opt.Repack {
-		if err := r.e.loadIdentity(s); err != nil {
-			return nil, err
+// rotate opens the repository, with the identity loaded for a repack,
+// and runs the rotation; without a repository it rotates the classic
+// archives only, unless it was asked to repack or forget. The command
+// line and the daemon both run it.
+func (e *env) rotate(ctx context.Context, opt prune.Options) (*prune.Report, error) {
+	s, err := e.openStore(false)
+	switch {
+	case errors.Is(err, chunkstore.ErrNotExist) && !opt.Repack && len(opt.Forget) == 0:
+		e.say(job.Info, "%v: rotating classic archives only", err)
+		s = nil
+	case err != nil:
+		return nil, err
+	default:
+		defer s.Close()
+		if opt.Repack {
+			if err := e.loadIdentity(s); err != nil {
+				return nil, err
+			}
 		}
 	}
-	lock, err := r.e.lock(ctx, s, true)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Unlock()
-	return prune.Local(ctx, s, r.opt)
+	return job.Rotate(ctx, s, job.RotateOptions{Options: opt, LockWait: e.g.lockWait}, e.reporter())
 }
 
-// print writes the report for people: a line per deleted snapshot and
-// archive (and, in a dry run, pack), then the totals.
-func (r *rotation) print(rep *prune.Report) {
-	out := r.e.ui.stdout
+// printRotation writes the report for people: a line per deleted
+// snapshot and archive (and, in a dry run, pack), then the totals.
+func printRotation(out io.Writer, rep *prune.Report, opt prune.Options) {
 	verb, did := "deleted", "freed"
 	if rep.DryRun {
 		verb, did = "would delete", "would free"
@@ -167,61 +166,12 @@ func (r *rotation) print(rep *prune.Report) {
 	}
 	if rp := rep.Repackable; rp.Packs > 0 && (rep.Repacked == nil || rep.DryRun) {
 		how := "run 'pocketsnap rotate --repack' with BACKUP_AGE_IDENTITY"
-		if r.opt.Repack {
+		if opt.Repack {
 			how = "it would be repacked"
 		}
 		fmt.Fprintf(out, "a repack would free about %s from %d packs more than %s unreferenced (%s)\n",
-			humanBytes(rp.Bytes), rp.Packs, percent(r.opt.Threshold), how)
+			humanBytes(rp.Bytes), rp.Packs, percent(opt.Threshold), how)
 	}
-	r.warn(rep)
-}
-
-// warn says what the rotation could not do, and how to recover.
-func (r *rotation) warn(rep *prune.Report) {
-	if rep.Unindexed > 0 {
-		r.e.ui.warnf("%d blobs of kept snapshots are not in the index: orphaned packs were kept, since they may hold them (run 'pocketsnap check')", rep.Unindexed)
-	}
-	for _, u := range rep.Unreadable {
-		r.e.ui.warnf("snapshot %s is kept and no pack was deleted: its manifest does not load (%s), so the packs it needs cannot be told", u.Name, u.Error)
-	}
-	if len(rep.Unreadable) > 0 {
-		r.e.ui.hintf("if the snapshot cannot be repaired, forget it explicitly: pocketsnap rotate --forget %s", rep.Unreadable[0].Name)
-	}
-}
-
-// autoRotation is the rotation that ends a backup, from the configured
-// counts; nil when off. It fails before the backup on a bad setting.
-func (e *env) autoRotation(off bool) (*rotation, error) {
-	if off {
-		return nil, nil
-	}
-	pol, err := e.keepPolicies(nil, retention.Policy{})
-	if err != nil {
-		return nil, err
-	}
-	return &rotation{e: e, opt: prune.Options{Policy: pol.of, BackupDir: e.cfg.Value("BACKUP_DIR"), Threshold: 0.5}}, nil
-}
-
-// afterBackup runs the rotation under the backup's lock and says in one
-// line what it deleted.
-func (r *rotation) afterBackup(ctx context.Context, s *chunkstore.Store) error {
-	if r == nil {
-		return nil
-	}
-	rep, err := prune.Local(ctx, s, r.opt)
-	if err != nil {
-		return fmt.Errorf("rotation failed: %w", err)
-	}
-	if n := len(rep.Snapshots) + len(rep.Packs) + len(rep.Archives); n > 0 {
-		names := make([]string, len(rep.Snapshots))
-		for i, sn := range rep.Snapshots {
-			names[i] = sn.Name
-		}
-		r.e.ui.infof("rotate: deleted %d snapshots (%s), %d packs and %d archives, freed %s",
-			len(rep.Snapshots), strings.Join(names, ", "), len(rep.Packs), len(rep.Archives), humanBytes(rep.Freed))
-	}
-	r.warn(rep)
-	return nil
 }
 
 // percent is a share from 0 to 1, given and shown as a percentage.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pocketsnap/pocketsnap/config"
 	"github.com/pocketsnap/pocketsnap/hooks"
+	"github.com/pocketsnap/pocketsnap/job"
 )
 
 // globalOptions are the flags every command takes.
@@ -49,9 +50,9 @@ type env struct {
 	fromRemote bool
 	// helper, when set, runs the service commands (see startHookHelper).
 	helper *hooks.Helper
-	// scheduled is set for the daemon's jobs: a job its conditions stop
-	// returns a daemon.DeferredError.
-	scheduled bool
+	// rep, when set, takes what the commands and jobs report instead of
+	// ui: the daemon's log (see reporter).
+	rep job.Reporter
 }
 
 // groups are the tasks "pocketsnap --help" groups the commands by.

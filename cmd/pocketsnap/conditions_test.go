@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketsnap/pocketsnap/job"
 	"github.com/pocketsnap/pocketsnap/offsite"
 )
 
@@ -193,7 +194,7 @@ func TestPushStopsWhenWifiLost(t *testing.T) {
 	if !strings.Contains(first, "pocketsnap: warning: stopped: on mobile data: ") {
 		t.Fatalf("the push does not say it stopped:\n%s", first)
 	}
-	var one, two pushSummary
+	var one, two job.PushResult
 	if err := json.Unmarshal(summaryLine(first), &one); err != nil {
 		t.Fatalf("%v\n%s", err, first)
 	}

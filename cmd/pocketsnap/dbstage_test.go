@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/pocketsnap/pocketsnap/hooks"
 
 	"github.com/pocketsnap/pocketsnap/internal/testenv"
 )
@@ -173,38 +170,6 @@ func TestDBStaleStagingAndUnstopped(t *testing.T) {
 	}
 }
 
-// The start command runs even when staging panics, and the panic goes on.
-func TestDBStartAfterPanicInStaging(t *testing.T) {
-	dir := t.TempDir()
-	src := filepath.Join(dir, "db")
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(src, "000001.sst"), []byte("sst"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	started := filepath.Join(dir, "started")
-	stop, err := hooks.Parse("DB_STOP_CMD", "true")
-	if err != nil {
-		t.Fatal(err)
-	}
-	start, err := hooks.Parse("DB_START_CMD", "touch "+started)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := &dbService{stop: stop, start: start, immutable: func(string) bool { panic("staging bug") }}
-	defer func() {
-		if r := recover(); r != "staging bug" {
-			t.Fatalf("recovered %v, want the staging panic", r)
-		}
-		if !exists(started) {
-			t.Fatal("DB_START_CMD did not run after a panic during staging")
-		}
-	}()
-	svc.stageStopped(t.Context(), io.Discard, src, filepath.Join(dir, "staged"))
-	t.Fatal("staging did not panic")
-}
-
 // Issue 17.6: SIGTERM while the stop command runs says what was
 // interrupted and in what state the service is.
 func TestDBSIGTERMDuringStopCommand(t *testing.T) {
@@ -232,18 +197,5 @@ func TestDBSIGTERMDuringStopCommand(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "failed: signal") {
 		t.Errorf("an interruption reported as the stop command's failure:\n%s", out.String())
-	}
-}
-
-// Issue 18.19: a stop shorter than a millisecond is shown, not as 0s.
-func TestRoundDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		300*time.Microsecond + 400: "300µs",
-		1500 * time.Microsecond:    "2ms",
-		2*time.Second + 123456789:  "2.123s",
-	} {
-		if got := roundDuration(d).String(); got != want {
-			t.Errorf("roundDuration(%s) = %s, want %s", time.Duration(d), got, want)
-		}
 	}
 }

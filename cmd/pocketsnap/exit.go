@@ -5,15 +5,10 @@ import (
 	"fmt"
 	"syscall"
 
-	"filippo.io/age"
-
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/compat"
 	"github.com/pocketsnap/pocketsnap/daemon"
-	"github.com/pocketsnap/pocketsnap/extract"
-	"github.com/pocketsnap/pocketsnap/internal/flock"
-	"github.com/pocketsnap/pocketsnap/manifest"
-	"github.com/pocketsnap/pocketsnap/pipeline"
+	"github.com/pocketsnap/pocketsnap/job"
 )
 
 // Exit codes; exitCodes describes them for "pocketsnap --help", and the
@@ -61,40 +56,26 @@ type hintError struct {
 func (e *hintError) Error() string { return e.err.Error() }
 func (e *hintError) Unwrap() error { return e.err }
 
-// errIncomplete reports a snapshot saved with entries that could not be
-// read in full; the warnings have been printed already.
-var errIncomplete = errors.New("snapshot is incomplete")
-
+// exitCode maps an error to the exit code: usage errors and check's
+// findings here, the rest by its class (see job.ClassOf).
 func exitCode(err error) int {
 	var ue *usageError
-	var le *chunkstore.LockedError
-	var nm *age.NoIdentityMatchError
-	var fe *chunkstore.FingerprintError
+	var re *daemon.RunningError
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.Is(err, errIncomplete):
-		return exitIncomplete
-	case errors.As(err, &le), locked(err):
+	case errors.As(err, &re):
 		return exitLocked
-	case errors.Is(err, chunkstore.ErrNoIdentity), errors.Is(err, chunkstore.ErrWrongIdentity),
-		errors.Is(err, compat.ErrNeedIdentity), errors.As(err, &nm):
-		return exitIdentity
-	case errors.Is(err, chunkstore.ErrCorrupt), errors.Is(err, chunkstore.ErrMissing),
-		errors.Is(err, manifest.ErrInvalid), errors.Is(err, pipeline.ErrVerify),
-		errors.Is(err, extract.ErrUnsafePath), errors.Is(err, errCheckFailed),
-		errors.Is(err, compat.ErrVerify), errors.As(err, &fe):
+	case errors.Is(err, errCheckFailed):
 		return exitVerify
 	}
-	return exitError
+	return classExit[job.ClassOf(err)]
 }
 
-// locked reports another lock than the repository's that is taken: a
-// daemon's, or that of another process's scheduled jobs.
-func locked(err error) bool {
-	var re *daemon.RunningError
-	var he *flock.HeldError
-	return errors.As(err, &re) || errors.As(err, &he)
+// classExit is the exit code of each class of a job's outcome.
+var classExit = map[job.Class]int{
+	job.OK: exitOK, job.Failed: exitError, job.Incomplete: exitIncomplete, job.Locked: exitLocked,
+	job.Identity: exitIdentity, job.Verify: exitVerify, job.Deferred: exitError,
 }
 
 func hint(err error) string {

@@ -1,11 +1,10 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/job"
 )
 
 // fingerprintKey is the configuration key that --expect-fingerprint
@@ -24,7 +23,7 @@ func (e *env) printFingerprint(s *chunkstore.Store) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.ui.stdout, "repository fingerprint: %s\nkeep it beside the identity: restore and export check it with --expect-fingerprint (or %s)\n",
+	e.say(job.Result, "repository fingerprint: %s\nkeep it beside the identity: restore and export check it with --expect-fingerprint (or %s)",
 		keys.Fingerprint(), fingerprintKey)
 	return nil
 }

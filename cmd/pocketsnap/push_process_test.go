@@ -17,6 +17,7 @@ import (
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/internal/miniotest"
 	"github.com/pocketsnap/pocketsnap/internal/testtree"
+	"github.com/pocketsnap/pocketsnap/job"
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/offsite"
 )
@@ -55,7 +56,7 @@ func (f *pushFixture) useBucket(bucket, accessKey, secretKey string) {
 
 // pushJSON runs a push with --json and returns its summary and its
 // stderr.
-func (f *pushFixture) pushJSON(args ...string) (pushSummary, string) {
+func (f *pushFixture) pushJSON(args ...string) (job.PushResult, string) {
 	f.t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd := f.command(append([]string{"push", "--json"}, args...)...)
@@ -63,7 +64,7 @@ func (f *pushFixture) pushJSON(args ...string) (pushSummary, string) {
 	if err := cmd.Run(); err != nil {
 		f.t.Fatalf("pocketsnap push --json %v: %v\n%s", args, err, stderr.String())
 	}
-	var sum pushSummary
+	var sum job.PushResult
 	if err := json.Unmarshal(lastLine(stdout.Bytes()), &sum); err != nil {
 		f.t.Fatalf("push --json %v: %v\n%s", args, err, stdout.String())
 	}

@@ -12,6 +12,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/job"
 )
 
 // recipientKeys are the keys that configure age recipients.
@@ -81,7 +82,7 @@ func (e *env) openStore(create bool) (*chunkstore.Store, error) {
 		return nil, err
 	}
 	s.SetPadding(padding)
-	s.SetWarn(func(msg string) { e.ui.warnf("%s", msg) })
+	s.SetWarn(func(msg string) { e.say(job.Warning, "%s", msg) })
 	return s, nil
 }
 
@@ -95,13 +96,13 @@ func (e *env) initStore(dir string) (*chunkstore.Store, error) {
 		return nil, fmt.Errorf("failed to create repository in %s: %w", dir, err)
 	}
 	if len(recs) > 0 {
-		e.ui.infof("created repository %s, encrypted to %d age recipient(s)", dir, len(recs))
+		e.say(job.Info, "created repository %s, encrypted to %d age recipient(s)", dir, len(recs))
 	} else {
-		e.ui.infof("created repository %s", dir)
+		e.say(job.Info, "created repository %s", dir)
 	}
 	if fs := noModesFS(dir); fs != "" {
-		e.ui.warnf("repository %s is on a %s filesystem, which keeps no permission bits: its local/keys (the repository's secrets) cannot be made private (mode 0600) and any app that may read this storage can read it", dir, fs)
-		e.ui.hintf("to keep them private, set BACKUP_REPO to a directory on internal storage (e.g. in Termux's $HOME) and keep only classic archives (BACKUP_DIR) on the SD card")
+		e.say(job.Warning, "repository %s is on a %s filesystem, which keeps no permission bits: its local/keys (the repository's secrets) cannot be made private (mode 0600) and any app that may read this storage can read it", dir, fs)
+		e.say(job.Hint, "to keep them private, set BACKUP_REPO to a directory on internal storage (e.g. in Termux's $HOME) and keep only classic archives (BACKUP_DIR) on the SD card")
 	}
 	return s, e.checkRecipients(s)
 }
@@ -118,12 +119,12 @@ func (e *env) checkRecipients(s *chunkstore.Store) error {
 	}
 	repo := s.Config().Recipients
 	if len(repo) == 0 {
-		e.ui.warnf("repository %s is not encrypted (it was created without BACKUP_AGE_RECIPIENT)", s.Dir())
+		e.say(job.Warning, "repository %s is not encrypted (it was created without BACKUP_AGE_RECIPIENT)", s.Dir())
 		return nil
 	}
 	for _, r := range conf {
 		if !slices.Contains(repo, r) {
-			e.ui.warnf("BACKUP_AGE_RECIPIENT %s is not among the repository's recipients; data is encrypted to the repository's (see %s/config)", r, s.Dir())
+			e.say(job.Warning, "BACKUP_AGE_RECIPIENT %s is not among the repository's recipients; data is encrypted to the repository's (see %s/config)", r, s.Dir())
 			return nil
 		}
 	}
@@ -175,11 +176,11 @@ func (e *env) identities() ([]age.Identity, error) {
 // writable repository says so and goes on without the lock.
 func (e *env) lock(ctx context.Context, s *chunkstore.Store, exclusive bool) (*chunkstore.Lock, error) {
 	l, err := s.LockWait(ctx, exclusive, e.g.lockWait, func(le *chunkstore.LockedError) {
-		e.ui.infof("waiting up to %s: %v", e.g.lockWait, le)
+		e.say(job.Info, "waiting up to %s: %v", e.g.lockWait, le)
 	})
 	var ue *chunkstore.UnlockedError
 	if !exclusive && errors.As(err, &ue) {
-		e.ui.warnf("%v", ue)
+		e.say(job.Warning, "%v", ue)
 		return nil, nil
 	}
 	return l, err

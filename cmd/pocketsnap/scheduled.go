@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,22 +8,21 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/conditions"
 	"github.com/pocketsnap/pocketsnap/daemon"
 	"github.com/pocketsnap/pocketsnap/heartbeat"
 	"github.com/pocketsnap/pocketsnap/hooks"
 	"github.com/pocketsnap/pocketsnap/idle"
-	"github.com/pocketsnap/pocketsnap/manifest"
+	"github.com/pocketsnap/pocketsnap/job"
 	"github.com/pocketsnap/pocketsnap/netconf"
 	"github.com/pocketsnap/pocketsnap/prune"
+	"github.com/pocketsnap/pocketsnap/retention"
 	"github.com/pocketsnap/pocketsnap/schedule"
 )
 
@@ -88,7 +86,7 @@ func (e *env) engineConfig(log *slog.Logger) (daemon.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	cfg.Gate, cfg.Recheck, cfg.DeferAlert = conditionGate{cond.checker}, cond.recheck, cond.deferAlert
+	cfg.Gate, cfg.Recheck, cfg.DeferAlert = conditions.Gate{C: cond.checker}, cond.recheck, cond.deferAlert
 	cfg.Wakes = wakes
 	cfg.Jobs = []daemon.Job{
 		{Name: "db", Cadence: db, InRepository: true, Heartbeat: true},
@@ -114,36 +112,67 @@ func (e *env) stateStore() *daemon.Store {
 	return daemon.NewStore(filepath.Join(e.cfg.Value("BACKUP_REPO"), chunkstore.LocalDir))
 }
 
-// jobRunner runs the scheduled jobs in-process, as the backup and rotate
-// commands would, their output logged one event per line.
+// jobRunner runs the scheduled jobs in-process through package job, as
+// the backup, rotate and push commands do, and logs what they report as
+// records at its level, and their results as the commands render them,
+// one record a line.
 type jobRunner struct {
 	e   *env
 	log *slog.Logger
 }
 
-// Run runs "backup KIND --no-rotate" for a backup (retention is a job of
-// its own), "rotate" for retention and "push" for the offsite push.
-func (r *jobRunner) Run(ctx context.Context, job string) error {
-	log := r.log.With("job", job)
-	out, errs := &logLines{log: log}, &logLines{log: log}
-	defer errs.flush()
-	defer out.flush()
-	je := &env{ui: &ui{stdout: out, stderr: errs, quiet: r.e.g.quiet}, cfg: r.e.cfg, g: r.e.g, helper: r.e.helper, scheduled: true}
-	switch job {
+// Run runs a backup without retention (retention is a job of its own),
+// retention, or the push obeying its conditions. Its error carries the
+// job's class (see job.ClassOf): a push its conditions stopped is a
+// *daemon.DeferredError, a failure a *daemon.ClassedError.
+func (r *jobRunner) Run(ctx context.Context, name string) error {
+	log := r.log.With("job", name)
+	out := lineLog(log)
+	defer out.Close()
+	// The ui takes only what the jobs' wiring prints as lines (a classic
+	// archive's name) and the service commands' output; every message goes
+	// to rep.
+	je := &env{ui: &ui{stdout: out, stderr: out, quiet: r.e.g.quiet}, cfg: r.e.cfg, g: r.e.g, helper: r.e.helper, rep: logReporter{log}}
+	var err error
+	switch name {
 	case "db", "rootfs":
-		return backupCommand().runWith(ctx, je, "--no-rotate", job)
+		o := backupOptions{noRotate: true}
+		o.compat.register(pflag.NewFlagSet("backup", pflag.ContinueOnError)) // BACKUP_COMPAT decides
+		_, err = je.backup(ctx, name, o, func(res *job.BackupResult) { log.Info(backupLine(res)) })
 	case "retention":
-		return rotateCommand().runWith(ctx, je)
+		var opt prune.Options
+		if opt, err = je.rotation(nil, retention.Policy{}); err == nil {
+			var rep *prune.Report
+			if rep, err = je.rotate(ctx, opt); err == nil {
+				printRotation(out, rep, opt)
+			}
+		}
 	case "push":
-		return pushCommand().runWith(ctx, je)
+		var res *job.PushResult
+		if res, err = je.push(ctx, pushOptions{jobs: 4, whenAllowed: true}); res != nil {
+			renderPush(out, res, false)
+		}
+	default:
+		err = fmt.Errorf("unknown job %q", name)
 	}
-	return fmt.Errorf("unknown job %q", job)
+	return jobError(err)
 }
 
-// LastSuccess returns the time of the newest complete snapshot of the
-// kind, or of the last retention run. It takes no lock, so that it never waits for a running backup; a
-// snapshot deleted meanwhile is passed over.
-func (r *jobRunner) LastSuccess(ctx context.Context, kind string) (time.Time, error) {
+// jobError turns a job's error into the daemon's typed outcome.
+func jobError(err error) error {
+	var de *job.DeferredError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &de):
+		return &daemon.DeferredError{Reason: de.Reason}
+	}
+	return &daemon.ClassedError{Class: string(job.ClassOf(err)), Err: err}
+}
+
+// LastSuccess returns when job last succeeded, as the repository
+// records it (see job.LastSuccess); never, without a repository.
+func (r *jobRunner) LastSuccess(ctx context.Context, name string) (time.Time, error) {
 	s, err := chunkstore.Open(r.e.cfg.Value("BACKUP_REPO"))
 	if errors.Is(err, chunkstore.ErrNotExist) {
 		return time.Time{}, nil
@@ -152,40 +181,7 @@ func (r *jobRunner) LastSuccess(ctx context.Context, kind string) (time.Time, er
 		return time.Time{}, err
 	}
 	defer s.Close()
-	if kind == "retention" {
-		return prune.LastRun(s)
-	}
-	names, err := manifest.Names(s)
-	if err != nil {
-		return time.Time{}, err
-	}
-	for i := len(names) - 1; i >= 0; i-- {
-		if k, _, _ := manifest.ParseName(names[i]); k != kind {
-			continue
-		}
-		m, err := manifest.Load(s, names[i])
-		if err != nil {
-			if _, serr := os.Stat(s.Path(path.Join(manifest.Dir, names[i]))); os.IsNotExist(serr) {
-				continue
-			}
-			return time.Time{}, err
-		}
-		if !m.Incomplete {
-			return m.Time, nil
-		}
-	}
-	return time.Time{}, nil
-}
-
-// runWith runs the command in-process with e's configuration and output,
-// as if its command line were args.
-func (c *command) runWith(ctx context.Context, e *env, args ...string) error {
-	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
-	run := c.setup(fs)
-	if err := fs.Parse(args); err != nil {
-		return usageErrorf("%s: %v", c.name, err)
-	}
-	return run(ctx, e, fs.Args())
+	return job.LastSuccess(s, name)
 }
 
 // newLogger logs one event per line to w, with a UTC timestamp: key=value
@@ -205,58 +201,6 @@ func newLogger(w io.Writer, json, quiet bool) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// logLines logs every line written to it as an event, a warning or an
-// error when the ui marked it so.
-type logLines struct {
-	log *slog.Logger
-	mu  sync.Mutex
-	buf []byte
-}
-
-var uiLevels = []struct {
-	prefix string
-	level  slog.Level
-}{{"pocketsnap: error: ", slog.LevelError}, {"pocketsnap: warning: ", slog.LevelWarn}, {"pocketsnap: hint: ", slog.LevelInfo}}
-
-func (w *logLines) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		w.emit(string(w.buf[:i]))
-		w.buf = w.buf[i+1:]
-	}
-}
-
-// flush logs a last line that has no newline.
-func (w *logLines) flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.buf) > 0 {
-		w.emit(string(w.buf))
-		w.buf = nil
-	}
-}
-
-func (w *logLines) emit(line string) {
-	line = strings.TrimSpace(line)
-	if line == "" {
-		return
-	}
-	level := slog.LevelInfo
-	for _, l := range uiLevels {
-		if rest, ok := strings.CutPrefix(line, l.prefix); ok {
-			line, level = rest, l.level
-			break
-		}
-	}
-	w.log.Log(context.Background(), level, line)
 }
 
 // hookHelperArg is the hidden command line of the hook helper: pocketsnap

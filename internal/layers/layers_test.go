@@ -40,6 +40,10 @@ var forbidden = map[string][]string{
 	"remote":  {"manifest", "retention", "pipeline", "restore", "extract", "compat", "offsite", "prune", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"offsite": {"prune", "pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"prune":   {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	// The jobs are operations over the library: two front ends (the CLI
+	// and the daemon's runner) call them, and they know neither, nor
+	// flags, nor the configuration's files.
+	"job": {"daemon", "config", "cmd/pocketsnap", "github.com/spf13/pflag", "internal/miniotest", "internal/faultproxy"},
 	// Test harnesses stand alone, and the binary never links them.
 	"internal/miniotest":  {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
 	"internal/faultproxy": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
@@ -48,10 +52,10 @@ var forbidden = map[string][]string{
 	"cmd/pocketsnap":      {"internal/miniotest", "internal/faultproxy", "internal/golden", "internal/fsimage", "objstore/objstoretest"},
 	// The scheduling packages know nothing of repositories: the daemon
 	// reaches backups through its Runner, which cmd/pocketsnap provides.
-	"daemon":      {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "heartbeat", "idle", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"daemon":      {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "heartbeat", "idle", "job", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"schedule":    {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "heartbeat", "idle", "cmd/pocketsnap"},
 	"heartbeat":   {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "idle", "cmd/pocketsnap"},
-	"conditions":  {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "heartbeat", "idle", "hooks", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"conditions":  {"job", "chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "heartbeat", "idle", "hooks", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"idle":        {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "heartbeat", "cmd/pocketsnap"},
 	"prootdistro": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "remote", "daemon", "cmd/pocketsnap"},
 	// Network configuration is a leaf: remote uses it, it uses nothing of ours.

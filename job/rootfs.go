@@ -1,4 +1,4 @@
-package main
+package job
 
 import (
 	"context"
@@ -15,7 +15,8 @@ import (
 
 // ownDir reports whether a directory's name is one pocketsnap leaves
 // beside what it stages or restores: <dir>.pocketsnap-staging-<UTC>,
-// .restoring-<UTC>, .broken-<UTC> or .undone-<UTC>.
+// .restoring-<UTC>, .broken-<UTC> or .undone-<UTC>. A backup never reads
+// them.
 func ownDir(name string) bool {
 	for _, suffix := range []string{stage.Suffix, restore.StagingSuffix, restore.BrokenSuffix, restore.UndoneSuffix} {
 		i := strings.LastIndex(name, suffix)
@@ -37,27 +38,20 @@ func ownDir(name string) bool {
 // inside the rootfs is read from a staged view the db kind's way when
 // DB_STOP_CMD is set, and stored as an empty directory when it is not:
 // a live RocksDB read mid-write is no backup.
-func (e *env) prepareRootfs(ctx context.Context, o backupOptions, opt *pipeline.Options) (func(), error) {
-	root, err := e.dbService("rootfs", o)
-	if err != nil {
-		return nil, err
-	}
+func (g *stager) prepareRootfs(ctx context.Context, o *BackupOptions, opt *pipeline.Options) (func(), error) {
+	root := o.Service
 	removeStaged := func() {}
-	dbDir := e.cfg.Value("DB_DIR")
-	rel, inside := within(opt.Source, dbDir)
-	if inside && !root.stop.Set() {
-		db, err := e.dbService("db", o)
-		if err != nil {
-			return nil, err
-		}
-		if !db.stop.Set() {
-			e.ui.warnf("%s is stored as an empty directory: DB_DIR lies inside ROOTFS_DIR and neither ROOTFS_STOP_CMD nor DB_STOP_CMD is set, and a live database read mid-write is no backup (set DB_STOP_CMD, or back it up with 'pocketsnap backup db')", dbDir)
+	rel, inside := within(opt.Source, o.DBDir)
+	if inside && !root.Stop.Set() {
+		db := o.DBService
+		if !db.Stop.Set() {
+			reportf(g.r, Warning, "%s is stored as an empty directory: DB_DIR lies inside ROOTFS_DIR and neither ROOTFS_STOP_CMD nor DB_STOP_CMD is set, and a live database read mid-write is no backup (set DB_STOP_CMD, or back it up with 'pocketsnap backup db')", o.DBDir)
 			opt.Grafts = map[string]string{rel: ""}
 		} else {
-			if err := e.cleanStale(dbDir); err != nil {
+			if err := g.cleanStale(o.DBDir); err != nil {
 				return nil, err
 			}
-			dir, downtime, remove, err := e.stage(ctx, "db", db, dbDir)
+			dir, downtime, remove, err := g.stage(ctx, "db", db, o.DBDir)
 			if err != nil {
 				return nil, err
 			}
@@ -66,15 +60,15 @@ func (e *env) prepareRootfs(ctx context.Context, o backupOptions, opt *pipeline.
 			opt.Downtime = downtime
 			opt.Immutable = func(p string) bool {
 				r, ok := strings.CutPrefix(p, rel+"/")
-				return ok && db.immutable(r)
+				return ok && db.Immutable != nil && db.Immutable(r)
 			}
 		}
 	}
-	if !root.stop.Set() {
+	if !root.Stop.Set() {
 		return removeStaged, nil
 	}
-	if err := root.stop.Run(ctx, e.ui.stderr, hookTimeout); err != nil {
-		if serr := root.start.Run(context.WithoutCancel(ctx), e.ui.stderr, hookTimeout); serr != nil {
+	if err := root.Stop.Run(ctx, g.log, g.timeout); err != nil {
+		if serr := root.Start.Run(context.WithoutCancel(ctx), g.log, g.timeout); serr != nil {
 			err = fmt.Errorf("%w; and the rootfs services may be down: %w", err, serr)
 		}
 		removeStaged()
@@ -88,7 +82,7 @@ func (e *env) prepareRootfs(ctx context.Context, o backupOptions, opt *pipeline.
 	start := func() {
 		once.Do(func() {
 			downtime = time.Since(stopped)
-			if err := root.start.Run(context.WithoutCancel(ctx), e.ui.stderr, hookTimeout); err != nil {
+			if err := root.Start.Run(context.WithoutCancel(ctx), g.log, g.timeout); err != nil {
 				startErr = fmt.Errorf("the rootfs services may be down: %w", err)
 			}
 		})
@@ -97,15 +91,15 @@ func (e *env) prepareRootfs(ctx context.Context, o backupOptions, opt *pipeline.
 		released = true
 		start()
 		if startErr == nil {
-			fmt.Fprintf(e.ui.stdout, "rootfs services stopped for %s, while the rootfs was read (%s finished → %s started); no staging copy\n",
-				roundDuration(downtime), root.stop.Key, root.start.Key)
+			reportf(g.r, Result, "rootfs services stopped for %s, while the rootfs was read (%s finished → %s started); no staging copy",
+				roundDuration(downtime), root.Stop.Key, root.Start.Key)
 		}
 		return downtime, startErr
 	}
 	return func() {
 		start() // the backup failed before it read everything
 		if !released && startErr != nil {
-			e.ui.errorf("%v", startErr)
+			g.r.Report(Error, startErr.Error())
 		}
 		removeStaged()
 	}, nil
@@ -114,6 +108,9 @@ func (e *env) prepareRootfs(ctx context.Context, o backupOptions, opt *pipeline.
 // within returns the slash-separated path of dir relative to root, and
 // whether dir lies strictly inside root.
 func within(root, dir string) (string, bool) {
+	if dir == "" {
+		return "", false
+	}
 	rel, err := filepath.Rel(filepath.Clean(root), filepath.Clean(dir))
 	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
 		return "", false
