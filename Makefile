@@ -61,8 +61,9 @@ lint:
 # directories; ~/.cache/pocketsnap-bench), compares pocketsnap with the
 # classic pipeline, restic and borg on them, runs scripts/bench,
 # bench-export, bench-db-downtime, bench-offsite and the Go
-# micro-benchmarks, and writes all of it to BENCHMARKS.md. BENCH_SMALL=1
-# shrinks everything (see scripts/bench-compare).
+# micro-benchmarks, and writes all of it to BENCHMARKS.md with issue 20's
+# goals. BENCH_SMALL=1 shrinks everything; BENCH_PREPARE=1 only builds the
+# cached datasets (see scripts/bench-compare).
 bench: test-tools
 	scripts/bench-compare
 

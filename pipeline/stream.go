@@ -37,9 +37,10 @@ var _ BlobReader = (*chunkstore.Store)(nil)
 // Read returns an error, never io.EOF, if any check fails, so a consumer
 // that reads to EOF has seen exactly what it asked for.
 //
-// A pool of workers fetches, decodes and verifies blobs on every core;
-// Read takes them in stream order. A fixed set of fetches, each keeping its buffers,
-// circulates between them, so memory is bounded and a restore does not
+// A pool of workers fetches, decodes and verifies blobs on up to
+// maxWorkers cores; Read takes them in stream order. A fixed set of
+// fetches, each keeping its buffers, circulates between them, so memory
+// is bounded (whatever the number of cores) and a restore does not
 // allocate per blob.
 type StreamReader struct {
 	ctx    context.Context
@@ -72,23 +73,30 @@ type checker interface {
 // StreamReader: one blob, or several small ones, so that a tree of small
 // files does not cost a hand-off between goroutines per blob.
 type fetch struct {
-	ids         []chunkstore.ID
-	frame, data []byte // buffers kept from one fetch to the next
-	ends        []int  // where each blob's plaintext ends in data
-	frames      []byte // for a frame reader, the blobs' stored frames
-	frameEnds   []int  // where each blob's frame ends in frames
-	next        int    // blobs Read has taken from it
-	err         error
-	done        chan struct{} // receives once a worker has read the blobs
+	ids       []chunkstore.ID
+	data      []byte // plaintext, kept from one fetch to the next
+	ends      []int  // where each blob's plaintext ends in data
+	frames    []byte // for a frame reader, the blobs' stored frames
+	frameEnds []int  // where each blob's frame ends in frames
+	next      int    // blobs Read has taken from it
+	err       error
+	done      chan struct{} // receives once a worker has read the blobs
 }
 
 // Blobs are batched into one fetch up to batchBlobs of them or
 // batchBytes of plaintext, whichever comes first; a larger blob is a
-// fetch of its own. Memory stays bounded by the fetches in flight times
-// the larger of batchBytes and the largest blob.
+// fetch of its own. Memory stays bounded by the fetches in flight (the
+// workers', one ready and the one being read) times the larger of
+// batchBytes and the largest blob, plus, reading plaintext, a frame
+// buffer per worker: a frame is needed only while its worker decodes it
+// (a frame reader keeps the frames in its fetches, which yield them).
+// Issue 20 (peak RSS): with fetches and frames proportional to the
+// cores, an 8-core phone would hold 17 fetches of up to two 4 MiB blobs
+// each; maxWorkers bounds them.
 const (
 	batchBlobs = 64
 	batchBytes = 256 << 10
+	maxWorkers = 4
 )
 
 // rawSizer is what a BlobReader offers, when it can, to batch small
@@ -127,10 +135,9 @@ func NewFrameReader(ctx context.Context, s BlobReader, m *manifest.Manifest) *St
 
 func newReader(ctx context.Context, s BlobReader, name string, ids []chunkstore.ID, frames bool, c checker) *StreamReader {
 	ctx, cancel := context.WithCancel(ctx)
-	workers := runtime.GOMAXPROCS(0)
-	// Enough fetches for every worker, a queue as long again and the one
-	// being read.
-	inFlight := 2*workers + 1
+	workers := min(runtime.GOMAXPROCS(0), maxWorkers)
+	// A fetch for every worker, one ready and the one being read.
+	inFlight := workers + 2
 	r := &StreamReader{
 		ctx: ctx, cancel: cancel, name: name, check: c, frames: frames,
 		queue: make(chan *fetch, inFlight), free: make(chan *fetch, inFlight),
@@ -145,8 +152,9 @@ func newReader(ctx context.Context, s BlobReader, name string, ids []chunkstore.
 	work := make(chan *fetch, inFlight)
 	for range workers {
 		r.wg.Go(func() {
+			var frame []byte // this worker's, for plaintext
 			for f := range work {
-				f.read(ctx, s, frames)
+				f.read(ctx, s, frames, &frame)
 				f.done <- struct{}{}
 			}
 		})
@@ -182,9 +190,9 @@ func newReader(ctx context.Context, s BlobReader, name string, ids []chunkstore.
 }
 
 // read reads and verifies the blobs of f, appending their plaintext to
-// f.data and, with frames set, their stored frames to f.frames, and stops
-// at the first failure.
-func (f *fetch) read(ctx context.Context, s BlobReader, frames bool) {
+// f.data and, with frames set, their stored frames to f.frames (else
+// reading each frame into *frame), and stops at the first failure.
+func (f *fetch) read(ctx context.Context, s BlobReader, frames bool, frame *[]byte) {
 	f.data, f.ends, f.next, f.err = f.data[:0], f.ends[:0], 0, nil
 	f.frames, f.frameEnds = f.frames[:0], f.frameEnds[:0]
 	for _, id := range f.ids {
@@ -193,7 +201,7 @@ func (f *fetch) read(ctx context.Context, s BlobReader, frames bool) {
 		}
 		var data []byte
 		if !frames {
-			f.frame, data, f.err = s.ReadFrame(id, f.frame, f.data)
+			*frame, data, f.err = s.ReadFrame(id, *frame, f.data)
 		} else {
 			// Read the frame in place after the others, when it fits.
 			var stored []byte

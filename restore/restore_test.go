@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -79,6 +81,16 @@ func TestRestoreIntoExistingEmptyDirectory(t *testing.T) {
 func TestCorruptPackFailsClosed(t *testing.T) {
 	for _, plain := range []bool{false, true} {
 		t.Run(map[bool]string{false: "encrypted", true: "plain"}[plain], func(t *testing.T) { testCorruptPack(t, plain) })
+	}
+	// Issue 20 (restore, peak RSS): with more cores than the stream
+	// reader's maxWorkers, and so workers sharing fetches and frame
+	// buffers, and with one core, a corrupt pack still fails the restore,
+	// naming it, with nothing left behind.
+	for _, procs := range []int{1, 8} {
+		t.Run(fmt.Sprintf("GOMAXPROCS=%d", procs), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			testCorruptPack(t, false)
+		})
 	}
 }
 
