@@ -127,7 +127,7 @@ func Write(w io.Writer, m *Manifest, keys *chunkstore.Keys, codec *chunkstore.Co
 			return err
 		}
 	}
-	if err := writeBase64(lw, func(w io.Writer) error { return sealDetails(w, m.details, codec) }); err != nil {
+	if err := writeBase64(lw, func(w io.Writer) error { return sealDetails(w, m.details, !v1, codec) }); err != nil {
 		return err
 	}
 	if _, err := lw.Write(tail); err != nil {
@@ -205,7 +205,7 @@ func writeBase64(w io.Writer, fill func(io.Writer) error) error {
 
 // sealDetails writes the stored form of d to w: its JSON, compressed as one
 // zstd frame, sealed by codec.
-func sealDetails(w io.Writer, d *Details, codec *chunkstore.Codec) error {
+func sealDetails(w io.Writer, d *Details, v2 bool, codec *chunkstore.Codec) error {
 	sw, err := codec.Seal(w)
 	if err != nil {
 		return fmt.Errorf("failed to seal manifest details: %w", err)
@@ -217,7 +217,7 @@ func sealDetails(w io.Writer, d *Details, codec *chunkstore.Codec) error {
 	if err != nil {
 		return err
 	}
-	if err := writeDetails(zw, d); err != nil {
+	if err := writeDetails(zw, d, v2); err != nil {
 		zw.Close()
 		return err
 	}
@@ -397,15 +397,15 @@ func (m *Manifest) Open(codec *chunkstore.Codec) (*Details, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: details: %v", ErrInvalid, err)
 	}
-	var d Details
-	if err := json.Unmarshal(dj, &d); err != nil {
+	d, err := unmarshalDetails(dj, m.Version)
+	if err != nil {
 		return nil, fmt.Errorf("%w: details: %v", ErrInvalid, err)
 	}
-	if err := m.checkDetails(&d); err != nil {
+	if err := m.checkDetails(d); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	m.details = &d
-	return &d, nil
+	m.details = d
+	return d, nil
 }
 
 func (m *Manifest) checkDetails(d *Details) error {
@@ -426,7 +426,7 @@ func (m *Manifest) checkDetails(d *Details) error {
 		return fmt.Errorf("malformed stream digest %q", d.StreamSHA256)
 	}
 	for _, f := range d.Files {
-		if f.Piece < 0 || f.Pieces < 1 || f.Piece+f.Pieces > len(d.Stream) || f.Offset < 0 || f.Offset > m.StreamSize {
+		if f.Piece < 0 || f.Pieces < 1 || f.Piece > len(d.Stream)-f.Pieces || f.Offset < 0 || f.Offset > m.StreamSize {
 			return fmt.Errorf("file index entry %q is out of range", f.Path)
 		}
 	}
