@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -251,5 +252,24 @@ func TestNewBaseOnceTheDeltasCostTheBase(t *testing.T) {
 		if got, want := m.Base != first, k == 10; got != want {
 			t.Fatalf("snapshot %d (delta %d): new base %v, want %v", k, len(m.added)+len(m.removed), got, want)
 		}
+	}
+}
+
+// A file index entry whose piece count would overflow the range check is
+// refused, not read past the stream.
+func TestHostilePieceCountIsRefused(t *testing.T) {
+	keys, codec := testKeys(), chunkstore.NewCodec(nil)
+	m := testManifest()
+	m.Details().Files[1].Pieces = math.MaxInt
+	b, err := Encode(m, keys, codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := got.Open(codec); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Open: %v, want ErrInvalid", err)
 	}
 }
