@@ -13,22 +13,18 @@ import (
 // stored as its difference to the previous entry's, so that it
 // compresses (a third of the index, measured on a rootfs).
 type fileV2 struct {
-	Path  string `json:"path"`
-	Type  string `json:"type"`
-	Mode  uint32 `json:"mode"`
-	Size  int64  `json:"size,omitempty"`
-	MTime int64  `json:"mtime_ns"`
-	UID   int    `json:"uid"`
-	GID   int    `json:"gid"`
-	Link  string `json:"link,omitempty"`
-	// OffsetDelta is Offset less the previous entry's Offset (0 before
-	// the first).
+	File
+	// Offset and Piece hide File's, which version 2 does not store: they
+	// are always zero here, and left out.
+	Offset int64 `json:"offset,omitempty"`
+	Piece  int   `json:"piece,omitempty"`
+	// OffsetDelta is File.Offset less the previous entry's (0 before the
+	// first).
 	OffsetDelta int64 `json:"offset_delta"`
-	// PieceDelta is Piece less the previous entry's Piece + Pieces (0
-	// before the first): 0, and left out, when the entries' pieces follow
-	// each other.
+	// PieceDelta is File.Piece less the previous entry's Piece + Pieces
+	// (0 before the first): 0, and left out, when the entries' pieces
+	// follow each other.
 	PieceDelta int `json:"piece_delta,omitempty"`
-	Pieces     int `json:"pieces"`
 }
 
 // deltas turns file index entries into their version 2 form and back,
@@ -39,15 +35,14 @@ type deltas struct {
 }
 
 func (dl *deltas) encode(f *File) fileV2 {
-	v := fileV2{Path: f.Path, Type: f.Type, Mode: f.Mode, Size: f.Size, MTime: f.MTime, UID: f.UID, GID: f.GID, Link: f.Link,
-		OffsetDelta: f.Offset - dl.offset, PieceDelta: f.Piece - dl.piece, Pieces: f.Pieces}
+	v := fileV2{File: *f, OffsetDelta: f.Offset - dl.offset, PieceDelta: f.Piece - dl.piece}
 	dl.offset, dl.piece = f.Offset, f.Piece+f.Pieces
 	return v
 }
 
 func (dl *deltas) decode(v *fileV2) File {
-	f := File{Path: v.Path, Type: v.Type, Mode: v.Mode, Size: v.Size, MTime: v.MTime, UID: v.UID, GID: v.GID, Link: v.Link,
-		Offset: dl.offset + v.OffsetDelta, Piece: dl.piece + v.PieceDelta, Pieces: v.Pieces}
+	f := v.File
+	f.Offset, f.Piece = dl.offset+v.OffsetDelta, dl.piece+v.PieceDelta
 	dl.offset, dl.piece = f.Offset, f.Piece+f.Pieces
 	return f
 }
