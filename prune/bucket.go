@@ -60,8 +60,8 @@ type BucketResult struct {
 	Unknown []string
 }
 
-// PackBytes is the size of the packs and set objects deleted.
-func (r *BucketResult) PackBytes() int64 { return size(r.Packs) + size(r.Sets) }
+// PackBytes is the size of the packs deleted.
+func (r *BucketResult) PackBytes() int64 { return size(r.Packs) }
 
 // ArchiveBytes is the size of the archives' files deleted.
 func (r *BucketResult) ArchiveBytes() int64 { return size(r.Archives) }
