@@ -43,6 +43,7 @@ test-minio:
 
 fuzz-smoke:
 	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZ_EXECS)x -fuzzminimizetime=100x ./manifest/
+	$(GO) test -run=NONE -fuzz=FuzzSetDelta -fuzztime=$(FUZZ_EXECS)x -fuzzminimizetime=100x ./manifest/
 	$(GO) test -run=NONE -fuzz=FuzzExtract -fuzztime=$(FUZZ_EXECS_EXTRACT)x -fuzzminimizetime=100x ./extract/
 	$(GO) test -run=NONE -fuzz=FuzzTrailer -fuzztime=$(FUZZ_EXECS)x -fuzzminimizetime=100x ./chunkstore/
 	$(GO) test -run=NONE -fuzz=FuzzParseSidecar -fuzztime=$(FUZZ_EXECS)x -fuzzminimizetime=100x ./compat/

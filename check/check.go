@@ -112,6 +112,9 @@ func Run(ctx context.Context, s *chunkstore.Store, o Options) (*Result, error) {
 	for _, d := range damaged {
 		c.res.Problems = append(c.res.Problems, Problem{Err: d})
 	}
+	for _, m := range list {
+		m.Resolve(c.ix.Resolve) // a version 2 manifest's prefixes, by the index checked against
+	}
 	c.checkReferences(list)
 	packs, err := s.ListPacks()
 	if err != nil {

@@ -177,3 +177,31 @@ func TestRunChecksSecrets(t *testing.T) {
 		t.Errorf("a damaged local/keys passes")
 	}
 }
+
+// Issue 20: a version 2 manifest's set object, missing or altered, is a
+// problem that names it; the snapshot is reported as damaged.
+func TestRunNamesADamagedSetObject(t *testing.T) {
+	r, _ := backedUp(t)
+	sets, err := filepath.Glob(filepath.Join(r.Dir, "sets", "*"))
+	if err != nil || len(sets) != 1 {
+		t.Fatalf("set objects %v (%v), want one", sets, err)
+	}
+	name := "sets/" + filepath.Base(sets[0])
+	b, err := os.ReadFile(sets[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, damage := range []func(){
+		func() { os.WriteFile(sets[0], append(b, 0), 0o600) },
+		func() { os.Remove(sets[0]) },
+	} {
+		damage()
+		res, err := check.Run(context.Background(), r.Open(t, true), check.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Problems) != 1 || !strings.Contains(res.Problems[0].Error(), name) {
+			t.Fatalf("problems %v, want one naming %s", res.Problems, name)
+		}
+	}
+}

@@ -89,6 +89,31 @@ func (ix *Index) Lookup(id ID) (Location, bool) {
 	return Location{Pack: ix.packs[pack].ID, BlobEntry: e}, true
 }
 
+// PrefixSize is the length of the blob-ID prefixes that name blobs in
+// the public part of a version 2 manifest.
+const PrefixSize = 16
+
+// Resolve returns the ID of the indexed blob whose ID begins with prefix
+// (the first [PrefixSize] bytes of an ID). ok is false when no indexed
+// blob has that prefix, or when two different ones have it: a reader
+// then fails closed rather than choose.
+func (ix *Index) Resolve(prefix [PrefixSize]byte) (id ID, ok bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	n := 0
+	if r, found := ix.blobs[binary.LittleEndian.Uint64(prefix[:8])]; found {
+		if e := ix.packs[r.pack].Blobs[r.i]; [PrefixSize]byte(e.ID[:PrefixSize]) == prefix {
+			id, n = e.ID, 1
+		}
+	}
+	for other := range ix.more {
+		if [PrefixSize]byte(other[:PrefixSize]) == prefix && (n == 0 || other != id) {
+			id, n = other, n+1
+		}
+	}
+	return id, n == 1
+}
+
 // empty reports whether the index holds no blob.
 func (ix *Index) empty() bool {
 	ix.mu.RLock()

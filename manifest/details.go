@@ -12,8 +12,9 @@ import (
 // writeDetails writes json.Marshal(d) to w, byte for byte, one stream
 // index and one file at a time, so that the JSON of a large file index is
 // never held whole. A FileIndex set on d is written as its entries would
-// be in d.Files.
-func writeDetails(w io.Writer, d *Details) error {
+// be in d.Files. For a version 2 manifest (v2), the file index is written
+// in its version 2 form (see fileV2).
+func writeDetails(w io.Writer, d *Details, v2 bool) error {
 	bw := bufio.NewWriter(w)
 	mid, err := detailsMiddle(d)
 	if err != nil {
@@ -37,7 +38,11 @@ func writeDetails(w io.Writer, d *Details) error {
 	bw.WriteByte(',')
 	bw.Write(mid)
 	bw.WriteString(`,"files":`)
-	if d.index != nil {
+	if v2 && (d.index != nil || d.Files != nil) {
+		if err := writeFilesV2(bw, d.eachFile); err != nil {
+			return err
+		}
+	} else if d.index != nil {
 		if err := d.index.writeJSON(bw); err != nil {
 			return err
 		}

@@ -62,7 +62,7 @@ func TestWriteDetailsIsMarshal(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got bytes.Buffer
-		if err := writeDetails(&got, d); err != nil {
+		if err := writeDetails(&got, d, false); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		if !bytes.Equal(got.Bytes(), want) {
@@ -153,7 +153,7 @@ func TestFileIndexIsMarshal(t *testing.T) {
 		d.Files = nil
 		d.SetFileIndex(&x)
 		var got bytes.Buffer
-		if err := writeDetails(&got, d); err != nil {
+		if err := writeDetails(&got, d, false); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		if !bytes.Equal(got.Bytes(), want) {
@@ -182,6 +182,61 @@ func TestBlocksReadBackWhatWasWritten(t *testing.T) {
 	for i, blk := range b {
 		if cap(blk) != blockSize || i < len(b)-1 && len(blk) != blockSize {
 			t.Fatalf("block %d of %d holds %d of %d bytes", i, len(b), len(blk), cap(blk))
+		}
+	}
+}
+
+// Issue 20: a version 2 manifest stores each entry's offset and piece as
+// differences to the previous entry's; read back, the details are the
+// ones written, whether the entries came from Files or a FileIndex.
+// (Compared once decoded: invalid UTF-8 is written as U+FFFD, escaped or
+// not.)
+func TestDetailsV2RoundTrip(t *testing.T) {
+	decoded := func(b []byte, version int) []byte {
+		t.Helper()
+		d, err := unmarshalDetails(b, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for name, d := range detailsCases() {
+		v1, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := decoded(v1, Version)
+		var fromFiles bytes.Buffer
+		if err := writeDetails(&fromFiles, d, true); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := decoded(fromFiles.Bytes(), Version2); !bytes.Equal(got, want) {
+			t.Errorf("%s: read back as\n%.300s\nwant\n%.300s", name, got, want)
+		}
+		if len(d.Files) > 1 && bytes.Contains(fromFiles.Bytes(), []byte(`"offset":`)) {
+			t.Errorf("%s: version 2 details hold absolute offsets", name)
+		}
+		if d.Files == nil {
+			continue // an index is never null
+		}
+		var x FileIndex
+		for i := range d.Files {
+			if err := x.Add(&d.Files[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d.Files = nil
+		d.SetFileIndex(&x)
+		var fromIndex bytes.Buffer
+		if err := writeDetails(&fromIndex, d, true); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := decoded(fromIndex.Bytes(), Version2); !bytes.Equal(got, want) {
+			t.Errorf("%s: version 2 details from a FileIndex read back as\n%.300s\nwant\n%.300s", name, got, want)
 		}
 	}
 }

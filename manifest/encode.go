@@ -25,7 +25,8 @@ const (
 // corrupt, forged or truncated.
 var ErrInvalid = errors.New("invalid manifest")
 
-type publicJSON struct {
+// publicHead is the start of the public part, the same in both versions.
+type publicHead struct {
 	Version    int       `json:"version"`
 	Name       string    `json:"name"`
 	Kind       string    `json:"kind"`
@@ -33,9 +34,31 @@ type publicJSON struct {
 	Incomplete bool      `json:"incomplete"`
 	StreamSize int64     `json:"stream_size"`
 	AddedBytes int64     `json:"added_bytes"`
-	Blobs      string    `json:"blobs"`
-	Details    string    `json:"details"`
-	DowntimeMS int64     `json:"downtime_ms,omitempty"`
+}
+
+type publicJSON struct {
+	publicHead
+	Blobs      string `json:"blobs"`
+	Details    string `json:"details"`
+	DowntimeMS int64  `json:"downtime_ms,omitempty"`
+}
+
+// publicV2JSON is the public part of a version 2 manifest.
+type publicV2JSON struct {
+	publicHead
+	Base       string `json:"base"`
+	Added      string `json:"added"`
+	Removed    string `json:"removed"`
+	Details    string `json:"details"`
+	DowntimeMS int64  `json:"downtime_ms,omitempty"`
+}
+
+// decodeJSON reads the public part of either version.
+type decodeJSON struct {
+	publicJSON
+	Base    *string `json:"base"`
+	Added   string  `json:"added"`
+	Removed string  `json:"removed"`
 }
 
 type macJSON struct {
@@ -76,7 +99,11 @@ func Write(w io.Writer, m *Manifest, keys *chunkstore.Keys, codec *chunkstore.Co
 	if m.details == nil {
 		return errors.New("manifest has no details")
 	}
-	head, tail, err := publicParts(m)
+	v1 := m.Version != Version2
+	head, tail, err := publicPartsV2(m)
+	if v1 {
+		head, tail, err = publicParts(m)
+	}
 	if err != nil {
 		return err
 	}
@@ -85,20 +112,22 @@ func Write(w io.Writer, m *Manifest, keys *chunkstore.Keys, codec *chunkstore.Co
 	if _, err := lw.Write(head); err != nil {
 		return err
 	}
-	if err := writeBase64(lw, func(w io.Writer) error {
-		for _, id := range m.Blobs {
-			if _, err := w.Write(id[:]); err != nil {
-				return err
+	if v1 {
+		if err := writeBase64(lw, func(w io.Writer) error {
+			for _, id := range m.Blobs {
+				if _, err := w.Write(id[:]); err != nil {
+					return err
+				}
 			}
+			return nil
+		}); err != nil {
+			return err
 		}
-		return nil
-	}); err != nil {
-		return err
+		if _, err := io.WriteString(lw, `","details":"`); err != nil {
+			return err
+		}
 	}
-	if _, err := io.WriteString(lw, `","details":"`); err != nil {
-		return err
-	}
-	if err := writeBase64(lw, func(w io.Writer) error { return sealDetails(w, m.details, codec) }); err != nil {
+	if err := writeBase64(lw, func(w io.Writer) error { return sealDetails(w, m.details, !v1, codec) }); err != nil {
 		return err
 	}
 	if _, err := lw.Write(tail); err != nil {
@@ -114,10 +143,7 @@ func Write(w io.Writer, m *Manifest, keys *chunkstore.Keys, codec *chunkstore.Co
 // the closing quote of "details". head, the two values and `","details":"`
 // between them, and tail are byte for byte json.Marshal of publicJSON.
 func publicParts(m *Manifest) (head, tail []byte, err error) {
-	line, err := json.Marshal(publicJSON{
-		Version: Version, Name: m.Name, Kind: m.Kind, Time: m.Time.UTC(), Incomplete: m.Incomplete,
-		StreamSize: m.StreamSize, AddedBytes: m.AddedBytes, DowntimeMS: m.DowntimeMS,
-	})
+	line, err := json.Marshal(publicJSON{publicHead: m.head(Version), DowntimeMS: m.DowntimeMS})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -128,6 +154,44 @@ func publicParts(m *Manifest) (head, tail []byte, err error) {
 		return nil, nil, fmt.Errorf("manifest %s: unexpected public JSON %s", m.Name, line)
 	}
 	return append(before, `"blobs":"`...), append([]byte{'"'}, after...), nil
+}
+
+// publicPartsV2 returns the public line of a version 2 manifest split
+// around the value of "details": head ends with `"details":"`, tail starts
+// with its closing quote.
+func publicPartsV2(m *Manifest) (head, tail []byte, err error) {
+	if m.Base == (chunkstore.ID{}) {
+		return nil, nil, fmt.Errorf("manifest %s: version 2 without a base set", m.Name)
+	}
+	line, err := json.Marshal(publicV2JSON{
+		publicHead: m.head(Version2), DowntimeMS: m.DowntimeMS,
+		Base: m.Base.String(), Added: prefixBase64(m.added), Removed: prefixBase64(m.removed),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	before, after, ok := bytes.Cut(line, []byte(`"details":""`))
+	if !ok {
+		return nil, nil, fmt.Errorf("manifest %s: unexpected public JSON %.200s", m.Name, line)
+	}
+	return append(before, `"details":"`...), append([]byte{'"'}, after...), nil
+}
+
+// head returns the start of m's public part, for the given version.
+func (m *Manifest) head(version int) publicHead {
+	return publicHead{
+		Version: version, Name: m.Name, Kind: m.Kind, Time: m.Time.UTC(), Incomplete: m.Incomplete,
+		StreamSize: m.StreamSize, AddedBytes: m.AddedBytes,
+	}
+}
+
+// prefixBase64 is the base64 of concatenated prefixes.
+func prefixBase64(ps []Prefix) string {
+	raw := make([]byte, 0, len(ps)*chunkstore.PrefixSize)
+	for _, p := range ps {
+		raw = append(raw, p[:]...)
+	}
+	return base64.StdEncoding.EncodeToString(raw)
 }
 
 // writeBase64 writes to w the standard base64 encoding of what fill writes.
@@ -141,7 +205,7 @@ func writeBase64(w io.Writer, fill func(io.Writer) error) error {
 
 // sealDetails writes the stored form of d to w: its JSON, compressed as one
 // zstd frame, sealed by codec.
-func sealDetails(w io.Writer, d *Details, codec *chunkstore.Codec) error {
+func sealDetails(w io.Writer, d *Details, v2 bool, codec *chunkstore.Codec) error {
 	sw, err := codec.Seal(w)
 	if err != nil {
 		return fmt.Errorf("failed to seal manifest details: %w", err)
@@ -153,7 +217,7 @@ func sealDetails(w io.Writer, d *Details, codec *chunkstore.Codec) error {
 	if err != nil {
 		return err
 	}
-	if err := writeDetails(zw, d); err != nil {
+	if err := writeDetails(zw, d, v2); err != nil {
 		zw.Close()
 		return err
 	}
@@ -199,7 +263,7 @@ func Decode(b []byte, keys *chunkstore.Keys) (*Manifest, error) {
 	if !bytes.Equal(ml, macLine(mac)) {
 		return nil, fmt.Errorf("%w: bad MAC line: not as written (%d bytes)", ErrInvalid, len(ml))
 	}
-	var pj publicJSON
+	var pj decodeJSON
 	if err := json.Unmarshal(line, &pj); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
@@ -216,8 +280,8 @@ func Decode(b []byte, keys *chunkstore.Keys) (*Manifest, error) {
 	return m, nil
 }
 
-func (m *Manifest) checkPublic(pj publicJSON) error {
-	if m.Version != Version {
+func (m *Manifest) checkPublic(pj decodeJSON) error {
+	if m.Version != Version && m.Version != Version2 {
 		return fmt.Errorf("unsupported version %d", m.Version)
 	}
 	kind, t, err := ParseName(m.Name)
@@ -229,6 +293,12 @@ func (m *Manifest) checkPublic(pj publicJSON) error {
 	}
 	if m.StreamSize < 0 || m.AddedBytes < 0 || m.DowntimeMS < 0 {
 		return errors.New("negative size")
+	}
+	if m.Version == Version2 {
+		return m.checkDelta(pj)
+	}
+	if pj.Base != nil {
+		return errors.New("a version 1 manifest with a base set")
 	}
 	raw, err := base64.StdEncoding.DecodeString(pj.Blobs)
 	if err != nil || len(raw)%chunkstore.IDSize != 0 {
@@ -242,6 +312,72 @@ func (m *Manifest) checkPublic(pj publicJSON) error {
 		}
 	}
 	return nil
+}
+
+// checkDelta parses a version 2 manifest's base and delta.
+func (m *Manifest) checkDelta(pj decodeJSON) error {
+	if pj.Base == nil || pj.Blobs != "" {
+		return errors.New("a version 2 manifest without a base set, or with a blob list")
+	}
+	var err error
+	if m.Base, err = chunkstore.ParseID(*pj.Base); err != nil {
+		return fmt.Errorf("base set: %w", err)
+	}
+	for _, f := range []struct {
+		name string
+		b64  string
+		to   *[]Prefix
+	}{{"added", pj.Added, &m.added}, {"removed", pj.Removed, &m.removed}} {
+		raw, err := base64.StdEncoding.DecodeString(f.b64)
+		if err != nil {
+			return fmt.Errorf("malformed %s blobs", f.name)
+		}
+		if *f.to, err = parsePrefixes(raw); err != nil {
+			return fmt.Errorf("%s blobs: %w", f.name, err)
+		}
+	}
+	return nil
+}
+
+// UseSet completes a version 2 manifest's blob set from the bytes of its
+// base set object, and fills Blobs, resolving each prefix with resolve
+// (see [Manifest.Blobs] for a prefix it does not resolve). It does
+// nothing to a version 1 manifest.
+func (m *Manifest) UseSet(b []byte, resolve func(Prefix) (chunkstore.ID, bool)) error {
+	if m.Version != Version2 {
+		return nil
+	}
+	base, err := DecodeSet(b, m.Base)
+	if err != nil {
+		return err
+	}
+	set, err := applyDelta(base, m.added, m.removed)
+	if err != nil {
+		return fmt.Errorf("%w: blob set against %s: %v", ErrInvalid, SetName(m.Base), err)
+	}
+	m.Blobs = make([]chunkstore.ID, len(set))
+	for i, p := range set {
+		copy(m.Blobs[i][:], p[:])
+		m.unresolved = append(m.unresolved, i)
+	}
+	m.resolved = true
+	m.Resolve(resolve)
+	return nil
+}
+
+// Resolve resolves, with resolve, the blobs of a version 2 manifest that
+// are not resolved yet: a reader whose index is not the store's (the
+// device's, checking its bucket) calls it with its own.
+func (m *Manifest) Resolve(resolve func(Prefix) (chunkstore.ID, bool)) {
+	left := m.unresolved[:0]
+	for _, i := range m.unresolved {
+		if id, ok := resolve(Prefix(m.Blobs[i][:chunkstore.PrefixSize])); ok {
+			m.Blobs[i] = id
+		} else {
+			left = append(left, i)
+		}
+	}
+	m.unresolved = left
 }
 
 // Open decrypts and validates the private part. It needs the identity for
@@ -261,18 +397,21 @@ func (m *Manifest) Open(codec *chunkstore.Codec) (*Details, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: details: %v", ErrInvalid, err)
 	}
-	var d Details
-	if err := json.Unmarshal(dj, &d); err != nil {
+	d, err := unmarshalDetails(dj, m.Version)
+	if err != nil {
 		return nil, fmt.Errorf("%w: details: %v", ErrInvalid, err)
 	}
-	if err := m.checkDetails(&d); err != nil {
+	if err := m.checkDetails(d); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	m.details = &d
-	return &d, nil
+	m.details = d
+	return d, nil
 }
 
 func (m *Manifest) checkDetails(d *Details) error {
+	if m.Version == Version2 && !m.resolved {
+		return errors.New("the blob set was not read (its set object is needed)")
+	}
 	seen := make([]bool, len(m.Blobs))
 	for i, n := range d.Stream {
 		if int(n) >= len(m.Blobs) {
@@ -287,7 +426,7 @@ func (m *Manifest) checkDetails(d *Details) error {
 		return fmt.Errorf("malformed stream digest %q", d.StreamSHA256)
 	}
 	for _, f := range d.Files {
-		if f.Piece < 0 || f.Pieces < 1 || f.Piece+f.Pieces > len(d.Stream) || f.Offset < 0 || f.Offset > m.StreamSize {
+		if f.Piece < 0 || f.Pieces < 1 || f.Piece > len(d.Stream)-f.Pieces || f.Offset < 0 || f.Offset > m.StreamSize {
 			return fmt.Errorf("file index entry %q is out of range", f.Path)
 		}
 	}

@@ -6,8 +6,13 @@ import (
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 )
 
-// Version is the manifest format version.
-const Version = 1
+// Manifest versions. [Save] writes Version into a repository of format
+// version 1 and Version2 into one of format version 2; readers read both
+// in a repository of format version 2.
+const (
+	Version  = 1
+	Version2 = 2
+)
 
 // Manifest is a snapshot's manifest. The fields up to Blobs form the public
 // part; Details is the private part, sealed when stored.
@@ -25,8 +30,15 @@ type Manifest struct {
 	StreamSize int64
 	// AddedBytes is the stored size of the packs this snapshot wrote.
 	AddedBytes int64
-	// Blobs is the sorted set of blob IDs the snapshot references.
+	// Blobs is the sorted set of blob IDs the snapshot references. A
+	// version 2 manifest names them by [Prefix]: [Load] resolves each
+	// through the device's indexes, and one that no index holds stands
+	// for itself as its prefix followed by zeros, an ID that is never
+	// found, so that every reader reports the blob missing.
 	Blobs []chunkstore.ID
+	// Base, in a version 2 manifest, is the ID of the set object its blob
+	// set is stored against (see [SetName]); the zero ID in version 1.
+	Base chunkstore.ID
 	// DowntimeMS is how long the source's service was stopped for the
 	// snapshot, in milliseconds; 0 when it was not stopped.
 	DowntimeMS int64
@@ -34,6 +46,12 @@ type Manifest struct {
 	// sealed is the private part as stored; Details once opened.
 	sealed  []byte
 	details *Details
+	// added and removed are a version 2 manifest's blob set as a delta
+	// against Base; resolved says Blobs was filled from them, and
+	// unresolved lists the indices in Blobs of prefixes no index held.
+	added, removed []Prefix
+	resolved       bool
+	unresolved     []int
 }
 
 // Details is the private part of a manifest.

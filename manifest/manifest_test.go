@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,9 +14,11 @@ import (
 	"github.com/restic/chunker"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/internal/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
+// update is the shared -update flag (internal/golden).
+var update = golden.Update
 
 // testKeys are fixed so that the golden file and fuzz corpus authenticate.
 func testKeys() *chunkstore.Keys {

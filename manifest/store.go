@@ -20,7 +20,9 @@ const Dir = "snapshots"
 
 // Save encodes m and stores it as snapshots/<name>. This is the step that
 // makes a snapshot visible, so callers do it last, after every pack the
-// snapshot references is durable.
+// snapshot references is durable. In a repository of format version 2 it
+// writes a version 2 manifest, storing its base set object first when it
+// starts a new one (see [chooseBase]).
 func Save(s *chunkstore.Store, m *Manifest) error {
 	keys, err := s.Keys()
 	if err != nil {
@@ -29,6 +31,11 @@ func Save(s *chunkstore.Store, m *Manifest) error {
 	name := path.Join(Dir, m.Name)
 	if _, err := os.Lstat(s.Path(name)); err == nil {
 		return fmt.Errorf("snapshot %s already exists", m.Name)
+	}
+	if s.Config().Version >= 2 {
+		if err := chooseBase(s, keys, m); err != nil {
+			return fmt.Errorf("failed to write manifest %s: %w", m.Name, err)
+		}
 	}
 	err = s.WriteFileFrom(name, func(w io.Writer) error {
 		bw := bufio.NewWriter(w)
@@ -65,6 +72,9 @@ func Load(s *chunkstore.Store, name string) (*Manifest, error) {
 	}
 	if m.Name != name {
 		return nil, fmt.Errorf("manifest %s: %w: it names itself %s", name, ErrInvalid, m.Name)
+	}
+	if err := readSet(s, m); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", name, err)
 	}
 	return m, nil
 }

@@ -28,6 +28,9 @@ type Entry struct {
 	// Packs are the packs' IDs, in hex.
 	Packs      []string `json:"packs"`
 	Incomplete bool     `json:"incomplete,omitempty"`
+	// Set is the name of the set object (sets/<ID>) its version 2
+	// manifest needs; empty for version 1.
+	Set string `json:"set,omitempty"`
 }
 
 // Ledger is the device's record of the snapshots in its bucket, by name:
@@ -113,6 +116,8 @@ type Liveness struct {
 	// Packs are the packs some snapshot in the bucket, or some local
 	// snapshot on its way there (a push in progress), needs.
 	Packs map[chunkstore.ID]bool
+	// Sets are the names of the set objects those snapshots need.
+	Sets map[string]bool
 	// Unknown names the snapshots whose packs the device cannot tell:
 	// in the bucket but neither in the ledger nor readable locally, or
 	// local and unreadable. While any is unknown, no pack is garbage.
@@ -126,7 +131,7 @@ type Liveness struct {
 // has not yet made it visible. inBucket says whether a pack is in the
 // bucket.
 func (l *Ledger) Live(s *chunkstore.Store, visible []string, policy func(string) retention.Policy, inBucket func(chunkstore.ID) bool) (*Liveness, error) {
-	live := &Liveness{Packs: map[chunkstore.ID]bool{}}
+	live := &Liveness{Packs: map[chunkstore.ID]bool{}, Sets: map[string]bool{}}
 	pending, unknown, err := l.Pending(s, visible, policy)
 	if err != nil {
 		return nil, err
@@ -141,6 +146,9 @@ func (l *Ledger) Live(s *chunkstore.Store, visible []string, policy func(string)
 		for _, p := range packs {
 			live.Packs[p] = true
 		}
+		if m.Version == manifest.Version2 {
+			live.Sets[manifest.SetName(m.Base)] = true
+		}
 		return err
 	}
 	for _, name := range visible {
@@ -151,6 +159,9 @@ func (l *Ledger) Live(s *chunkstore.Store, visible []string, policy func(string)
 					return nil, fmt.Errorf("%s: snapshot %s: %w", s.Path(ledgerFile), name, err)
 				}
 				live.Packs[id] = true
+			}
+			if e.Set != "" {
+				live.Sets[e.Set] = true
 			}
 			continue
 		}
@@ -234,9 +245,12 @@ func (l *Ledger) Pending(s *chunkstore.Store, visible []string, policy func(stri
 	return pending, unknown, nil
 }
 
-// entry is the ledger entry of a snapshot that needs packs.
-func entry(packs []chunkstore.ID, incomplete bool) Entry {
-	e := Entry{Packs: make([]string, len(packs)), Incomplete: incomplete}
+// entry is the ledger entry of a snapshot m that needs packs.
+func entry(packs []chunkstore.ID, m *manifest.Manifest) Entry {
+	e := Entry{Packs: make([]string, len(packs)), Incomplete: m.Incomplete}
+	if m.Version == manifest.Version2 {
+		e.Set = manifest.SetName(m.Base)
+	}
 	for i, p := range packs {
 		e.Packs[i] = p.String()
 	}
@@ -281,7 +295,7 @@ func RecordBucket(ctx context.Context, s *chunkstore.Store, b *remote.Bucket) er
 		if err != nil {
 			return err
 		}
-		l.Snapshots[name] = entry(packs, m.Incomplete)
+		l.Snapshots[name] = entry(packs, m)
 	}
 	return l.Save(s)
 }

@@ -289,7 +289,7 @@ func reconcile(s *chunkstore.Store, listing map[string]int64, ledger *Ledger) er
 		if err != nil {
 			return err
 		}
-		ledger.Snapshots[name] = entry(packs, m.Incomplete)
+		ledger.Snapshots[name] = entry(packs, m)
 		changed = true
 	}
 	if !changed {
@@ -333,6 +333,7 @@ func plan(s *chunkstore.Store, listing map[string]int64, pending []*manifest.Man
 		return nil, err
 	}
 	planned := map[chunkstore.ID]bool{}
+	plannedSets := map[string]bool{}
 	inBucket := func(id chunkstore.ID) bool {
 		_, there := listing[chunkstore.PackName(id)]
 		return there || planned[id]
@@ -341,6 +342,18 @@ func plan(s *chunkstore.Store, listing map[string]int64, pending []*manifest.Man
 		name := m.Name
 		mname := path.Join(manifest.Dir, name)
 		st := step{snapshot: name}
+		// A version 2 manifest's set object goes before it, as its packs
+		// do.
+		if set := manifest.SetName(m.Base); m.Version == manifest.Version2 && !plannedSets[set] {
+			if _, there := listing[set]; !there {
+				o, err := repoFile(s, set, name)
+				if err != nil {
+					return nil, err
+				}
+				st.objects = append(st.objects, o)
+			}
+			plannedSets[set] = true
+		}
 		for _, id := range m.Blobs {
 			loc, ok := ix.Lookup(id)
 			if !ok || inBucket(loc.Pack) {
@@ -362,7 +375,7 @@ func plan(s *chunkstore.Store, listing map[string]int64, pending []*manifest.Man
 		if missing > 0 {
 			return nil, fmt.Errorf("snapshot %s: %d blobs are neither in a local pack nor in the bucket: run `pocketsnap check`", name, missing)
 		}
-		st.entry = entry(packs, m.Incomplete)
+		st.entry = entry(packs, m)
 		o, err := repoFile(s, mname, name)
 		if err != nil {
 			return nil, err

@@ -128,6 +128,10 @@ func checkVisibleComplete(t *testing.T, f *fixture, b *remote.Bucket) (snapshots
 	}
 	for _, name := range offsite.SnapshotNames(l) {
 		m := f.repo.Load(t, name)
+		// Issue 20: a version 2 manifest needs its set object there too.
+		if set := manifest.SetName(m.Base); m.Version == manifest.Version2 && l[set] == 0 {
+			t.Fatalf("snapshot %s is visible in the bucket, but its set object %s is not there", name, set)
+		}
 		for _, id := range m.Blobs {
 			loc, ok := ix.Lookup(id)
 			if !ok {
@@ -470,6 +474,13 @@ func (f *fixture) pushAndOpen(t *testing.T) (*remote.FS, *chunkstore.Store) {
 	if _, err := f.push(t, b, offsite.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	return f.openBucket(t, b)
+}
+
+// openBucket opens the bucket's copy with the identity, as a lost phone's
+// owner would.
+func (f *fixture) openBucket(t *testing.T, b *remote.Bucket) (*remote.FS, *chunkstore.Store) {
+	t.Helper()
 	fsys, err := b.FS(t.Context(), 0)
 	if err != nil {
 		t.Fatal(err)

@@ -43,9 +43,11 @@ type Object struct {
 
 // BucketResult says what the retention mirror deleted (or would delete).
 type BucketResult struct {
-	// Snapshots are the snapshots deleted, Packs the packs.
+	// Snapshots are the snapshots deleted, Packs the packs, Sets the set
+	// objects.
 	Snapshots []string
 	Packs     []Object
+	Sets      []Object
 	// Archives are the classic archives' files deleted, sidecars first.
 	Archives []Object
 	// Kept counts the snapshots the bucket keeps; Remaining names them.
@@ -136,6 +138,7 @@ func Bucket(ctx context.Context, s *chunkstore.Store, b *remote.Bucket, opt Buck
 			b, strings.Join(res.Unknown, ", "))
 	} else {
 		res.Packs = deadPacks(listing, live.Packs, warn)
+		res.Sets = deadSets(listing, live.Sets)
 	}
 	if opt.DryRun {
 		return res, nil
@@ -248,7 +251,20 @@ func deadPacks(listing map[string]int64, live map[chunkstore.ID]bool, warn func(
 	return out
 }
 
-// apply deletes what res lists: manifests, archives, then packs, and
+// deadSets returns the set objects in the bucket that no snapshot there,
+// nor one on its way there, needs.
+func deadSets(listing map[string]int64, live map[string]bool) []Object {
+	var out []Object
+	for _, name := range slices.Sorted(maps.Keys(listing)) {
+		if strings.HasPrefix(name, manifest.SetsDir+"/") && !chunkstore.IsTemp(name) && !live[name] {
+			out = append(out, Object{Name: name, Size: listing[name]})
+		}
+	}
+	return out
+}
+
+// apply deletes what res lists: manifests, archives, then packs and set
+// objects, and
 // brings the device's records up to date.
 func apply(ctx context.Context, s *chunkstore.Store, b *remote.Bucket, ledger *offsite.Ledger, listing map[string]int64, res *BucketResult) error {
 	for _, name := range res.Snapshots {
@@ -271,6 +287,11 @@ func apply(ctx context.Context, s *chunkstore.Store, b *remote.Bucket, ledger *o
 	}
 	if err := s.ForgetRemote(ids); err != nil {
 		return err
+	}
+	for _, o := range res.Sets {
+		if err := b.Remove(ctx, o.Name); err != nil {
+			return err
+		}
 	}
 	for name := range ledger.Snapshots {
 		if _, ok := listing[path.Join(manifest.Dir, name)]; !ok || slices.Contains(res.Snapshots, name) {

@@ -40,7 +40,9 @@ type Report struct {
 	Snapshots []Snapshot `json:"deleted_snapshots"`
 	Kept      int        `json:"kept_snapshots"`
 	Packs     []Pack     `json:"deleted_packs"`
-	Archives  []Archive  `json:"deleted_archives"`
+	// Sets are the set objects (sets/<ID>) no kept snapshot names.
+	Sets     []Object  `json:"deleted_sets,omitempty"`
+	Archives []Archive `json:"deleted_archives"`
 	// Unreadable lists the snapshots whose manifests do not load: kept,
 	// and while there are any, no pack is deleted or repacked.
 	Unreadable []Unreadable `json:"unreadable_snapshots,omitempty"`
@@ -218,6 +220,9 @@ func packs(ctx context.Context, s *chunkstore.Store, opt Options, kept []*manife
 			return err
 		}
 	}
+	if err := sets(s, opt, kept, rep); err != nil {
+		return err
+	}
 	candidates := u.PartlyDead(opt.Threshold)
 	var ids []chunkstore.ID
 	for _, p := range candidates {
@@ -249,6 +254,24 @@ func packs(ctx context.Context, s *chunkstore.Store, opt Options, kept []*manife
 	}
 	rep.Repacked = &RepackFigures{Packs: st.Packs, NewPacks: st.Written.Packs, Bytes: st.Size - st.Written.Stored}
 	rep.Freed += rep.Repacked.Bytes
+	return nil
+}
+
+// sets deletes the set objects that no kept snapshot names as its base.
+func sets(s *chunkstore.Store, opt Options, kept []*manifest.Manifest, rep *Report) error {
+	unused, err := manifest.UnusedSets(s, kept)
+	if err != nil {
+		return err
+	}
+	for _, f := range unused {
+		if !opt.DryRun {
+			if err := manifest.DeleteSet(s, f.Name); err != nil {
+				return err
+			}
+		}
+		rep.Sets = append(rep.Sets, Object{Name: f.Name, Size: f.Size})
+		rep.Freed += f.Size
+	}
 	return nil
 }
 

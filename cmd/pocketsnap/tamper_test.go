@@ -146,9 +146,32 @@ func publicPart(t *testing.T, repo, name string) map[string]any {
 	return pub
 }
 
-// blobIDs returns the blob IDs a manifest lists publicly.
-func blobIDs(t *testing.T, pub map[string]any) [][]byte {
+// blobIDs returns the blob IDs a manifest lists publicly: in version 2
+// (issue 20) only their first 16 bytes are public, in its set object and
+// delta, and the attacker pads them with zeros.
+func blobIDs(t *testing.T, repo string, pub map[string]any) [][]byte {
 	t.Helper()
+	if pub["version"].(float64) == 2 {
+		set, err := os.ReadFile(filepath.Join(repo, "sets", pub["base"].(string)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		base, _ := strings.CutPrefix(string(set), "pocketsnap set v2\n")
+		added, err1 := base64.StdEncoding.DecodeString(pub["added"].(string))
+		removed, err2 := base64.StdEncoding.DecodeString(pub["removed"].(string))
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		var ids [][]byte
+		for _, raw := range []string{base, string(added)} {
+			for i := 0; i < len(raw); i += 16 {
+				if !strings.Contains(string(removed), raw[i:i+16]) {
+					ids = append(ids, append([]byte(raw[i:i+16]), make([]byte, 16)...))
+				}
+			}
+		}
+		return ids
+	}
 	raw, err := base64.StdEncoding.DecodeString(pub["blobs"].(string))
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +238,7 @@ func packPath(repo, name string) string { return filepath.Join(repo, "data", nam
 func TestAttackerIsRefused(t *testing.T) {
 	v := newVictim(t)
 	pub := publicPart(t, v.repo, v.snapshot)
-	ids := blobIDs(t, pub)
+	ids := blobIDs(t, v.repo, pub)
 
 	t.Run("genuine repository restores", func(t *testing.T) {
 		for _, local := range []bool{true, false} {
@@ -307,7 +330,7 @@ func TestAttackerIsRefused(t *testing.T) {
 
 		// All of it, the config too: its MAC is under the secrets.
 		repo := v.copyRepo(t, false)
-		for _, d := range []string{"config", "keys", "data", "snapshots"} {
+		for _, d := range []string{"config", "keys", "data", "snapshots", "sets"} {
 			os.RemoveAll(filepath.Join(repo, d))
 			copyTree(t, filepath.Join(evilRepo, d), filepath.Join(repo, d))
 		}
