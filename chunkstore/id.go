@@ -12,8 +12,17 @@ const IDSize = 32
 // SHA-256 of its bytes).
 type ID [IDSize]byte
 
-// String returns the ID as lowercase hex.
-func (id ID) String() string { return hex.EncodeToString(id[:]) }
+// String returns the ID as lowercase hex. An ID known only by its
+// [PrefixSize]-byte prefix (a version 2 manifest's blob that no index
+// resolves, which stands as the prefix followed by zeros) prints as the
+// prefix alone, so that a message names what the manifest holds rather
+// than a padded ID no blob has.
+func (id ID) String() string {
+	if id != (ID{}) && [IDSize - PrefixSize]byte(id[PrefixSize:]) == [IDSize - PrefixSize]byte{} {
+		return hex.EncodeToString(id[:PrefixSize])
+	}
+	return hex.EncodeToString(id[:])
+}
 
 // Short returns the first eight hex digits, for messages.
 func (id ID) Short() string { return id.String()[:8] }
