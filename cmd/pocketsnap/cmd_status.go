@@ -122,7 +122,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			out.LastPush = &rec
 		}
 	}
-	asides, err := restore.Asides(e.asideBases()...)
+	asides, err := restore.Asides(e.live().AsideBases()...)
 	if err != nil {
 		return err
 	}
