@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -49,52 +50,113 @@ func (u *ui) setJSON(on bool) {
 // json reports whether stdout carries JSON lines.
 func (u *ui) json() bool { return u.jsonw != nil }
 
-// emit writes one JSON line {"message_type": typ, …the fields of each
-// part} with --json, and nothing without. Each part must encode as a JSON
-// object (a struct or a map).
-func (u *ui) emit(typ string, parts ...any) {
+// lineHeader begins every JSON line.
+type lineHeader struct {
+	Type string `json:"message_type"`
+	// Command names the command, on its summary line.
+	Command string `json:"command,omitempty"`
+}
+
+// emit writes one JSON line with --json, and nothing without: the fields
+// of h, then those of body, a struct or a pointer to one.
+func (u *ui) emit(h lineHeader, body any) {
 	if u.jsonw == nil {
 		return
 	}
-	// A struct of one string field always encodes.
-	line, _ := json.Marshal(struct {
-		Type string `json:"message_type"`
-	}{typ})
-	for _, p := range parts {
-		body, err := json.Marshal(p)
-		if err == nil {
-			line, err = joinObjects(line, body)
-		}
-		if err != nil {
-			// Only a programming error gets here: say so in the stream.
-			line, _ = json.Marshal(map[string]string{"message_type": msgError, "message": fmt.Sprintf("failed to encode a %s line: %v", typ, err)})
-			break
-		}
+	v, err := jsonLine(h, body)
+	var line []byte
+	if err == nil {
+		line, err = json.Marshal(v)
+	}
+	if err != nil {
+		// Only a programming error gets here: say so in the stream.
+		line, _ = json.Marshal(struct {
+			lineHeader
+			message
+		}{lineHeader{Type: msgError}, message{Message: fmt.Sprintf("failed to encode a %s line: %v", h.Type, err)}})
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.jsonw.Write(append(line, '\n'))
 }
 
-// joinObjects merges two encoded JSON objects into one.
-func joinObjects(a, b []byte) ([]byte, error) {
-	if len(b) < 2 || b[0] != '{' {
-		return nil, fmt.Errorf("%.20s is not a JSON object", b)
+// jsonLine returns one struct with h's fields and then body's, so that
+// encoding/json writes the line as one object in one pass. Body's fields
+// are copied as encoding/json sees them: the fields of an embedded struct
+// promoted (a nil embedded pointer adds none), each under its JSON name
+// and options. (A generic struct cannot embed its type parameter, and
+// reflect cannot embed a type with methods after the first field, hence
+// the copy.)
+func jsonLine(h lineHeader, body any) (any, error) {
+	v := reflect.ValueOf(body)
+	if v.Kind() == reflect.Pointer && !v.IsNil() {
+		v = v.Elem()
 	}
-	if len(b) == 2 {
-		return a, nil
+	if v.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("a %T is not a JSON object", body)
 	}
-	out := append([]byte(nil), a[:len(a)-1]...)
-	return append(append(out, ','), b[1:]...), nil
+	l := &lineFields{}
+	l.add(reflect.StructField{Name: "Header", Type: reflect.TypeFor[lineHeader](), Anonymous: true}, reflect.ValueOf(h))
+	l.flatten(v)
+	out := reflect.New(reflect.StructOf(l.fields)).Elem()
+	for i, fv := range l.vals {
+		out.Field(i).Set(fv)
+	}
+	return out.Interface(), nil
+}
+
+// lineFields are the fields of a JSON line's struct, with their values.
+type lineFields struct {
+	fields []reflect.StructField
+	vals   []reflect.Value
+}
+
+func (l *lineFields) add(f reflect.StructField, v reflect.Value) {
+	l.fields = append(l.fields, f)
+	l.vals = append(l.vals, v)
+}
+
+// flatten adds the fields of the struct v as encoding/json encodes them
+// (the exported fields of an unexported embedded struct too).
+func (l *lineFields) flatten(v reflect.Value) {
+	t := v.Type()
+	for i := range t.NumField() {
+		f, fv := t.Field(i), v.Field(i)
+		tag, ok := f.Tag.Lookup("json")
+		if tag == "-" {
+			continue
+		}
+		if f.Anonymous && !ok {
+			if fv.Kind() == reflect.Pointer {
+				if fv.IsNil() {
+					continue
+				}
+				fv = fv.Elem()
+			}
+			if fv.Kind() == reflect.Struct {
+				l.flatten(fv)
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = f.Name
+		}
+		if opts != "" {
+			name += "," + opts
+		}
+		l.add(reflect.StructField{Name: fmt.Sprintf("F%d", len(l.fields)), Type: f.Type, Tag: reflect.StructTag(`json:"` + name + `"`)}, fv)
+	}
 }
 
 // summary ends a command's JSON output with its result: the fields of v (a
 // struct) after "message_type" and "command". Without --json it does
 // nothing: the command prints its result for people on u.stdout.
 func (u *ui) summary(v any) {
-	u.emit(msgSummary, struct {
-		Command string `json:"command"`
-	}{u.command}, v)
+	u.emit(lineHeader{Type: msgSummary, Command: u.command}, v)
 }
 
 // message is the body of a warning or error line.
@@ -107,12 +169,12 @@ type message struct {
 
 func (u *ui) errorf(format string, a ...any) {
 	u.line("error", format, a...)
-	u.emit(msgError, message{Message: fmt.Sprintf(format, a...)})
+	u.emit(lineHeader{Type: msgError}, message{Message: fmt.Sprintf(format, a...)})
 }
 
 func (u *ui) warnf(format string, a ...any) {
 	u.line("warning", format, a...)
-	u.emit(msgWarning, message{Message: fmt.Sprintf(format, a...)})
+	u.emit(lineHeader{Type: msgWarning}, message{Message: fmt.Sprintf(format, a...)})
 }
 
 func (u *ui) hintf(format string, a ...any) { u.line("hint", format, a...) }
@@ -127,7 +189,7 @@ func (u *ui) fail(err error, code int, hint string, quiet bool) {
 	if hint != "" {
 		u.hintf("%s", hint)
 	}
-	u.emit(msgError, message{Message: err.Error(), Hint: hint, ExitCode: code})
+	u.emit(lineHeader{Type: msgError}, message{Message: err.Error(), Hint: hint, ExitCode: code})
 }
 
 func (u *ui) infof(format string, a ...any) {
