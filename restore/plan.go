@@ -117,7 +117,7 @@ func (p *System) Stamp(now time.Time) {
 	for _, st := range p.Steps {
 		targets = append(targets, st.Target, st.aside())
 	}
-	p.Now = FreeStamp(targets, now)
+	p.Now = freeStamp(targets, now)
 }
 
 // pick returns the named snapshot, or the newest complete one of kind at
@@ -183,7 +183,7 @@ func (p *System) Preview() (Preview, error) {
 		return pv, nil
 	}
 	var err error
-	if pv.Free, err = FreeSpace(p.Steps[0].Target); err != nil {
+	if pv.Free, err = freeSpace(p.Steps[0].Target); err != nil {
 		return pv, err
 	}
 	pv.Earlier, err = Asides(slices.Compact(bases)...)
@@ -232,9 +232,9 @@ func (p *System) Rollback(ctx context.Context, live Live, only string) (Rollback
 	}
 	target, _ := live.Target(kind)
 	aside := live.Aside(kind)
-	now := FreeStamp([]string{aside}, time.Now())
+	now := freeStamp([]string{aside}, time.Now())
 	res := RollbackResult{Target: target}
-	err := p.Stopped(ctx, func() error {
+	err := p.stopped(ctx, func() error {
 		var err error
 		res.Back, res.Undone, err = Rollback(target, aside, now)
 		return err
@@ -245,8 +245,8 @@ func (p *System) Rollback(ctx context.Context, live Live, only string) (Rollback
 // newerBroken reports whether a's newest moved-aside directory is newer
 // than b's.
 func newerBroken(a, b string) bool {
-	na, errA := Newest(a)
-	nb, errB := Newest(b)
+	na, errA := newest(a)
+	nb, errB := newest(b)
 	if err := errors.Join(errA, errB); err != nil || na == "" {
 		return false
 	}

@@ -94,7 +94,7 @@ func (p *System) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	return p.Stopped(ctx, func() error {
+	return p.stopped(ctx, func() error {
 		for i := range p.Steps {
 			if err := p.swap(i, staged[i]); err != nil {
 				return errors.Join(err, removeEach(staged[i+1:]))
@@ -104,11 +104,11 @@ func (p *System) Run(ctx context.Context) (err error) {
 	}, func() error { return removeEach(staged) })
 }
 
-// Stopped runs fn between the stop and the start commands. If the stop
+// stopped runs fn between the stop and the start commands. If the stop
 // command fails, fn is not run and undo is, if not nil. The start command
 // runs whenever the stop command was run, even if fn failed or ctx was
 // cancelled.
-func (p *System) Stopped(ctx context.Context, fn, undo func() error) (err error) {
+func (p *System) stopped(ctx context.Context, fn, undo func() error) (err error) {
 	fmt.Fprintf(p.Log, "stopping services: %s\n", orNone(p.Stop))
 	defer func() {
 		fmt.Fprintf(p.Log, "starting services (always run after a stop): %s\n", orNone(p.Start))
@@ -200,10 +200,10 @@ func (p *System) stageAll(ctx context.Context) ([]*Staging, error) {
 	return staged, nil
 }
 
-// FreeStamp returns the first second from now on whose moved-aside and
+// freeStamp returns the first second from now on whose moved-aside and
 // staging names are free for every target, so that two restores within
 // one second never collide.
-func FreeStamp(targets []string, now time.Time) time.Time {
+func freeStamp(targets []string, now time.Time) time.Time {
 	t := now.UTC().Truncate(time.Second)
 	for {
 		free := true
@@ -238,9 +238,9 @@ func orNone(c hooks.Command) string {
 	return c.String()
 }
 
-// FreeSpace returns the bytes available to unprivileged users on the
+// freeSpace returns the bytes available to unprivileged users on the
 // filesystem holding path's parent directory.
-func FreeSpace(path string) (int64, error) {
+func freeSpace(path string) (int64, error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(filepath.Dir(path), &st); err != nil {
 		return 0, fmt.Errorf("failed to read free space of %s: %w", filepath.Dir(path), err)
