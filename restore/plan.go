@@ -224,8 +224,12 @@ type RollbackResult struct {
 // Rollback swaps the newest directory moved aside by a restore back into
 // place: the rootfs's if it was the last one restored (it holds the db as
 // it was), else the db's; only restricts it to one kind. It runs between
-// the stop and the start commands, as a restore does.
+// the stop and the start commands, and refuses as a restore does (see
+// [System.CanAct]).
 func (p *System) Rollback(ctx context.Context, live Live, only string) (RollbackResult, error) {
+	if err := p.CanAct(); err != nil {
+		return RollbackResult{}, err
+	}
 	kind := KindRootfs
 	if only == KindDB || (only == "" && newerBroken(live.Aside(KindDB), live.Rootfs)) {
 		kind = KindDB

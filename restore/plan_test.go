@@ -35,7 +35,8 @@ func read(t *testing.T, path string) string {
 // Issue 19.1: the whole-system restore is planned, previewed, carried out
 // and rolled back through the library, with no front end: the rootfs
 // first, then the db inside it (moved aside beside the rootfs), and a
-// rollback takes back the kind restored last.
+// rollback takes back the kind restored last. With no stop command, both
+// refuse unless told the services are stopped already.
 func TestPlanRunAndRollBack(t *testing.T) {
 	r := repotest.New(t, false)
 	src := t.TempDir()
@@ -70,6 +71,16 @@ func TestPlanRunAndRollBack(t *testing.T) {
 		}
 	}
 	sys.Options, sys.Log = asRoot, io.Discard
+	if err := sys.Run(t.Context()); !errors.Is(err, restore.ErrNoStop) {
+		t.Fatalf("Run with no stop command: %v, want ErrNoStop", err)
+	}
+	if _, err := (&restore.System{Log: io.Discard}).Rollback(t.Context(), live, ""); !errors.Is(err, restore.ErrNoStop) {
+		t.Fatalf("Rollback with no stop command: %v, want ErrNoStop", err)
+	}
+	if got := read(t, filepath.Join(live.Rootfs, "etc", "hostname")); got != "live\n" {
+		t.Fatalf("the refused restore changed the rootfs: %q", got)
+	}
+	sys.AlreadyStopped = true
 	if err := sys.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -91,11 +102,11 @@ func TestPlanRunAndRollBack(t *testing.T) {
 		t.Fatalf("Plan of the db only: %v, %+v", err, dbOnly)
 	}
 	write(t, filepath.Join(live.DB, "data"), "changed db\n")
-	dbOnly.Options, dbOnly.Log = asRoot, io.Discard
+	dbOnly.Options, dbOnly.Log, dbOnly.AlreadyStopped = asRoot, io.Discard, true
 	if err := dbOnly.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	rb := &restore.System{Log: io.Discard}
+	rb := &restore.System{Log: io.Discard, AlreadyStopped: true}
 	res, err := rb.Rollback(t.Context(), live, "")
 	if err != nil || res.Target != live.DB {
 		t.Fatalf("first rollback: %+v, %v; want the db, restored last", res, err)

@@ -54,6 +54,9 @@ type System struct {
 	Now         time.Time
 	HookTimeout time.Duration
 	Log         io.Writer
+	// AlreadyStopped says that the services are stopped already: with
+	// no stop command, Run and Rollback act only when it is set.
+	AlreadyStopped bool
 
 	parentMtime map[int]time.Time // by step, for nested targets
 }
@@ -85,6 +88,9 @@ func (p *System) stamp() string { return stamp(p.Now) }
 // start command runs whenever the stop command was run, even if the
 // restore failed or ctx was cancelled.
 func (p *System) Run(ctx context.Context) (err error) {
+	if err := p.CanAct(); err != nil {
+		return err
+	}
 	for _, s := range p.Steps {
 		if err := CleanStaging(s.Target, p.Log); err != nil {
 			return err
@@ -102,6 +108,20 @@ func (p *System) Run(ctx context.Context) (err error) {
 		}
 		return nil
 	}, func() error { return removeEach(staged) })
+}
+
+// ErrNoStop is the refusal to swap live directories with no stop
+// command, unless the services are known to be stopped already.
+var ErrNoStop = errors.New("not acting: STACK_STOP_CMD is not set, so nothing would stop the homeserver before its live directories are swapped")
+
+// CanAct returns [ErrNoStop] when nothing would stop the services before
+// the live directories are swapped and they are not known to be stopped
+// already.
+func (p *System) CanAct() error {
+	if p.Stop.Set() || p.AlreadyStopped {
+		return nil
+	}
+	return ErrNoStop
 }
 
 // stopped runs fn between the stop and the start commands. If the stop

@@ -62,16 +62,13 @@ func (e *env) live() restore.Live {
 // already stopped, for a restore without a stop command.
 const stackStoppedFlag = "stack-stopped"
 
-// checkStopped refuses to change live directories with no stop command,
-// unless the user said the services are already stopped.
-func checkStopped(stop hooks.Command, o restoreOptions) error {
-	if stop.Set() || o.stopped {
-		return nil
+// actError gives the hint to a restore's refusal to act with no stop
+// command.
+func actError(err error) error {
+	if errors.Is(err, restore.ErrNoStop) {
+		return &hintError{err: err, hint: fmt.Sprintf("set STACK_STOP_CMD (or pass --stop-cmd CMD), or stop the homeserver yourself and add --%s", stackStoppedFlag)}
 	}
-	return &hintError{
-		err:  errors.New("not acting: STACK_STOP_CMD is not set, so nothing would stop the homeserver before its live directories are swapped"),
-		hint: fmt.Sprintf("set STACK_STOP_CMD (or pass --stop-cmd CMD), or stop the homeserver yourself and add --%s", stackStoppedFlag),
-	}
+	return err
 }
 
 // runPlan sets the service commands of sys, prints its plan and, when o
@@ -81,12 +78,12 @@ func runPlan(ctx context.Context, e *env, sys *restore.System, idErr error, o re
 	if sys.Stop, sys.Start, err = e.stackCommands(o); err != nil {
 		return err
 	}
-	sys.HookTimeout, sys.Log = hookTimeout, e.ui.stderr
+	sys.HookTimeout, sys.Log, sys.AlreadyStopped = hookTimeout, e.ui.stderr, o.stopped
 	act := o.confirm != ""
 	pv, err := sys.Preview() // before the live directories move
 	printPlan(e.ui.stdout, pv, act)
 	if err == nil {
-		printServices(e.ui.stdout, sys, pv, idErr, o.stopped)
+		printServices(e.ui.stdout, sys, pv, idErr)
 		err = pv.Fits()
 	}
 	if err != nil || !act {
@@ -95,8 +92,8 @@ func runPlan(ctx context.Context, e *env, sys *restore.System, idErr error, o re
 		}
 		return err
 	}
-	if err := checkStopped(sys.Stop, o); err != nil {
-		return err
+	if err := sys.CanAct(); err != nil {
+		return actError(err) // before any progress is shown
 	}
 	prog := new(pipeline.Progress)
 	for i := range sys.Steps {
@@ -106,7 +103,7 @@ func runPlan(ctx context.Context, e *env, sys *restore.System, idErr error, o re
 	err = sys.Run(ctx)
 	pr.stop()
 	if err != nil {
-		return err
+		return actError(err)
 	}
 	fmt.Fprintf(e.ui.stdout, "restore complete; to undo it: pocketsnap restore --rollback --confirm=%s\n", confirmPhrase)
 	e.ui.summary(newPlanSummary(pv, true))
@@ -152,9 +149,9 @@ func printPlan(w io.Writer, pv restore.Preview, acting bool) {
 // printServices ends the plan: the space it needs, how it treats the
 // services and the identity, and the directories earlier restores moved
 // aside.
-func printServices(w io.Writer, sys *restore.System, pv restore.Preview, idErr error, stopped bool) {
+func printServices(w io.Writer, sys *restore.System, pv restore.Preview, idErr error) {
 	fmt.Fprintf(w, "  space: needs about %s, %s available\n", humanBytes(pv.Need), humanBytes(pv.Free))
-	fmt.Fprintf(w, "  services: %s\n", servicesPlan(sys, stopped))
+	fmt.Fprintf(w, "  services: %s\n", servicesPlan(sys))
 	if idErr != nil {
 		fmt.Fprintf(w, "  identity: %v\n", idErr)
 	}
@@ -162,11 +159,11 @@ func printServices(w io.Writer, sys *restore.System, pv restore.Preview, idErr e
 }
 
 // servicesPlan says how the restore treats the services.
-func servicesPlan(sys *restore.System, stopped bool) string {
+func servicesPlan(sys *restore.System) string {
 	switch {
 	case sys.Stop.Set():
 		return fmt.Sprintf("stop with %s, then start with %s (even if the restore fails)", hookString(sys.Stop), hookString(sys.Start))
-	case stopped:
+	case sys.AlreadyStopped:
 		return fmt.Sprintf("not stopped: --%s says the homeserver is already stopped; then start with %s", stackStoppedFlag, hookString(sys.Start))
 	}
 	return fmt.Sprintf("STACK_STOP_CMD is not set: the restore refuses to act unless STACK_STOP_CMD is set or --%s says the homeserver is already stopped", stackStoppedFlag)
@@ -198,13 +195,10 @@ func rollback(ctx context.Context, e *env, o restoreOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := checkStopped(stop, o); err != nil {
-		return err
-	}
-	sys := &restore.System{Stop: stop, Start: start, HookTimeout: hookTimeout, Log: e.ui.stderr}
+	sys := &restore.System{Stop: stop, Start: start, HookTimeout: hookTimeout, Log: e.ui.stderr, AlreadyStopped: o.stopped}
 	res, err := sys.Rollback(ctx, e.live(), o.only)
 	if err != nil {
-		return err
+		return actError(err)
 	}
 	fmt.Fprintf(e.ui.stdout, "rolled back: %s is %s again (the restored tree is kept as %s)\n", res.Target, res.Back, res.Undone)
 	e.ui.summary(struct {
