@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -178,12 +179,7 @@ func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 	if len(seen) == 0 && name != "." {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
 	}
-	ents := make([]fs.DirEntry, 0, len(seen))
-	for _, e := range seen {
-		ents = append(ents, e)
-	}
-	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	return ents, nil
+	return slices.SortedFunc(maps.Values(seen), func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) }), nil
 }
 
 // file is an object opened for reading.
