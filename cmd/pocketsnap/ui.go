@@ -95,6 +95,10 @@ func jsonLine(h lineHeader, body any) (any, error) {
 	if v.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("a %T is not a JSON object", body)
 	}
+	if reflect.PointerTo(v.Type()).Implements(reflect.TypeFor[json.Marshaler]()) {
+		// Its fields are not what it encodes to.
+		return nil, fmt.Errorf("a %T encodes itself, so its fields cannot join a line", body)
+	}
 	l := &lineFields{}
 	l.add(reflect.StructField{Name: "Header", Type: reflect.TypeFor[lineHeader](), Anonymous: true}, reflect.ValueOf(h))
 	l.flatten(v)

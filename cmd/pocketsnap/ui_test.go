@@ -9,7 +9,8 @@ import (
 // encoded once, with no byte surgery: the header's fields come first, a
 // pointer body works, an empty body adds nothing, and a body that is not
 // an object becomes an error line that says so; embedded structs are
-// promoted as encoding/json promotes them.
+// promoted as encoding/json promotes them; a body that encodes itself is
+// refused rather than flattened.
 func TestEmitLines(t *testing.T) {
 	var out bytes.Buffer
 	u := &ui{stdout: &out, stderr: &bytes.Buffer{}, command: "restore"}
@@ -27,6 +28,7 @@ func TestEmitLines(t *testing.T) {
 	u.summary(withStatus{Name: "n", Status: &Status{Job: "backup"}, Skip: 1})
 	u.summary(withStatus{Name: "m", Opt: 2})
 	u.summary(struct{ hidden }{hidden{A: 1}})
+	u.summary(selfEncoding{})
 	want := `{"message_type":"summary","command":"restore","target":"/r","bytes":3}
 {"message_type":"summary","command":"restore","target":"/p","bytes":0}
 {"message_type":"status"}
@@ -35,6 +37,7 @@ func TestEmitLines(t *testing.T) {
 {"message_type":"summary","command":"restore","Name":"n","job":"backup"}
 {"message_type":"summary","command":"restore","Name":"m","Opt":2}
 {"message_type":"summary","command":"restore","A":1}
+{"message_type":"error","message":"failed to encode a summary line: a main.selfEncoding encodes itself, so its fields cannot join a line"}
 `
 	if out.String() != want {
 		t.Errorf("lines:\n%s\nwant:\n%s", out.String(), want)
@@ -57,3 +60,9 @@ type withStatus struct {
 }
 
 type hidden struct{ A int }
+
+// selfEncoding has its own JSON form, which flattening its fields would
+// silently ignore.
+type selfEncoding struct{ A int }
+
+func (selfEncoding) MarshalJSON() ([]byte, error) { return []byte(`"self"`), nil }
