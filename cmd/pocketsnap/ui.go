@@ -100,29 +100,51 @@ func jsonLine(h lineHeader, body any) (any, error) {
 		return nil, fmt.Errorf("a %T encodes itself, so its fields cannot join a line", body)
 	}
 	l := &lineFields{}
-	l.add(reflect.StructField{Name: "Header", Type: reflect.TypeFor[lineHeader](), Anonymous: true}, reflect.ValueOf(h))
-	l.flatten(v)
-	out := reflect.New(reflect.StructOf(l.fields)).Elem()
-	for i, fv := range l.vals {
+	l.flatten(v, 1)
+	fields := []reflect.StructField{{Name: "Header", Type: reflect.TypeFor[lineHeader](), Anonymous: true}}
+	vals := []reflect.Value{reflect.ValueOf(h)}
+	for i, f := range l.fields {
+		if l.dominant(i) {
+			f.Name = fmt.Sprintf("F%d", len(fields))
+			fields, vals = append(fields, f), append(vals, l.vals[i])
+		}
+	}
+	out := reflect.New(reflect.StructOf(fields)).Elem()
+	for i, fv := range vals {
 		out.Field(i).Set(fv)
 	}
 	return out.Interface(), nil
 }
 
-// lineFields are the fields of a JSON line's struct, with their values.
+// lineFields are the fields of a JSON line's body, with their values and
+// how deep in embedded structs each one lies.
 type lineFields struct {
 	fields []reflect.StructField
 	vals   []reflect.Value
+	depth  []int
+	tagged []bool
+	name   []string
 }
 
-func (l *lineFields) add(f reflect.StructField, v reflect.Value) {
-	l.fields = append(l.fields, f)
-	l.vals = append(l.vals, v)
+// dominant reports whether field i is the one encoding/json writes of
+// those with its name: the shallowest, or of several as shallow the only
+// one with a name in its tag; if none is, none is written.
+func (l *lineFields) dominant(i int) bool {
+	for j := range l.fields {
+		if j == i || l.name[j] != l.name[i] {
+			continue
+		}
+		if l.depth[j] < l.depth[i] || l.depth[j] == l.depth[i] && (l.tagged[j] || !l.tagged[i]) {
+			return false
+		}
+	}
+	return true
 }
 
-// flatten adds the fields of the struct v as encoding/json encodes them
-// (the exported fields of an unexported embedded struct too).
-func (l *lineFields) flatten(v reflect.Value) {
+// flatten adds the fields of the struct v, found depth embeddings deep,
+// as encoding/json encodes them (the exported fields of an unexported
+// embedded struct too).
+func (l *lineFields) flatten(v reflect.Value, depth int) {
 	t := v.Type()
 	for i := range t.NumField() {
 		f, fv := t.Field(i), v.Field(i)
@@ -138,7 +160,7 @@ func (l *lineFields) flatten(v reflect.Value) {
 				fv = fv.Elem()
 			}
 			if fv.Kind() == reflect.Struct {
-				l.flatten(fv)
+				l.flatten(fv, depth+1)
 				continue
 			}
 		}
@@ -146,13 +168,17 @@ func (l *lineFields) flatten(v reflect.Value) {
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")
-		if name == "" {
+		tagged := name != ""
+		if !tagged {
 			name = f.Name
 		}
+		full := name
 		if opts != "" {
-			name += "," + opts
+			full += "," + opts
 		}
-		l.add(reflect.StructField{Name: fmt.Sprintf("F%d", len(l.fields)), Type: f.Type, Tag: reflect.StructTag(`json:"` + name + `"`)}, fv)
+		l.fields = append(l.fields, reflect.StructField{Type: f.Type, Tag: reflect.StructTag(`json:"` + full + `"`)})
+		l.vals = append(l.vals, fv)
+		l.depth, l.tagged, l.name = append(l.depth, depth), append(l.tagged, tagged), append(l.name, name)
 	}
 }
 

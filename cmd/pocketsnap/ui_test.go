@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 )
 
@@ -29,6 +30,7 @@ func TestEmitLines(t *testing.T) {
 	u.summary(withStatus{Name: "m", Opt: 2})
 	u.summary(struct{ hidden }{hidden{A: 1}})
 	u.summary(selfEncoding{})
+	u.summary(shadowing{Name: "outer", Status: &Status{Job: "inner"}, Job: "outer job"})
 	want := `{"message_type":"summary","command":"restore","target":"/r","bytes":3}
 {"message_type":"summary","command":"restore","target":"/p","bytes":0}
 {"message_type":"status"}
@@ -38,7 +40,13 @@ func TestEmitLines(t *testing.T) {
 {"message_type":"summary","command":"restore","Name":"m","Opt":2}
 {"message_type":"summary","command":"restore","A":1}
 {"message_type":"error","message":"failed to encode a summary line: a main.selfEncoding encodes itself, so its fields cannot join a line"}
+{"message_type":"summary","command":"restore","job":"outer job","Other":"","Name":"outer"}
 `
+	// The body's fields are encoding/json's own.
+	enc, err := json.Marshal(shadowing{Name: "outer", Status: &Status{Job: "inner"}, Job: "outer job"})
+	if err != nil || string(enc) != `{"job":"outer job","Other":"","Name":"outer"}` {
+		t.Errorf("encoding/json writes the shadowing body as %s (%v)", enc, err)
+	}
 	if out.String() != want {
 		t.Errorf("lines:\n%s\nwant:\n%s", out.String(), want)
 	}
@@ -60,6 +68,17 @@ type withStatus struct {
 }
 
 type hidden struct{ A int }
+
+// shadowing has fields of the names of some in its embedded structs: the
+// outer ones are written, as encoding/json writes them.
+type shadowing struct {
+	*Status
+	Job string `json:"job"`
+	withName
+	Name string
+}
+
+type withName struct{ Name, Other string }
 
 // selfEncoding has its own JSON form, which flattening its fields would
 // silently ignore.
