@@ -27,6 +27,10 @@ type Options struct {
 	// of the packs of at most this many bytes (at least one pack); 0
 	// reads them all.
 	ReadBudget int64
+	// ReadPercent, with ReadData and no ReadBudget, limits the re-reading
+	// in the same way to at most this percentage of the packs' bytes (at
+	// least one pack); 0 or 100 reads them all.
+	ReadPercent float64
 	// Progress, when set, is called once before packs are re-read with
 	// the number of bytes to read; the packs and bytes read are counted
 	// in the Progress it returns.
@@ -122,7 +126,7 @@ func Run(ctx context.Context, s *chunkstore.Store, o Options) (*Result, error) {
 	}
 	c.res.Packs = len(packs)
 	if o.ReadData {
-		packs = subset(packs, o.ReadBudget)
+		packs = subset(packs, o.budget(packs))
 		var total int64
 		for _, p := range packs {
 			total += p.Size
@@ -218,6 +222,18 @@ func (c *checker) readPacks(ctx context.Context, packs []chunkstore.ObjectInfo, 
 
 // subset returns a random subset of packs of at most budget bytes, and at
 // least one pack; all of them when budget is 0 or covers them.
+// budget is how many bytes of packs to re-read; 0 for all of them.
+func (o Options) budget(packs []chunkstore.ObjectInfo) int64 {
+	if o.ReadBudget > 0 || o.ReadPercent <= 0 || o.ReadPercent >= 100 {
+		return o.ReadBudget
+	}
+	var total int64
+	for _, p := range packs {
+		total += p.Size
+	}
+	return max(int64(float64(total)*o.ReadPercent/100), 1)
+}
+
 func subset(packs []chunkstore.ObjectInfo, budget int64) []chunkstore.ObjectInfo {
 	if budget <= 0 {
 		return packs

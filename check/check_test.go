@@ -205,3 +205,40 @@ func TestRunNamesADamagedSetObject(t *testing.T) {
 		}
 	}
 }
+
+// Issue 19.4: --read-data-subset N% is check's to measure: ReadPercent
+// re-reads a random subset of at most that share of the packs' bytes, at
+// least one pack, and 100% reads them all.
+func TestRunReadPercent(t *testing.T) {
+	r := repotest.New(t, false)
+	for i := range 4 {
+		src := t.TempDir()
+		if err := os.WriteFile(filepath.Join(src, "f"), bytes.Repeat([]byte{byte('a' + i)}, 1<<10*(i+1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r.Backup(t, "rootfs", src, nil)
+	}
+	s := r.Open(t, true)
+	packs, err := s.ListPacks()
+	if err != nil || len(packs) < 4 {
+		t.Fatalf("%d packs (%v), want one per backup", len(packs), err)
+	}
+	var total int64
+	for _, p := range packs {
+		total += p.Size
+	}
+	for _, pct := range []float64{0.001, 60, 100} {
+		res, err := check.Run(t.Context(), s, check.Options{ReadData: true, ReadPercent: pct})
+		if err != nil || !res.OK() {
+			t.Fatalf("%v%%: %+v, %v", pct, res, err)
+		}
+		switch {
+		case pct == 100 && (res.PacksRead != len(packs) || res.BytesRead != total):
+			t.Errorf("100%%: read %d packs, %d bytes; want all %d, %d bytes", res.PacksRead, res.BytesRead, len(packs), total)
+		case pct < 1 && res.PacksRead != 1:
+			t.Errorf("%v%%: read %d packs, want exactly one", pct, res.PacksRead)
+		case pct == 60 && (res.PacksRead == 0 || res.PacksRead > 1 && float64(res.BytesRead) > float64(total)*0.6):
+			t.Errorf("60%%: read %d packs, %d of %d bytes", res.PacksRead, res.BytesRead, total)
+		}
+	}
+}

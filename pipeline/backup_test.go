@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,7 +111,7 @@ func TestDeterministicStream(t *testing.T) {
 	c := r.Backup(t, "tree", src, forceRead) // read again
 	ma, mb, mc := r.Load(t, a.Manifest.Name), r.Load(t, b.Manifest.Name), r.Load(t, c.Manifest.Name)
 	for _, m := range []*manifest.Manifest{mb, mc} {
-		if !equalIDs(ma.StreamIDs(), m.StreamIDs()) {
+		if !slices.Equal(ma.StreamIDs(), m.StreamIDs()) {
 			t.Fatalf("%s and %s have different blob lists", ma.Name, m.Name)
 		}
 	}
@@ -135,18 +136,6 @@ func TestDeterministicStream(t *testing.T) {
 	if len(listed) != len(ma.Details().Files) {
 		t.Fatalf("tar lists %d entries, the file index has %d", len(listed), len(ma.Details().Files))
 	}
-}
-
-func equalIDs(a, b []chunkstore.ID) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestDedupAfterEdits(t *testing.T) {

@@ -2,9 +2,11 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -29,26 +31,77 @@ const (
 // implement io.ReaderAt. Reads are ranged GETs of the blocks they need;
 // blocks are kept in a bounded cache, so a range read twice (neighbouring
 // blobs share a block) is fetched once while the cache holds it.
+//
+// The fs.FS and io.ReaderAt methods take no context, and an FS stores
+// none: each GET gets a context of its own, cancelled when the FS is
+// aborted, which the end of the context given to [Bucket.FS] or Close
+// does.
 type FS struct {
 	b       *Bucket
-	ctx     context.Context
 	objects map[string]int64
 	cache   *ristretto.Cache[string, []byte]
+
+	// aborted is closed, with cause set, when reads must stop.
+	aborted   chan struct{}
+	abortOnce sync.Once
+	cause     error
+	// unwatch stops watching the context given to Bucket.FS.
+	unwatch func() bool
 
 	requests, fetched atomic.Int64
 }
 
+// errClosed is the cause of the reads cut short by Close.
+var errClosed = errors.New("the bucket's file system is closed")
+
 // FS lists the bucket and returns a file system over what it holds.
-// cacheBytes bounds the block cache (0: 32 MiB). ctx bounds every read.
+// cacheBytes bounds the block cache (0: 32 MiB). The end of ctx stops
+// every read, as Close does.
 func (b *Bucket) FS(ctx context.Context, cacheBytes int64) (*FS, error) {
 	objects, err := b.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return b.fsOf(ctx, objects, cacheBytes)
+	f, err := b.fsOf(objects, cacheBytes)
+	if err != nil {
+		return nil, err
+	}
+	f.unwatch = context.AfterFunc(ctx, func() { f.abort(context.Cause(ctx)) })
+	return f, nil
 }
 
-func (b *Bucket) fsOf(ctx context.Context, objects map[string]int64, cacheBytes int64) (*FS, error) {
+// abort stops the reads in flight and fails the later ones with cause.
+func (f *FS) abort(cause error) {
+	f.abortOnce.Do(func() {
+		f.cause = cause
+		close(f.aborted)
+	})
+}
+
+// readRange fetches length bytes of the object name from off, with a
+// context that ends when f is aborted.
+func (f *FS) readRange(name string, off, length int64) ([]byte, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-f.aborted:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	data, err := f.b.ReadRange(ctx, name, off, length)
+	select {
+	case <-f.aborted:
+		if err != nil && !errors.Is(err, f.cause) {
+			err = fmt.Errorf("%w (%w)", err, f.cause)
+		}
+	default:
+	}
+	return data, err
+}
+
+func (b *Bucket) fsOf(objects map[string]int64, cacheBytes int64) (*FS, error) {
 	if cacheBytes <= 0 {
 		cacheBytes = 32 << 20
 	}
@@ -61,14 +114,18 @@ func (b *Bucket) fsOf(ctx context.Context, objects map[string]int64, cacheBytes 
 	if err != nil {
 		return nil, err
 	}
-	return &FS{b: b, ctx: ctx, objects: objects, cache: cache}, nil
+	return &FS{b: b, objects: objects, cache: cache, aborted: make(chan struct{}), unwatch: func() bool { return false }}, nil
 }
 
 // String names the bucket, for messages.
 func (f *FS) String() string { return f.b.String() }
 
-// Close releases the cache.
-func (f *FS) Close() { f.cache.Close() }
+// Close stops the reads in flight and releases the cache.
+func (f *FS) Close() {
+	f.unwatch()
+	f.abort(errClosed)
+	f.cache.Close()
+}
 
 // Listing returns the objects the listing found, by name, with their
 // sizes. The caller must not modify it.
@@ -122,12 +179,7 @@ func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 	if len(seen) == 0 && name != "." {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
 	}
-	ents := make([]fs.DirEntry, 0, len(seen))
-	for _, e := range seen {
-		ents = append(ents, e)
-	}
-	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	return ents, nil
+	return slices.SortedFunc(maps.Values(seen), func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) }), nil
 }
 
 // file is an object opened for reading.
@@ -203,7 +255,7 @@ func (o *file) block(i int64) ([]byte, error) {
 		end++
 	}
 	from, to := i*blockSize, min((end+1)*blockSize, o.size)
-	data, err := o.fs.b.ReadRange(o.fs.ctx, o.name, from, to-from)
+	data, err := o.fs.readRange(o.name, from, to-from)
 	if err != nil {
 		return nil, err
 	}

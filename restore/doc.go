@@ -15,5 +15,12 @@
 // [Select] chooses the entries that include patterns name, for a partial
 // restore that reads only their blobs through [pipeline.NewEntryReader].
 //
+// A whole-system restore is a [System]: [Plan] chooses a snapshot of each
+// kind for the live directories ([Live]), [System.Preview] says what it
+// would do, [System.Run] stages every step while the services run and
+// swaps them in between the stop and start commands, moving the live
+// directories aside; [System.Rollback] swaps the newest one back. Front
+// ends only render the typed plan and results.
+//
 // The API is not stable before v1.
 package restore

@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/pipeline"
 )
@@ -131,3 +132,41 @@ func (sel *Selection) Reader(ctx context.Context, s pipeline.BlobReader) (*pipel
 	}
 	return pipeline.NewEntryReader(ctx, s, sel.m, sel.Entries)
 }
+
+// Partial is a partial restore under way: the entries of a snapshot that
+// include patterns select, being fetched.
+type Partial struct {
+	// Selection is what the patterns selected.
+	Selection *Selection
+	sr        *pipeline.StreamReader
+}
+
+// StartPartial opens m's details, selects the entries patterns name (see
+// [Select], whose errors it returns as they are) and starts fetching them
+// from s. Close it when done.
+func StartPartial(ctx context.Context, s *chunkstore.Store, m *manifest.Manifest, patterns []string) (*Partial, error) {
+	if _, err := m.Open(s.Codec()); err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", m.Name, err)
+	}
+	sel, err := Select(m, patterns)
+	if err != nil {
+		return nil, err
+	}
+	sr, err := sel.Reader(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return &Partial{Selection: sel, sr: sr}, nil
+}
+
+// Source returns what the restore reads: the selected entries' stream.
+func (p *Partial) Source() Source {
+	m := p.Selection.m
+	return Source{Stream: p.sr, Label: m.Name, Root: m.Details().Root}
+}
+
+// Fetched reports the blobs fetched so far and their bytes.
+func (p *Partial) Fetched() (blobs int, bytes int64) { return p.sr.Fetched() }
+
+// Close stops fetching.
+func (p *Partial) Close() error { return p.sr.Close() }

@@ -27,7 +27,7 @@ func Into(ctx context.Context, src Source, target string, opt extract.Options, l
 	if err := CleanStaging(target, log); err != nil {
 		return extract.Stats{}, err
 	}
-	now := FreeStamp([]string{target}, time.Now())
+	now := freeStamp([]string{target}, time.Now())
 	staging, st, err := Stage(ctx, src, StagingPath(target, stamp(now)), opt)
 	if err != nil {
 		return st, err

@@ -103,7 +103,7 @@ func Swap(staging, target, broken string) error {
 // is kept as aside.undone-<stamp>. It returns the directory it brought
 // back and where the restored one went.
 func Rollback(target, aside string, now time.Time) (back, undone string, err error) {
-	broken, err := Newest(aside)
+	broken, err := newest(aside)
 	if err != nil {
 		return "", "", err
 	}
@@ -117,9 +117,9 @@ func Rollback(target, aside string, now time.Time) (back, undone string, err err
 	return broken, undone, nil
 }
 
-// Newest returns the newest directory a restore moved aside as
+// newest returns the newest directory a restore moved aside as
 // aside.broken-<UTC>, or "" if there is none.
-func Newest(aside string) (string, error) {
+func newest(aside string) (string, error) {
 	b, err := siblings(aside, BrokenSuffix)
 	if err != nil || len(b) == 0 {
 		return "", err

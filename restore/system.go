@@ -54,6 +54,9 @@ type System struct {
 	Now         time.Time
 	HookTimeout time.Duration
 	Log         io.Writer
+	// AlreadyStopped says that the services are stopped already: with
+	// no stop command, Run and Rollback act only when it is set.
+	AlreadyStopped bool
 
 	parentMtime map[int]time.Time // by step, for nested targets
 }
@@ -85,6 +88,9 @@ func (p *System) stamp() string { return stamp(p.Now) }
 // start command runs whenever the stop command was run, even if the
 // restore failed or ctx was cancelled.
 func (p *System) Run(ctx context.Context) (err error) {
+	if err := p.CanAct(); err != nil {
+		return err
+	}
 	for _, s := range p.Steps {
 		if err := CleanStaging(s.Target, p.Log); err != nil {
 			return err
@@ -94,7 +100,7 @@ func (p *System) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	return p.Stopped(ctx, func() error {
+	return p.stopped(ctx, func() error {
 		for i := range p.Steps {
 			if err := p.swap(i, staged[i]); err != nil {
 				return errors.Join(err, removeEach(staged[i+1:]))
@@ -104,11 +110,25 @@ func (p *System) Run(ctx context.Context) (err error) {
 	}, func() error { return removeEach(staged) })
 }
 
-// Stopped runs fn between the stop and the start commands. If the stop
+// ErrNoStop is the refusal to swap live directories with no stop
+// command, unless the services are known to be stopped already.
+var ErrNoStop = errors.New("not acting: STACK_STOP_CMD is not set, so nothing would stop the homeserver before its live directories are swapped")
+
+// CanAct returns [ErrNoStop] when nothing would stop the services before
+// the live directories are swapped and they are not known to be stopped
+// already.
+func (p *System) CanAct() error {
+	if p.Stop.Set() || p.AlreadyStopped {
+		return nil
+	}
+	return ErrNoStop
+}
+
+// stopped runs fn between the stop and the start commands. If the stop
 // command fails, fn is not run and undo is, if not nil. The start command
 // runs whenever the stop command was run, even if fn failed or ctx was
 // cancelled.
-func (p *System) Stopped(ctx context.Context, fn, undo func() error) (err error) {
+func (p *System) stopped(ctx context.Context, fn, undo func() error) (err error) {
 	fmt.Fprintf(p.Log, "stopping services: %s\n", orNone(p.Stop))
 	defer func() {
 		fmt.Fprintf(p.Log, "starting services (always run after a stop): %s\n", orNone(p.Start))
@@ -200,10 +220,10 @@ func (p *System) stageAll(ctx context.Context) ([]*Staging, error) {
 	return staged, nil
 }
 
-// FreeStamp returns the first second from now on whose moved-aside and
+// freeStamp returns the first second from now on whose moved-aside and
 // staging names are free for every target, so that two restores within
 // one second never collide.
-func FreeStamp(targets []string, now time.Time) time.Time {
+func freeStamp(targets []string, now time.Time) time.Time {
 	t := now.UTC().Truncate(time.Second)
 	for {
 		free := true
@@ -238,9 +258,9 @@ func orNone(c hooks.Command) string {
 	return c.String()
 }
 
-// FreeSpace returns the bytes available to unprivileged users on the
+// freeSpace returns the bytes available to unprivileged users on the
 // filesystem holding path's parent directory.
-func FreeSpace(path string) (int64, error) {
+func freeSpace(path string) (int64, error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(filepath.Dir(path), &st); err != nil {
 		return 0, fmt.Errorf("failed to read free space of %s: %w", filepath.Dir(path), err)

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/check"
-	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/pipeline"
 )
 
@@ -64,13 +63,7 @@ func runCheck(ctx context.Context, e *env, o checkOptions, args []string) error 
 			return err
 		}
 	}
-	if o.readData {
-		packs, err := s.ListPacks()
-		if err != nil {
-			return err
-		}
-		opt.ReadBudget = o.subset.budget(packs)
-	}
+	opt.ReadBudget, opt.ReadPercent = int64(o.subset.size), o.subset.percent
 	canRead := false
 	if o.readData && e.cfg.Value("BACKUP_AGE_IDENTITY") != "" || !s.Codec().Encrypted() {
 		if err := e.loadIdentity(s); err != nil {
@@ -167,18 +160,3 @@ func (d *dataSubset) String() string {
 func (d *dataSubset) Type() string { return "SIZE|N%" }
 
 func (d *dataSubset) set() bool { return d.percent > 0 || d.size > 0 }
-
-// budget is how many bytes of packs to re-read; 0 for all of them.
-func (d *dataSubset) budget(packs []chunkstore.ObjectInfo) int64 {
-	if d.size > 0 {
-		return int64(d.size)
-	}
-	if d.percent == 0 || d.percent >= 100 {
-		return 0
-	}
-	var total int64
-	for _, p := range packs {
-		total += p.Size
-	}
-	return max(int64(float64(total)*d.percent/100), 1)
-}

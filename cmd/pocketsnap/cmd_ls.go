@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -60,28 +58,17 @@ func runLs(ctx context.Context, e *env, o lsOptions, args []string) error {
 		return err
 	}
 	defer release()
-	m, d, err := openDetails(s, args[0])
+	m, _, err := openDetails(s, args[0])
 	if err != nil {
 		return err
 	}
-	var paths []string
-	for _, p := range args[1:] {
-		paths = append(paths, cleanPath(p))
+	files, err := m.Entries(args[1:]...)
+	if err != nil {
+		return err
 	}
-	matched := make([]bool, len(paths))
-	entries := []lsEntry{}
-	for _, f := range d.Files {
-		if i := under(f.Path, paths); i >= 0 || len(paths) == 0 {
-			if i >= 0 {
-				matched[i] = true
-			}
-			entries = append(entries, lsEntry{f.Path, f.Type, f.Mode, f.Size, time.Unix(0, f.MTime).UTC(), f.UID, f.GID, f.Link})
-		}
-	}
-	for i, ok := range matched {
-		if !ok {
-			return fmt.Errorf("no entry %s in snapshot %s", args[1+i], m.Name)
-		}
+	entries := make([]lsEntry, len(files))
+	for i, f := range files {
+		entries[i] = lsEntry{f.Path, f.Type, f.Mode, f.Size, time.Unix(0, f.MTime).UTC(), f.UID, f.GID, f.Link}
 	}
 	printEntries(e, entries, o.long)
 	// Issue 18.19: counted as backup and restore count them.
@@ -150,23 +137,6 @@ func openDetails(s *chunkstore.Store, ref string) (*manifest.Manifest, *manifest
 		return nil, nil, fmt.Errorf("file index of snapshot %s: %w", name, err)
 	}
 	return m, d, nil
-}
-
-// cleanPath turns a path as people write it (/etc/ssh/, ./etc) into the
-// form of the file index (etc/ssh; "." is the root).
-func cleanPath(p string) string {
-	return path.Clean(strings.TrimLeft(p, "/"))
-}
-
-// under returns the index of the first of paths that p is or lies below,
-// or -1.
-func under(p string, paths []string) int {
-	for i, q := range paths {
-		if q == "." || p == q || strings.HasPrefix(p, q+"/") {
-			return i
-		}
-	}
-	return -1
 }
 
 // modeString formats an entry's type and permission bits as ls -l does,

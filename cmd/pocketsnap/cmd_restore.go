@@ -149,13 +149,13 @@ func restoreOne(ctx context.Context, e *env, ref, target string, include []strin
 	}
 	start := time.Now()
 	src := restore.Source{Store: s, Manifest: m}
-	var partial *partialRestore
+	var partial *restore.Partial
 	if len(include) > 0 {
-		if partial, err = startPartial(ctx, s, m, include); err != nil {
-			return err
+		if partial, err = restore.StartPartial(ctx, s, m, include); err != nil {
+			return includeError(err)
 		}
 		defer partial.Close()
-		src = partial.source()
+		src = partial.Source()
 	}
 	src.Progress = new(pipeline.Progress)
 	total := m.StreamSize
@@ -171,7 +171,7 @@ func restoreOne(ctx context.Context, e *env, ref, target string, include []strin
 	fmt.Fprintf(e.ui.stdout, "restored %s into %s: %d entries (%d files, %d dirs, %d symlinks, %d hardlinks), %s, verified, took %s\n",
 		m.Name, target, st.Entries, st.Files, st.Dirs, st.Symlinks, st.Hardlinks, humanBytes(st.Bytes), time.Since(start).Round(time.Millisecond))
 	if partial != nil {
-		partial.report(e.ui.stdout)
+		reportPartial(e.ui.stdout, m, partial)
 	}
 	sum := newRestoreSummary(target, st, start)
 	sum.Snapshot = m.Name

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -19,21 +15,6 @@ import (
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/restore"
 )
-
-// archiveLayout reads the first header of the tar stream r and returns the
-// whole stream again and the directory its members lie under: "db" when
-// the first member is the directory db/, as in the old scripts' db
-// archives (extracted with tar -xf in DB_DIR's parent), and "" for
-// members under ./.
-func archiveLayout(r io.Reader) (io.Reader, string) {
-	var head bytes.Buffer
-	h, err := tar.NewReader(io.TeeReader(r, &head)).Next()
-	stream := io.MultiReader(&head, r)
-	if err == nil && h.Typeflag == tar.TypeDir && path.Clean(h.Name) == "db" {
-		return stream, "db"
-	}
-	return stream, ""
-}
 
 // restoreArchive restores a classic archive (as written by the old scripts
 // or by export): into --target, or, with the confirm phrase, in place of
@@ -56,13 +37,12 @@ func restoreArchive(ctx context.Context, e *env, o restoreOptions) error {
 		return fmt.Errorf("restore of %s refused: %w", o.archive, err)
 	}
 	defer r.Close()
-	stream, root := archiveLayout(r)
-	if root != "" {
-		e.ui.infof("%s: members under %s/ (the old scripts' layout): its contents are restored", o.archive, root)
+	src := restore.ArchiveSource(r, filepath.Base(o.archive))
+	if src.Root != "" {
+		e.ui.infof("%s: members under %s/ (the old scripts' layout): its contents are restored", o.archive, src.Root)
 	} else {
 		e.ui.infof("%s: members under ./ (pocketsnap's earlier layout)", o.archive)
 	}
-	src := restore.Source{Stream: stream, Label: filepath.Base(o.archive), Root: root}
 	opt := e.archiveOptions(o)
 	if o.target != "" {
 		start := time.Now()
@@ -85,25 +65,17 @@ func restoreArchive(ctx context.Context, e *env, o restoreOptions) error {
 		e.ui.summary(sum)
 		return nil
 	}
-	targets := map[string]string{"rootfs": e.cfg.Value("ROOTFS_DIR"), "db": e.cfg.Value("DB_DIR")}
-	target, ok := targets[kind]
+	target, ok := e.live().Target(kind)
 	if nameErr != nil || !ok {
 		return usageErrorf("%s is not named db-<UTC>.tar.zst or rootfs-<UTC>.tar.zst[.age]: give --target DIR", o.archive)
-	}
-	stop, start, err := e.stackCommands(o)
-	if err != nil {
-		return err
 	}
 	fi, err := os.Stat(o.archive)
 	if err != nil {
 		return err
 	}
-	sys := &restore.System{
-		Stop: stop, Start: start, Options: opt, HookTimeout: hookTimeout,
-		Steps: []restore.Step{{Kind: kind, Source: src, Size: fi.Size(), Taken: taken, Target: target,
-			Aside: restore.AsideBase(target, kind, e.cfg.Value("ROOTFS_DIR"))}},
-	}
-	sys.Now = freeStamp(sys, time.Now())
+	sys := &restore.System{Options: opt, Steps: []restore.Step{{Kind: kind, Source: src, Size: fi.Size(), Taken: taken, Target: target,
+		Aside: e.live().Aside(kind)}}}
+	sys.Stamp(time.Now())
 	return runPlan(ctx, e, sys, nil, o)
 }
 

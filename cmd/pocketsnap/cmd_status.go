@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -107,7 +104,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if cfg.Heartbeat != nil {
 		out.HeartbeatHost = cfg.Heartbeat.Host()
 	}
-	if n, err := repoSize(out.Repository); err == nil {
+	if n, err := chunkstore.Size(out.Repository); err == nil {
 		out.RepositoryBytes = &n
 	} else if !errors.Is(err, chunkstore.ErrNotExist) {
 		return err
@@ -122,7 +119,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			out.LastPush = &rec
 		}
 	}
-	asides, err := restore.Asides(e.asideBases()...)
+	asides, err := restore.Asides(e.live().AsideBases()...)
 	if err != nil {
 		return err
 	}
@@ -139,37 +136,6 @@ type movedAside struct {
 	Path string `json:"path"`
 	// Bytes is the disk space its files take.
 	Bytes int64 `json:"bytes"`
-}
-
-// repoSize adds up the sizes of the repository's files, but for its
-// device state (local/) and unfinished writes.
-func repoSize(dir string) (int64, error) {
-	if _, err := os.Stat(filepath.Join(dir, "config")); os.IsNotExist(err) {
-		return 0, fmt.Errorf("%w in %s", chunkstore.ErrNotExist, dir)
-	}
-	var n int64
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-			if os.IsNotExist(err) {
-				return nil // deleted by a running retention
-			}
-			return err
-		case d.IsDir() && p == filepath.Join(dir, chunkstore.LocalDir):
-			return filepath.SkipDir
-		case d.IsDir() || chunkstore.IsTemp(d.Name()):
-			return nil
-		}
-		fi, err := d.Info()
-		if err == nil {
-			n += fi.Size()
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("failed to measure the repository %s: %w", dir, err)
-	}
-	return n, nil
 }
 
 func printStatus(w io.Writer, s *statusJSON) {

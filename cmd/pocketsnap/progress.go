@@ -41,7 +41,7 @@ func (u *ui) startProgress(label, unit string, total int64, p *pipeline.Progress
 	case u.json():
 		start := time.Now()
 		show = func(bool) {
-			u.emit(msgStatus, statusLine{label, p.Entries.Load(), unit, p.Bytes.Load(), max(total, 0), time.Since(start).Milliseconds()})
+			u.emit(lineHeader{Type: msgStatus}, statusLine{label, p.Entries.Load(), unit, p.Bytes.Load(), max(total, 0), time.Since(start).Milliseconds()})
 		}
 	case u.terminal():
 		show = u.progressBar(label, unit, total, p)

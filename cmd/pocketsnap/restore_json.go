@@ -1,12 +1,10 @@
 package main
 
 import (
-	"os"
 	"time"
 
 	"github.com/pocketsnap/pocketsnap/compat"
 	"github.com/pocketsnap/pocketsnap/extract"
-	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/restore"
 )
 
@@ -48,15 +46,10 @@ type planStep struct {
 	MovedAside string `json:"moved_aside,omitempty"`
 }
 
-func newPlanSummary(sys *restore.System, done bool) planSummary {
+func newPlanSummary(pv restore.Preview, done bool) planSummary {
 	sum := planSummary{Done: done, Steps: []planStep{}}
-	stamp := sys.Now.Format(manifest.StampLayout)
-	for _, st := range sys.Steps {
-		ps := planStep{Kind: st.Kind, Source: st.Source.Name(), Taken: st.Taken, Size: st.Size, Target: st.Target}
-		if _, err := os.Lstat(st.Target); err == nil {
-			ps.MovedAside = restore.BrokenPath(st.Aside, stamp)
-		}
-		sum.Steps = append(sum.Steps, ps)
+	for _, st := range pv.Steps {
+		sum.Steps = append(sum.Steps, planStep{Kind: st.Kind, Source: st.Source, Taken: st.Taken, Size: st.Size, Target: st.Target, MovedAside: st.MovedAside})
 	}
 	return sum
 }

@@ -11,17 +11,26 @@ import (
 	"github.com/pocketsnap/pocketsnap/internal/testtree"
 )
 
+// liveRootfs returns a CLI running the built binary and a live rootfs
+// in its directory, a tree generated from seed.
+func liveRootfs(t *testing.T, seed int64) (*cli, string) {
+	c := newCLI(t)
+	c.bin = buildBinary(t)
+	live := filepath.Join(c.dir, "debian")
+	if err := os.Mkdir(live, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := testtree.Generate(live, seed); err != nil {
+		t.Fatal(err)
+	}
+	return c, live
+}
+
 // Acceptance (system restore): a restore killed with SIGKILL at 10 random
 // moments of its extraction leaves the live tree unchanged, and the next
 // restore succeeds.
 func TestRestoreSurvivesSIGKILL(t *testing.T) {
-	c := newCLI(t)
-	c.bin = buildBinary(t)
-	live := filepath.Join(c.dir, "debian")
-	os.Mkdir(live, 0o755)
-	if err := testtree.Generate(live, 31); err != nil {
-		t.Fatal(err)
-	}
+	c, live := liveRootfs(t, 31)
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range 6 {
 		writeRandom(t, filepath.Join(live, "var", "lib", "conduwuit", "db", string(rune('a'+i))+".sst"), 2<<20, r)
@@ -141,13 +150,7 @@ func TestTargetRestoreAfterSIGKILL(t *testing.T) {
 // Issue 17.2: a restore never touches the staging directory of a restore
 // that is still running (its lock is held), and says so; both finish.
 func TestRestoreLeavesLiveStagingAlone(t *testing.T) {
-	c := newCLI(t)
-	c.bin = buildBinary(t)
-	live := filepath.Join(c.dir, "debian")
-	os.Mkdir(live, 0o755)
-	if err := testtree.Generate(live, 5); err != nil {
-		t.Fatal(err)
-	}
+	c, live := liveRootfs(t, 5)
 	c.env = append(c.env, "ROOTFS_DIR="+live)
 	c.mustRun("backup", "rootfs")
 	want := filepath.Join(c.dir, "want")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -49,52 +50,143 @@ func (u *ui) setJSON(on bool) {
 // json reports whether stdout carries JSON lines.
 func (u *ui) json() bool { return u.jsonw != nil }
 
-// emit writes one JSON line {"message_type": typ, …the fields of each
-// part} with --json, and nothing without. Each part must encode as a JSON
-// object (a struct or a map).
-func (u *ui) emit(typ string, parts ...any) {
+// lineHeader begins every JSON line.
+type lineHeader struct {
+	Type string `json:"message_type"`
+	// Command names the command, on its summary line.
+	Command string `json:"command,omitempty"`
+}
+
+// emit writes one JSON line with --json, and nothing without: the fields
+// of h, then those of body, a struct or a pointer to one.
+func (u *ui) emit(h lineHeader, body any) {
 	if u.jsonw == nil {
 		return
 	}
-	// A struct of one string field always encodes.
-	line, _ := json.Marshal(struct {
-		Type string `json:"message_type"`
-	}{typ})
-	for _, p := range parts {
-		body, err := json.Marshal(p)
-		if err == nil {
-			line, err = joinObjects(line, body)
-		}
-		if err != nil {
-			// Only a programming error gets here: say so in the stream.
-			line, _ = json.Marshal(map[string]string{"message_type": msgError, "message": fmt.Sprintf("failed to encode a %s line: %v", typ, err)})
-			break
-		}
+	v, err := jsonLine(h, body)
+	var line []byte
+	if err == nil {
+		line, err = json.Marshal(v)
+	}
+	if err != nil {
+		// Only a programming error gets here: say so in the stream.
+		line, _ = json.Marshal(struct {
+			lineHeader
+			message
+		}{lineHeader{Type: msgError}, message{Message: fmt.Sprintf("failed to encode a %s line: %v", h.Type, err)}})
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.jsonw.Write(append(line, '\n'))
 }
 
-// joinObjects merges two encoded JSON objects into one.
-func joinObjects(a, b []byte) ([]byte, error) {
-	if len(b) < 2 || b[0] != '{' {
-		return nil, fmt.Errorf("%.20s is not a JSON object", b)
+// jsonLine returns one struct with h's fields and then body's, so that
+// encoding/json writes the line as one object in one pass. Body's fields
+// are copied as encoding/json sees them: the fields of an embedded struct
+// promoted (a nil embedded pointer adds none), each under its JSON name
+// and options. (A generic struct cannot embed its type parameter, and
+// reflect cannot embed a type with methods after the first field, hence
+// the copy.)
+func jsonLine(h lineHeader, body any) (any, error) {
+	v := reflect.ValueOf(body)
+	if v.Kind() == reflect.Pointer && !v.IsNil() {
+		v = v.Elem()
 	}
-	if len(b) == 2 {
-		return a, nil
+	if v.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("a %T is not a JSON object", body)
 	}
-	out := append([]byte(nil), a[:len(a)-1]...)
-	return append(append(out, ','), b[1:]...), nil
+	if reflect.PointerTo(v.Type()).Implements(reflect.TypeFor[json.Marshaler]()) {
+		// Its fields are not what it encodes to.
+		return nil, fmt.Errorf("a %T encodes itself, so its fields cannot join a line", body)
+	}
+	l := &lineFields{}
+	l.flatten(v, 1)
+	fields := []reflect.StructField{{Name: "Header", Type: reflect.TypeFor[lineHeader](), Anonymous: true}}
+	vals := []reflect.Value{reflect.ValueOf(h)}
+	for i, f := range l.fields {
+		if l.dominant(i) {
+			f.Name = fmt.Sprintf("F%d", len(fields))
+			fields, vals = append(fields, f), append(vals, l.vals[i])
+		}
+	}
+	out := reflect.New(reflect.StructOf(fields)).Elem()
+	for i, fv := range vals {
+		out.Field(i).Set(fv)
+	}
+	return out.Interface(), nil
+}
+
+// lineFields are the fields of a JSON line's body, with their values and
+// how deep in embedded structs each one lies.
+type lineFields struct {
+	fields []reflect.StructField
+	vals   []reflect.Value
+	depth  []int
+	tagged []bool
+	name   []string
+}
+
+// dominant reports whether field i is the one encoding/json writes of
+// those with its name: the shallowest, or of several as shallow the only
+// one with a name in its tag; if none is, none is written.
+func (l *lineFields) dominant(i int) bool {
+	for j := range l.fields {
+		if j == i || l.name[j] != l.name[i] {
+			continue
+		}
+		if l.depth[j] < l.depth[i] || l.depth[j] == l.depth[i] && (l.tagged[j] || !l.tagged[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// flatten adds the fields of the struct v, found depth embeddings deep,
+// as encoding/json encodes them (the exported fields of an unexported
+// embedded struct too).
+func (l *lineFields) flatten(v reflect.Value, depth int) {
+	t := v.Type()
+	for i := range t.NumField() {
+		f, fv := t.Field(i), v.Field(i)
+		tag, ok := f.Tag.Lookup("json")
+		if tag == "-" {
+			continue
+		}
+		if f.Anonymous && !ok {
+			if fv.Kind() == reflect.Pointer {
+				if fv.IsNil() {
+					continue
+				}
+				fv = fv.Elem()
+			}
+			if fv.Kind() == reflect.Struct {
+				l.flatten(fv, depth+1)
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		tagged := name != ""
+		if !tagged {
+			name = f.Name
+		}
+		full := name
+		if opts != "" {
+			full += "," + opts
+		}
+		l.fields = append(l.fields, reflect.StructField{Type: f.Type, Tag: reflect.StructTag(`json:"` + full + `"`)})
+		l.vals = append(l.vals, fv)
+		l.depth, l.tagged, l.name = append(l.depth, depth), append(l.tagged, tagged), append(l.name, name)
+	}
 }
 
 // summary ends a command's JSON output with its result: the fields of v (a
 // struct) after "message_type" and "command". Without --json it does
 // nothing: the command prints its result for people on u.stdout.
 func (u *ui) summary(v any) {
-	u.emit(msgSummary, struct {
-		Command string `json:"command"`
-	}{u.command}, v)
+	u.emit(lineHeader{Type: msgSummary, Command: u.command}, v)
 }
 
 // message is the body of a warning or error line.
@@ -107,12 +199,12 @@ type message struct {
 
 func (u *ui) errorf(format string, a ...any) {
 	u.line("error", format, a...)
-	u.emit(msgError, message{Message: fmt.Sprintf(format, a...)})
+	u.emit(lineHeader{Type: msgError}, message{Message: fmt.Sprintf(format, a...)})
 }
 
 func (u *ui) warnf(format string, a ...any) {
 	u.line("warning", format, a...)
-	u.emit(msgWarning, message{Message: fmt.Sprintf(format, a...)})
+	u.emit(lineHeader{Type: msgWarning}, message{Message: fmt.Sprintf(format, a...)})
 }
 
 func (u *ui) hintf(format string, a ...any) { u.line("hint", format, a...) }
@@ -127,7 +219,7 @@ func (u *ui) fail(err error, code int, hint string, quiet bool) {
 	if hint != "" {
 		u.hintf("%s", hint)
 	}
-	u.emit(msgError, message{Message: err.Error(), Hint: hint, ExitCode: code})
+	u.emit(lineHeader{Type: msgError}, message{Message: err.Error(), Hint: hint, ExitCode: code})
 }
 
 func (u *ui) infof(format string, a ...any) {
