@@ -109,7 +109,7 @@ func runDaemon(ctx context.Context, e *env, o scheduleOptions, args []string) er
 	if len(args) > 0 {
 		return usageErrorf("daemon takes no arguments")
 	}
-	log := newLogger(e.ui.stdout, o.logJSON, e.g.quiet)
+	log := daemon.NewLogger(e.ui.stdout, o.logJSON, e.g.quiet)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -160,7 +160,7 @@ func runRunDue(ctx context.Context, e *env, o scheduleOptions, args []string) er
 	if len(args) > 0 {
 		return usageErrorf("run-due takes no arguments")
 	}
-	log := newLogger(e.ui.stdout, o.logJSON, e.g.quiet)
+	log := daemon.NewLogger(e.ui.stdout, o.logJSON, e.g.quiet)
 	cfg, err := e.engineConfig(log)
 	if err != nil {
 		return err

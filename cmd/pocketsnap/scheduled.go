@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -127,12 +126,12 @@ type jobRunner struct {
 // *daemon.DeferredError, a failure a *daemon.ClassedError.
 func (r *jobRunner) Run(ctx context.Context, name string) error {
 	log := r.log.With("job", name)
-	out := lineLog(log)
+	out := job.LineLog(log)
 	defer out.Close()
 	// The ui takes only what the jobs' wiring prints as lines (a classic
 	// archive's name) and the service commands' output; every message goes
 	// to rep.
-	je := &env{ui: &ui{stdout: out, stderr: out, quiet: r.e.g.quiet}, cfg: r.e.cfg, g: r.e.g, helper: r.e.helper, rep: logReporter{log}}
+	je := &env{ui: &ui{stdout: out, stderr: out, quiet: r.e.g.quiet}, cfg: r.e.cfg, g: r.e.g, helper: r.e.helper, rep: job.LogReporter{Log: log}}
 	var err error
 	switch name {
 	case "db", "rootfs":
@@ -182,25 +181,6 @@ func (r *jobRunner) LastSuccess(ctx context.Context, name string) (time.Time, er
 	}
 	defer s.Close()
 	return job.LastSuccess(s, name)
-}
-
-// newLogger logs one event per line to w, with a UTC timestamp: key=value
-// text for people and grep, or JSON objects. quiet logs only warnings and
-// errors.
-func newLogger(w io.Writer, json, quiet bool) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-		if a.Key == slog.TimeKey && len(groups) == 0 {
-			a.Value = slog.StringValue(a.Value.Time().UTC().Format(time.RFC3339))
-		}
-		return a
-	}}
-	if quiet {
-		opts.Level = slog.LevelWarn
-	}
-	if json {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // hookHelperArg is the hidden command line of the hook helper: pocketsnap
