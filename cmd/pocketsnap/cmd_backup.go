@@ -73,7 +73,7 @@ func backupLine(res *job.BackupResult) string {
 
 // backup runs a backup of kind as the configuration and o say, reporting
 // through e's reporter; saved is told of the snapshot once it is saved,
-// before its classic archive is committed and retention runs. The
+// before its classic archive is shown and retention runs. The
 // command line and the daemon both run it.
 func (e *env) backup(ctx context.Context, kind string, o backupOptions, saved func(*job.BackupResult)) (*job.BackupResult, error) {
 	if o.source == "" {
@@ -117,15 +117,17 @@ func (e *env) backup(ctx context.Context, kind string, o backupOptions, saved fu
 		return nil, err
 	}
 	defer s.Close()
-	arc, err := e.startCompat(s, kind, o.compat)
-	if err != nil {
+	if on, err := o.compat.enabled(e); err != nil {
 		return nil, err
+	} else if on {
+		opt.Compat = &job.CompatOptions{BackupDir: e.cfg.Value("BACKUP_DIR"), PartSize: int64(o.compat.partSize)}
 	}
-	defer arc.abort()
-	opt.Frames = arc.frames()
 	opt.Saved = func(res *job.BackupResult) error {
 		saved(res)
-		return arc.commit(e, res.Manifest.Name)
+		if res.Archive != nil {
+			printArchive(e.ui.stdout, res.Archive)
+		}
+		return nil
 	}
 	return job.Backup(ctx, s, opt, e.reporter())
 }

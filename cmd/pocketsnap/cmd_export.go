@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
-	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/compat"
 	"github.com/pocketsnap/pocketsnap/export"
 	"github.com/pocketsnap/pocketsnap/manifest"
@@ -158,63 +157,6 @@ func (c *compatFlags) enabled(e *env) (bool, error) {
 		return c.on, nil
 	}
 	return e.cfg.Bool("BACKUP_COMPAT")
-}
-
-// compatArchive is the classic archive a backup writes from the frames of
-// the snapshot's stream. Its name holds the snapshot's stamp, which the
-// backup chooses, so it is written under a temporary name and committed
-// once the snapshot is saved. Its methods do nothing on a nil
-// compatArchive (no --compat).
-type compatArchive struct {
-	w         *compat.Writer
-	encrypted bool
-}
-
-// startCompat starts the classic archive of a backup of kind, if enabled.
-// It is encrypted to the repository's recipients, which needs no identity.
-func (e *env) startCompat(s *chunkstore.Store, kind string, f compatFlags) (*compatArchive, error) {
-	if on, err := f.enabled(e); err != nil || !on {
-		return nil, err
-	}
-	dir := compat.Dir(e.cfg.Value("BACKUP_DIR"), kind)
-	if err := compat.OutsideRepo(dir, s.Dir()); err != nil {
-		return nil, err
-	}
-	c := &compatArchive{encrypted: s.Codec().Encrypted()}
-	opt := compat.Options{PartSize: int64(f.partSize)}
-	if c.encrypted {
-		opt.Seal = s.Codec()
-	}
-	var err error
-	c.w, err = compat.NewWriter(dir, opt)
-	return c, err
-}
-
-// frames is the writer for pipeline.Options.Frames.
-func (c *compatArchive) frames() io.Writer {
-	if c == nil {
-		return nil
-	}
-	return c.w
-}
-
-func (c *compatArchive) abort() {
-	if c != nil {
-		c.w.Abort()
-	}
-}
-
-// commit puts the archive in place under the saved snapshot's name.
-func (c *compatArchive) commit(e *env, snapshot string) error {
-	if c == nil {
-		return nil
-	}
-	res, err := c.w.Commit(compat.FileName(snapshot, c.encrypted))
-	if err != nil {
-		return fmt.Errorf("snapshot %s saved, but its classic archive could not be written: %w", snapshot, err)
-	}
-	printArchive(e.ui.stdout, res)
-	return nil
 }
 
 // byteSize is a flag value in bytes: a number, optionally with a binary
