@@ -150,10 +150,10 @@ func (c *compatFlags) register(fs *pflag.FlagSet) {
 	partSizeFlag(fs, &c.partSize)
 }
 
-// enabled reports whether to write the archive: --compat, or else
-// BACKUP_COMPAT.
+// enabled reports whether to write the archive: --compat, or else (and
+// without flags, in the daemon) BACKUP_COMPAT.
 func (c *compatFlags) enabled(e *env) (bool, error) {
-	if c.fs.Changed("compat") {
+	if c.fs != nil && c.fs.Changed("compat") {
 		return c.on, nil
 	}
 	return e.cfg.Bool("BACKUP_COMPAT")

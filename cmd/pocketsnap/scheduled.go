@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/conditions"
 	"github.com/pocketsnap/pocketsnap/daemon"
@@ -135,9 +133,8 @@ func (r *jobRunner) Run(ctx context.Context, name string) error {
 	var err error
 	switch name {
 	case "db", "rootfs":
-		o := backupOptions{noRotate: true}
-		o.compat.register(pflag.NewFlagSet("backup", pflag.ContinueOnError)) // BACKUP_COMPAT decides
-		_, err = je.backup(ctx, name, o, func(res *job.BackupResult) { log.Info(backupLine(res)) })
+		// No flags: BACKUP_COMPAT decides on the classic archive.
+		_, err = je.backup(ctx, name, backupOptions{noRotate: true}, func(res *job.BackupResult) { log.Info(backupLine(res)) })
 	case "retention":
 		var opt prune.Options
 		if opt, err = je.rotation(nil, retention.Policy{}); err == nil {
