@@ -4,18 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/pocketsnap/pocketsnap/compat"
+	"github.com/pocketsnap/pocketsnap/config"
 	"github.com/pocketsnap/pocketsnap/export"
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/pipeline"
@@ -163,22 +161,13 @@ func (c *compatFlags) enabled(e *env) (bool, error) {
 // unit (K, M, G, T, also written KiB, MiB…).
 type byteSize int64
 
-var sizeRE = regexp.MustCompile(`^([0-9]+)([KMGTkmgt]?)(i?B)?$`)
-
+// Set reads a size as config.ParseSize does.
 func (b *byteSize) Set(s string) error {
-	m := sizeRE.FindStringSubmatch(s)
-	if m == nil {
-		return fmt.Errorf("invalid size %q: use bytes, or a number with K, M, G or T (binary: 64M is 64 MiB)", s)
+	n, err := config.ParseSize(s)
+	if err != nil {
+		return err
 	}
-	shift := 0
-	if m[2] != "" {
-		shift = 10 * (1 + strings.Index("kmgt", strings.ToLower(m[2])))
-	}
-	n, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil || n <= 0 || n > math.MaxInt64>>shift {
-		return fmt.Errorf("invalid size %q: out of range", s)
-	}
-	*b = byteSize(n << shift)
+	*b = byteSize(n)
 	return nil
 }
 
