@@ -214,6 +214,22 @@ func (c *Config) Bool(name string) (bool, error) {
 	return b, nil
 }
 
+// Enabled reports whether the boolean key is on and, when it is not,
+// says why: "KEY is not set", or its value and where it was set. A value
+// that is not a boolean is an error naming the key and its source.
+func (c *Config) Enabled(name string) (on bool, why string, err error) {
+	on, err = c.Bool(name)
+	switch {
+	case err != nil:
+		return false, "", err
+	case on:
+		return true, "", nil
+	case !c.IsSet(name):
+		return false, name + " is not set", nil
+	}
+	return false, fmt.Sprintf("%s is %q (%s)", name, c.Value(name), c.Source(name)), nil
+}
+
 // Duration returns a duration key's value. A bad value is an error
 // naming the key and its source.
 func (c *Config) Duration(name string) (time.Duration, error) {

@@ -66,6 +66,32 @@ func TestBoolKeys(t *testing.T) {
 	}
 }
 
+// Issue 18.14 and 19: Enabled says why a switch is off, the one way the
+// daemon and push both say it: not set, or its value and where from.
+func TestEnabled(t *testing.T) {
+	c, err := Load(Options{EnvFile: os.DevNull, Environ: []string{"ENABLE_BACKUP_DAEMON=1", "ENABLE_OFFSITE_BACKUP=off", "BACKUP_COMPAT=maybe"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key, why string
+		on, bad  bool
+	}{
+		{"ENABLE_BACKUP_DAEMON", "", true, false},
+		{"ENABLE_OFFSITE_BACKUP", `ENABLE_OFFSITE_BACKUP is "off" (environment)`, false, false},
+		{"BACKUP_COMPAT", "", false, true},
+	} {
+		on, why, err := c.Enabled(tc.key)
+		if on != tc.on || why != tc.why || (err != nil) != tc.bad {
+			t.Errorf("Enabled(%s) = %v, %q, %v", tc.key, on, why, err)
+		}
+	}
+	c, _ = Load(Options{EnvFile: os.DevNull})
+	if on, why, err := c.Enabled("ENABLE_BACKUP_DAEMON"); on || why != "ENABLE_BACKUP_DAEMON is not set" || err != nil {
+		t.Errorf("Enabled unset = %v, %q, %v", on, why, err)
+	}
+}
+
 // Issue 18.17: S3 credentials in .env are refused, naming the key and
 // the secrets file, never the value; the secrets file gives them.
 func TestS3KeysInEnvFileRefused(t *testing.T) {

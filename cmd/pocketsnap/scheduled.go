@@ -31,24 +31,9 @@ var scheduleKeys = append([]string{"ENABLE_BACKUP_DAEMON", "BACKUP_DAEMON_HOUR",
 var jobKeys = []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "DB_DIR", "ROOTFS_DIR", "PREFIX", "BACKUP_KEEP_DB", "BACKUP_KEEP_ROOTFS", "BACKUP_KEEP_<KIND>", "BACKUP_COMPAT", "DB_STOP_CMD", "DB_START_CMD", "DB_IMMUTABLE_GLOBS"}
 
 // daemonEnabled reports whether ENABLE_BACKUP_DAEMON is on, and says why
-// not otherwise. A value that is not a boolean is an error.
+// not otherwise (see config.Config.Enabled).
 func (e *env) daemonEnabled() (bool, string, error) {
-	return e.enabled("ENABLE_BACKUP_DAEMON")
-}
-
-// enabled reports whether the boolean key is on, and says why not
-// otherwise. A value that is not a boolean is an error.
-func (e *env) enabled(key string) (bool, string, error) {
-	on, err := e.cfg.Bool(key)
-	switch {
-	case err != nil:
-		return false, "", err
-	case on:
-		return true, "", nil
-	case !e.cfg.IsSet(key):
-		return false, key + " is not set", nil
-	}
-	return false, fmt.Sprintf("%s is %q (%s)", key, e.cfg.Value(key), e.cfg.Source(key)), nil
+	return e.cfg.Enabled("ENABLE_BACKUP_DAEMON")
 }
 
 // engineConfig reads the schedule's keys into the engine's configuration:
