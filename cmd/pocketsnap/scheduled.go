@@ -37,8 +37,8 @@ func (e *env) daemonEnabled() (bool, string, error) {
 }
 
 // engineConfig reads the schedule's keys into the engine's configuration:
-// the db backup per BACKUP_DB_CADENCE, the rootfs backup monthly and
-// retention at every wake, run in-process by a jobRunner logging to log.
+// daemon.Jobs at BACKUP_DB_CADENCE, the push with ENABLE_OFFSITE_BACKUP,
+// run in-process by a jobRunner logging to log.
 // A bad value is an error naming the key and where it was set.
 func (e *env) engineConfig(log *slog.Logger) (daemon.Config, error) {
 	var cfg daemon.Config
@@ -70,20 +70,11 @@ func (e *env) engineConfig(log *slog.Logger) (daemon.Config, error) {
 	}
 	cfg.Gate, cfg.Recheck, cfg.DeferAlert = conditions.Gate{C: cond.checker}, cond.recheck, cond.deferAlert
 	cfg.Wakes = wakes
-	cfg.Jobs = []daemon.Job{
-		{Name: "db", Cadence: db, InRepository: true, Heartbeat: true},
-		{Name: "rootfs", Cadence: schedule.Monthly, InRepository: true},
-		// Retention also runs after each backup and by hand: its record
-		// is kept in the repository (issue 18.20).
-		{Name: "retention", Cadence: schedule.Daily, InRepository: true},
-	}
 	offsite, err := e.cfg.Bool("ENABLE_OFFSITE_BACKUP")
 	if err != nil {
 		return cfg, err
 	}
-	if offsite {
-		cfg.Jobs = append(cfg.Jobs, daemon.Job{Name: "push", Cadence: schedule.Daily})
-	}
+	cfg.Jobs = daemon.Jobs(db, offsite)
 	cfg.Runner = &jobRunner{e: e, log: log}
 	return cfg, nil
 }
