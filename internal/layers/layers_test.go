@@ -29,9 +29,10 @@ var forbidden = map[string][]string{
 	"config": {"chunkstore", "manifest", "pipeline", "remote", "restore", "extract", "compat", "daemon", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	// migrate moves snapshots between stores; it never runs a backup or a
 	// restore.
-	"migrate":       {"pipeline", "restore", "extract", "compat", "remote", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"stage":         {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
-	"internal/proc": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "hooks", "cmd/pocketsnap"},
+	"migrate":           {"pipeline", "restore", "extract", "compat", "remote", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"stage":             {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
+	"internal/memlimit": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "config", "cmd/pocketsnap"},
+	"internal/proc":     {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "hooks", "cmd/pocketsnap"},
 	// The store interface knows nothing above objects.
 	"objstore":              {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "remote", "offsite", "prune", "cmd/pocketsnap"},
 	"objstore/objstoretest": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "remote", "offsite", "prune", "cmd/pocketsnap"},
