@@ -267,6 +267,12 @@ func Kind(family, name string) string {
 	return strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(name, pre), suf))
 }
 
+// KindKey returns the member of a family for kind, the inverse of Kind:
+// NOTES_STOP_CMD for notes in <KIND>_STOP_CMD, MY_APP_STOP_CMD for my-app.
+func KindKey(family, kind string) string {
+	return strings.Replace(family, kindPattern, strings.ToUpper(strings.ReplaceAll(kind, "-", "_")), 1)
+}
+
 // File returns the env file that was read; "" when there was none.
 func (c *Config) File() string { return c.file }
 

@@ -47,6 +47,12 @@ func TestLoadPrecedence(t *testing.T) {
 	if k := Kind("BACKUP_KEEP_<KIND>", "BACKUP_KEEP_NOTES"); k != "notes" {
 		t.Errorf("kind %q", k)
 	}
+	// Issue 19: the key of a kind's setting is spelled here only.
+	for kind, want := range map[string]string{"db": "DB_STOP_CMD", "notes": "NOTES_STOP_CMD", "my-app": "MY_APP_STOP_CMD"} {
+		if got := KindKey("<KIND>_STOP_CMD", kind); got != want || !mustKey("<KIND>_STOP_CMD").member(got) {
+			t.Errorf("KindKey(%s) = %s, want %s, a member of the family", kind, got, want)
+		}
+	}
 }
 
 // Issue 18.15: every reader gets the same boolean, whatever its spelling.

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/pflag"
 
+	"github.com/pocketsnap/pocketsnap/config"
 	"github.com/pocketsnap/pocketsnap/job"
 	"github.com/pocketsnap/pocketsnap/retention"
 	"github.com/pocketsnap/pocketsnap/stage"
@@ -141,23 +141,17 @@ func (e *env) service(kind string, o backupOptions) (job.Service, error) {
 	}
 	var svc job.Service
 	var err error
-	if svc.Stop, err = e.hook(stageKey(kind, "STOP_CMD"), stopFlag); err != nil {
+	if svc.Stop, err = e.hook(config.KindKey("<KIND>_STOP_CMD", kind), stopFlag); err != nil {
 		return svc, err
 	}
-	if svc.Start, err = e.hook(stageKey(kind, "START_CMD"), startFlag); err != nil {
+	if svc.Start, err = e.hook(config.KindKey("<KIND>_START_CMD", kind), startFlag); err != nil {
 		return svc, err
 	}
-	globs := stageKey(kind, "IMMUTABLE_GLOBS")
+	globs := config.KindKey("<KIND>_IMMUTABLE_GLOBS", kind)
 	if svc.Immutable, err = stage.Matcher(e.cfg.Value(globs)); err != nil {
 		return svc, fmt.Errorf("%s (%s): %w", globs, e.cfg.Source(globs), err)
 	}
 	return svc, nil
-}
-
-// stageKey is the configuration key of a kind's staging setting: DB_STOP_CMD
-// for db, NOTES_STOP_CMD for notes.
-func stageKey(kind, setting string) string {
-	return strings.ToUpper(strings.ReplaceAll(kind, "-", "_")) + "_" + setting
 }
 
 // newBackupSummary is the summary of a saved snapshot.
