@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -13,11 +12,9 @@ import (
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/conditions"
 	"github.com/pocketsnap/pocketsnap/daemon"
-	"github.com/pocketsnap/pocketsnap/heartbeat"
 	"github.com/pocketsnap/pocketsnap/hooks"
 	"github.com/pocketsnap/pocketsnap/idle"
 	"github.com/pocketsnap/pocketsnap/job"
-	"github.com/pocketsnap/pocketsnap/netconf"
 	"github.com/pocketsnap/pocketsnap/prune"
 	"github.com/pocketsnap/pocketsnap/retention"
 	"github.com/pocketsnap/pocketsnap/schedule"
@@ -50,18 +47,11 @@ func (e *env) engineConfig(log *slog.Logger) (daemon.Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("BACKUP_DB_CADENCE (%s): %w", e.cfg.Source("BACKUP_DB_CADENCE"), err)
 	}
-	if u := e.cfg.Value("BACKUP_DAEMON_HC_URL"); u != "" {
-		hb, err := heartbeat.New(u)
-		if err != nil {
-			return cfg, fmt.Errorf("BACKUP_DAEMON_HC_URL (%s): %w", e.cfg.Source("BACKUP_DAEMON_HC_URL"), err)
-		}
-		// The ping resolves and trusts as the push does: on Android,
-		// without /etc/resolv.conf, Go's own lookups fail (Issue 21.6).
-		tr, err := netconf.FromEnv(e.cfg.Value("S3_DNS_SERVERS")).Transport("")
-		if err != nil {
-			return cfg, fmt.Errorf("BACKUP_DAEMON_HC_URL: %w", err)
-		}
-		hb.Client = &http.Client{Transport: tr}
+	hb, err := e.cfg.Heartbeat()
+	if err != nil {
+		return cfg, err
+	}
+	if hb != nil {
 		cfg.Heartbeat = hb
 	}
 	cond, err := e.conditionSettings()
