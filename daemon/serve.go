@@ -33,8 +33,10 @@ type Service struct {
 	// Started, when set, is called each time the engine starts, once it
 	// holds the daemon's lock and before its first pass.
 	Started func(Settings)
-	Clock   Clock
-	Log     *slog.Logger
+	// Clock is the engine's clock: RealClock but in tests.
+	Clock Clock
+	// Log takes the service's and the engine's records.
+	Log *slog.Logger
 }
 
 // Serve runs the service until ctx is done, then returns nil. It reads
