@@ -214,6 +214,22 @@ func (c *Config) Bool(name string) (bool, error) {
 	return b, nil
 }
 
+// Enabled reports whether the boolean key is on and, when it is not,
+// says why: "KEY is not set", or its value and where it was set. A value
+// that is not a boolean is an error naming the key and its source.
+func (c *Config) Enabled(name string) (on bool, why string, err error) {
+	on, err = c.Bool(name)
+	switch {
+	case err != nil:
+		return false, "", err
+	case on:
+		return true, "", nil
+	case !c.IsSet(name):
+		return false, name + " is not set", nil
+	}
+	return false, fmt.Sprintf("%s is %q (%s)", name, c.Value(name), c.Source(name)), nil
+}
+
 // Duration returns a duration key's value. A bad value is an error
 // naming the key and its source.
 func (c *Config) Duration(name string) (time.Duration, error) {
@@ -249,6 +265,12 @@ func (c *Config) Members(family string) []string {
 func Kind(family, name string) string {
 	pre, suf, _ := strings.Cut(family, kindPattern)
 	return strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(name, pre), suf))
+}
+
+// KindKey returns the member of a family for kind, the inverse of Kind:
+// NOTES_STOP_CMD for notes in <KIND>_STOP_CMD, MY_APP_STOP_CMD for my-app.
+func KindKey(family, kind string) string {
+	return strings.Replace(family, kindPattern, strings.ToUpper(strings.ReplaceAll(kind, "-", "_")), 1)
 }
 
 // File returns the env file that was read; "" when there was none.

@@ -47,6 +47,12 @@ func TestLoadPrecedence(t *testing.T) {
 	if k := Kind("BACKUP_KEEP_<KIND>", "BACKUP_KEEP_NOTES"); k != "notes" {
 		t.Errorf("kind %q", k)
 	}
+	// Issue 19: the key of a kind's setting is spelled here only.
+	for kind, want := range map[string]string{"db": "DB_STOP_CMD", "notes": "NOTES_STOP_CMD", "my-app": "MY_APP_STOP_CMD"} {
+		if got := KindKey("<KIND>_STOP_CMD", kind); got != want || !mustKey("<KIND>_STOP_CMD").member(got) {
+			t.Errorf("KindKey(%s) = %s, want %s, a member of the family", kind, got, want)
+		}
+	}
 }
 
 // Issue 18.15: every reader gets the same boolean, whatever its spelling.
@@ -63,6 +69,32 @@ func TestBoolKeys(t *testing.T) {
 	c, _ := Load(Options{EnvFile: os.DevNull, Environ: []string{"BACKUP_COMPAT=maybe"}})
 	if _, err := c.Bool("BACKUP_COMPAT"); err == nil || err.Error() != `BACKUP_COMPAT (environment): "maybe" is not true or false (nor 1/0, yes/no, on/off)` {
 		t.Errorf("error %v", err)
+	}
+}
+
+// Issue 18.14 and 19: Enabled says why a switch is off, the one way the
+// daemon and push both say it: not set, or its value and where from.
+func TestEnabled(t *testing.T) {
+	c, err := Load(Options{EnvFile: os.DevNull, Environ: []string{"ENABLE_BACKUP_DAEMON=1", "ENABLE_OFFSITE_BACKUP=off", "BACKUP_COMPAT=maybe"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key, why string
+		on, bad  bool
+	}{
+		{"ENABLE_BACKUP_DAEMON", "", true, false},
+		{"ENABLE_OFFSITE_BACKUP", `ENABLE_OFFSITE_BACKUP is "off" (environment)`, false, false},
+		{"BACKUP_COMPAT", "", false, true},
+	} {
+		on, why, err := c.Enabled(tc.key)
+		if on != tc.on || why != tc.why || (err != nil) != tc.bad {
+			t.Errorf("Enabled(%s) = %v, %q, %v", tc.key, on, why, err)
+		}
+	}
+	c, _ = Load(Options{EnvFile: os.DevNull})
+	if on, why, err := c.Enabled("ENABLE_BACKUP_DAEMON"); on || why != "ENABLE_BACKUP_DAEMON is not set" || err != nil {
+		t.Errorf("Enabled unset = %v, %q, %v", on, why, err)
 	}
 }
 

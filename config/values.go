@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +52,27 @@ func ParsePercent(s string) (int, error) {
 		return 0, fmt.Errorf("%q is not a percentage from 0 to 100", s)
 	}
 	return n, nil
+}
+
+var sizeRE = regexp.MustCompile(`^([0-9]+)([KMGTkmgt]?)(i?B)?$`)
+
+// ParseSize reads a positive size in bytes: a number, optionally with a
+// binary unit K, M, G or T (also written KiB, MiB…): 64M is 64 MiB,
+// 67108864 bytes, as documented, unlike go-humanize's 10^6.
+func ParseSize(s string) (int64, error) {
+	m := sizeRE.FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("invalid size %q: use bytes, or a number with K, M, G or T (binary: 64M is 64 MiB)", s)
+	}
+	shift := 0
+	if m[2] != "" {
+		shift = 10 * (1 + strings.Index("kmgt", strings.ToLower(m[2])))
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("invalid size %q: out of range", s)
+	}
+	return n << shift, nil
 }
 
 // parseCount reads a positive whole number.

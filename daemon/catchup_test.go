@@ -86,7 +86,7 @@ func TestCatchUp(t *testing.T) {
 		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSim(t, tc.start, Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: jobs(tc.db, false)}, false)
+			s := newSim(t, tc.start, Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: Jobs(tc.db, false)}, false)
 			for _, iv := range tc.off {
 				s.clock.off = append(s.clock.off, [2]time.Time{parse(t, iv[0]), parse(t, iv[1])})
 			}
@@ -111,7 +111,7 @@ func TestCatchUp(t *testing.T) {
 // daemon started on day 9 runs the missed db backup once, at start-up,
 // from the record it finds.
 func TestCatchUpAtStart(t *testing.T) {
-	s := newSim(t, "2027-03-01 04:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: jobs(schedule.Daily, false)}, false)
+	s := newSim(t, "2027-03-01 04:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: Jobs(schedule.Daily, false)}, false)
 	s.until("2027-03-02 23:00")
 	s.clock.now = parse(t, "2027-03-09 10:30")
 	s.until("2027-03-09 23:00")
@@ -127,7 +127,7 @@ func TestCatchUpAtStart(t *testing.T) {
 // A failed job's record says so, and run-due's error names it; the next
 // success clears it.
 func TestFailureRecorded(t *testing.T) {
-	s := newSim(t, "2027-03-03 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: jobs(schedule.Daily, false)}, false)
+	s := newSim(t, "2027-03-03 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: Jobs(schedule.Daily, false)}, false)
 	s.runner.fail = func(job string, t time.Time) bool { return job == "rootfs" }
 	err := s.engine().RunDue(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "rootfs: source of rootfs is missing") {
@@ -155,7 +155,7 @@ func TestFailureRecorded(t *testing.T) {
 // Cancelling the pass (SIGTERM) interrupts the running job, records it
 // as interrupted, starts no other, and the next start runs it.
 func TestInterrupted(t *testing.T) {
-	s := newSim(t, "2027-03-03 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: jobs(schedule.Daily, false)}, false)
+	s := newSim(t, "2027-03-03 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: Jobs(schedule.Daily, false)}, false)
 	s.runner.block, s.runner.started = make(chan struct{}), make(chan string)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)

@@ -27,7 +27,7 @@ func pingedSim(t *testing.T) (*sim, *pings) {
 	p := &pings{}
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
-	return newSim(t, "2027-04-01 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: jobs(schedule.Daily, true),
+	return newSim(t, "2027-04-01 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: Jobs(schedule.Daily, true),
 		Heartbeat: pinger(t, srv.URL+"/"+token), Recheck: 30 * time.Minute, DeferAlert: 72 * time.Hour}, false), p
 }
 
@@ -49,7 +49,7 @@ func (r *fakeRunner) runsOf(job string) []time.Time {
 // Wi-Fi again; the db backup and retention run at the wake regardless.
 // Between wakes with nothing deferred, no re-check runs.
 func TestDeferredJobRunsAtFirstAllowedRecheck(t *testing.T) {
-	s := newSim(t, "2027-04-01 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: jobs(schedule.Daily, true),
+	s := newSim(t, "2027-04-01 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: Jobs(schedule.Daily, true),
 		Recheck: 30 * time.Minute, DeferAlert: 72 * time.Hour}, false)
 	mobile, wifiBack := parse(t, "2027-04-02 03:00"), parse(t, "2027-04-02 09:10")
 	g := &gateFunc{clock: s.clock, hold: func(job string, t time.Time) string {

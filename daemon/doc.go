@@ -7,7 +7,10 @@
 // asks package schedule which jobs are due now, from the time of each
 // one's last success, runs those in order and records each outcome.
 // [Engine.Run] is the daemon: a pass at once (to catch up on what a phone
-// that was off or asleep missed), then one at every wake.
+// that was off or asleep missed), then one at every wake. A [Service]
+// runs the engine as the front end's [Settings] say and follows them as
+// they are re-read (SIGHUP): it stops the schedule when they turn the
+// daemon off and starts it when they turn it on.
 //
 // # Conditions
 //

@@ -29,6 +29,24 @@ type Job struct {
 	Heartbeat bool
 }
 
+// Jobs is pocketsnap's schedule: the db backup at cadence db (its success
+// reported to the heartbeat), the rootfs backup monthly, retention at
+// every wake, and, with push, the offsite push daily. The backups' and
+// retention's last successes are the repository's record (retention also
+// runs after each backup and by hand, issue 18.20); the push's is the
+// state file's.
+func Jobs(db schedule.Cadence, push bool) []Job {
+	js := []Job{
+		{Name: "db", Cadence: db, InRepository: true, Heartbeat: true},
+		{Name: "rootfs", Cadence: schedule.Monthly, InRepository: true},
+		{Name: "retention", Cadence: schedule.Daily, InRepository: true},
+	}
+	if push {
+		js = append(js, Job{Name: "push", Cadence: schedule.Daily})
+	}
+	return js
+}
+
 // DeferredError is what a Runner returns when a job found that its
 // conditions no longer hold (the phone left Wi-Fi mid-push) and stopped
 // cleanly: the job is recorded as deferred, not failed, and stays due.

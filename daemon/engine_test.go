@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func TestTwoYearsOfWakes(t *testing.T) {
 				}
 				t.Run(name, func(t *testing.T) {
 					start := time.Date(2027, 3, 1, hour, 0, 0, 0, time.UTC)
-					s := newSim(t, start.Format("2006-01-02 15:04"), Config{Wakes: schedule.Wakes{Hour: hour}, Jobs: jobs(db, push)}, true)
+					s := newSim(t, start.Format("2006-01-02 15:04"), Config{Wakes: schedule.Wakes{Hour: hour}, Jobs: Jobs(db, push)}, true)
 					s.until("2029-04-01 00:00")
 					got := s.runner.byDay()
 					days := 0
@@ -67,7 +68,7 @@ func TestTwoYearsOfWakes(t *testing.T) {
 // A few days, spelled out, so that a mistake shared by the engine and the
 // oracle above still shows.
 func TestWakesSpelledOut(t *testing.T) {
-	s := newSim(t, "2027-12-27 04:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: jobs(schedule.Weekly, true)}, true)
+	s := newSim(t, "2027-12-27 04:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: Jobs(schedule.Weekly, true)}, true)
 	s.until("2028-03-07 00:00")
 	got := s.runner.byDay()
 	for day, want := range map[string]string{
@@ -83,5 +84,24 @@ func TestWakesSpelledOut(t *testing.T) {
 		if got[day] != want {
 			t.Errorf("%s: ran %q, want %q", day, got[day], want)
 		}
+	}
+}
+
+// Issue 19: the schedule's job list is the daemon's: the db backup at its
+// cadence and the only success the heartbeat hears of, the rootfs backup
+// monthly, retention at every wake (the three judged by the repository),
+// and the push only when asked, by the state file.
+func TestJobs(t *testing.T) {
+	got := Jobs(schedule.Weekly, false)
+	want := []Job{
+		{Name: "db", Cadence: schedule.Weekly, InRepository: true, Heartbeat: true},
+		{Name: "rootfs", Cadence: schedule.Monthly, InRepository: true},
+		{Name: "retention", Cadence: schedule.Daily, InRepository: true},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Jobs(weekly, false) = %+v", got)
+	}
+	if got := Jobs(schedule.Daily, true); len(got) != 4 || got[3] != (Job{Name: "push", Cadence: schedule.Daily}) {
+		t.Errorf("Jobs(daily, true) = %+v", got)
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/pocketsnap/pocketsnap/schedule"
 )
 
 // fakeClock is simulated time. SleepUntil jumps to its target at once;
@@ -141,19 +139,6 @@ func (r *fakeRunner) byDay() map[string]string {
 		m[d] += x.job
 	}
 	return m
-}
-
-// jobs is the phone's job list for a db cadence, with the push if asked.
-func jobs(db schedule.Cadence, push bool) []Job {
-	js := []Job{
-		{Name: "db", Cadence: db, InRepository: true, Heartbeat: true},
-		{Name: "rootfs", Cadence: schedule.Monthly, InRepository: true},
-		{Name: "retention", Cadence: schedule.Daily},
-	}
-	if push {
-		js = append(js, Job{Name: "push", Cadence: schedule.Daily})
-	}
-	return js
 }
 
 // sim is an engine on a fake clock and runner, logging to a buffer, with

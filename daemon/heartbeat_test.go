@@ -53,7 +53,7 @@ func TestHeartbeat(t *testing.T) {
 	p := &pings{}
 	srv := httptest.NewServer(p)
 	defer srv.Close()
-	s := newSim(t, "2027-03-31 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: jobs(schedule.Daily, true),
+	s := newSim(t, "2027-03-31 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: Jobs(schedule.Daily, true),
 		Heartbeat: pinger(t, srv.URL+"/"+token)}, false)
 	s.runner.fail = func(job string, t time.Time) bool {
 		return job == "db" && t.Day() == 1 || job == "push" && t.Day() == 2
@@ -88,7 +88,7 @@ func TestHeartbeatServerDown(t *testing.T) {
 	}
 	host := l.Addr().String()
 	l.Close()
-	s := newSim(t, "2027-03-31 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: jobs(schedule.Daily, false),
+	s := newSim(t, "2027-03-31 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: Jobs(schedule.Daily, false),
 		Heartbeat: pinger(t, "http://"+host+"/ping/"+token)}, false)
 	if err := s.engine().RunDue(context.Background()); err != nil {
 		t.Fatalf("RunDue with the heartbeat down: %v", err)

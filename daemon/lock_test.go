@@ -43,7 +43,7 @@ func TestLockDaemon(t *testing.T) {
 // A pass started while another runs waits for it, then finds the work
 // done rather than doing it again; with no time to wait it gives up.
 func TestPassesTakeTurns(t *testing.T) {
-	s := newSim(t, "2027-03-03 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: jobs(schedule.Daily, false)}, false)
+	s := newSim(t, "2027-03-03 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: Jobs(schedule.Daily, false)}, false)
 	s.runner.block, s.runner.started = make(chan struct{}), make(chan string)
 	first := make(chan error)
 	go func() { first <- s.engine().RunDue(context.Background()) }()
@@ -81,7 +81,7 @@ func TestPassesTakeTurns(t *testing.T) {
 
 // An unreadable record is logged and replaced: the backups go on.
 func TestDamagedState(t *testing.T) {
-	s := newSim(t, "2027-03-03 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: jobs(schedule.Daily, false)}, false)
+	s := newSim(t, "2027-03-03 05:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: Jobs(schedule.Daily, false)}, false)
 	path := filepath.Join(s.keep.(*Store).dir, stateFile)
 	if err := os.WriteFile(path, []byte(`{"jobs": {"db": `), 0o600); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 )
 
 func TestStatus(t *testing.T) {
-	s := newSim(t, "2027-03-05 10:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: jobs(schedule.Weekly, false)}, false)
+	s := newSim(t, "2027-03-05 10:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: Jobs(schedule.Weekly, false)}, false)
 	s.runner.fail = func(job string, t time.Time) bool { return job == "rootfs" }
 	s.engine().RunDue(context.Background())
 	// A record of a job no longer configured (the push, turned off), and
@@ -62,9 +62,9 @@ func TestStatus(t *testing.T) {
 // monthly) replaces the old one while the daemon sleeps, and a pass
 // follows at once, as at start: the db backup, now overdue.
 func TestReload(t *testing.T) {
-	s := newSim(t, "2027-03-01 04:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: jobs(schedule.Monthly, false)}, true)
+	s := newSim(t, "2027-03-01 04:00", Config{Wakes: schedule.Wakes{Hour: 4}, Jobs: Jobs(schedule.Monthly, false)}, true)
 	next := s.cfg
-	next.Wakes, next.Jobs = schedule.Wakes{Hour: 2}, jobs(schedule.Daily, false)
+	next.Wakes, next.Jobs = schedule.Wakes{Hour: 2}, Jobs(schedule.Daily, false)
 	s.clock.hup, s.clock.hupAt = &next, parse(t, "2027-03-03 09:00")
 	s.until("2027-03-06 00:00")
 	got := s.runner.byDay()

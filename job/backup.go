@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/compat"
 	"github.com/pocketsnap/pocketsnap/pipeline"
 	"github.com/pocketsnap/pocketsnap/prune"
 )
@@ -39,12 +40,13 @@ type BackupOptions struct {
 	// Rotation, when set, is applied under the backup's lock once the
 	// snapshot is saved.
 	Rotation *prune.Options
-	// Frames, when set, receives the snapshot's stream as a classic
-	// archive (see pipeline.Options.Frames).
-	Frames io.Writer
-	// Saved, when set, is called once the snapshot is saved, before the
-	// rotation: the front end shows the result and commits the classic
-	// archive. Its error fails the backup, after the rotation ran.
+	// Compat, when set, asks for the snapshot's classic archive, written
+	// in the same pass and committed once the snapshot is saved.
+	Compat *CompatOptions
+	// Saved, when set, is called once the snapshot is saved and its
+	// classic archive committed or failed, before the rotation: the front
+	// end shows the result. Its error fails the backup, after the
+	// rotation ran.
 	Saved func(*BackupResult) error
 	// Host and Tool are recorded in the manifest.
 	Host, Tool string
@@ -58,11 +60,14 @@ type BackupOptions struct {
 type BackupResult struct {
 	*pipeline.Result
 	Kind, Source string
+	// Archive is the classic archive written, if asked for and written.
+	Archive *compat.Written
 }
 
 // Backup snapshots opt.Source into s under its exclusive lock, with the
 // service stopped and its directory staged as opt says, then applies
-// opt.Rotation. A snapshot saved with entries not read in full returns
+// opt.Rotation. A classic archive that fails fails the backup once the
+// rotation ran; the snapshot stays saved. A snapshot saved with entries not read in full returns
 // its result and ErrIncomplete.
 func Backup(ctx context.Context, s *chunkstore.Store, opt BackupOptions, r Reporter) (*BackupResult, error) {
 	if err := CheckSource(opt.Kind, opt.Source); err != nil {
@@ -73,10 +78,15 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt BackupOptions, r Repor
 		return nil, err
 	}
 	defer l.Unlock()
+	arc, err := startCompat(s, opt.Kind, opt.Compat)
+	if err != nil {
+		return nil, err
+	}
+	defer arc.abort()
 	prog := new(pipeline.Progress)
 	popt := pipeline.Options{
 		Kind: opt.Kind, Source: opt.Source, ForceRead: opt.ForceRead, Host: opt.Host, Tool: opt.Tool,
-		Frames: opt.Frames, Progress: prog, Exclude: opt.Exclude, SkipName: ownDir,
+		Frames: arc.frames(), Progress: prog, Exclude: opt.Exclude, SkipName: ownDir,
 		Warn: func(path string, err error) { reportf(r, Warning, "%s: %v", path, err) },
 	}
 	if opt.Kind == "db" {
@@ -99,8 +109,9 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt BackupOptions, r Repor
 	}
 	res := &BackupResult{Result: pres, Kind: opt.Kind, Source: opt.Source}
 	m, d := pres.Manifest, pres.Details
+	res.Archive, err = arc.commit(m.Name)
 	if opt.Saved != nil {
-		err = opt.Saved(res)
+		err = errors.Join(err, opt.Saved(res))
 	}
 	if len(pres.Skipped) > 0 {
 		reportf(r, Info, "not read, as pocketsnap's own or the repository's: %s", strings.Join(pres.Skipped, ", "))

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/pflag"
 
+	"github.com/pocketsnap/pocketsnap/config"
 	"github.com/pocketsnap/pocketsnap/job"
 	"github.com/pocketsnap/pocketsnap/retention"
 	"github.com/pocketsnap/pocketsnap/stage"
@@ -73,7 +73,7 @@ func backupLine(res *job.BackupResult) string {
 
 // backup runs a backup of kind as the configuration and o say, reporting
 // through e's reporter; saved is told of the snapshot once it is saved,
-// before its classic archive is committed and retention runs. The
+// before its classic archive is shown and retention runs. The
 // command line and the daemon both run it.
 func (e *env) backup(ctx context.Context, kind string, o backupOptions, saved func(*job.BackupResult)) (*job.BackupResult, error) {
 	if o.source == "" {
@@ -117,15 +117,17 @@ func (e *env) backup(ctx context.Context, kind string, o backupOptions, saved fu
 		return nil, err
 	}
 	defer s.Close()
-	arc, err := e.startCompat(s, kind, o.compat)
-	if err != nil {
+	if on, err := o.compat.enabled(e); err != nil {
 		return nil, err
+	} else if on {
+		opt.Compat = &job.CompatOptions{BackupDir: e.cfg.Value("BACKUP_DIR"), PartSize: int64(o.compat.partSize)}
 	}
-	defer arc.abort()
-	opt.Frames = arc.frames()
 	opt.Saved = func(res *job.BackupResult) error {
 		saved(res)
-		return arc.commit(e, res.Manifest.Name)
+		if res.Archive != nil {
+			printArchive(e.ui.stdout, res.Archive)
+		}
+		return nil
 	}
 	return job.Backup(ctx, s, opt, e.reporter())
 }
@@ -139,23 +141,17 @@ func (e *env) service(kind string, o backupOptions) (job.Service, error) {
 	}
 	var svc job.Service
 	var err error
-	if svc.Stop, err = e.hook(stageKey(kind, "STOP_CMD"), stopFlag); err != nil {
+	if svc.Stop, err = e.hook(config.KindKey("<KIND>_STOP_CMD", kind), stopFlag); err != nil {
 		return svc, err
 	}
-	if svc.Start, err = e.hook(stageKey(kind, "START_CMD"), startFlag); err != nil {
+	if svc.Start, err = e.hook(config.KindKey("<KIND>_START_CMD", kind), startFlag); err != nil {
 		return svc, err
 	}
-	globs := stageKey(kind, "IMMUTABLE_GLOBS")
+	globs := config.KindKey("<KIND>_IMMUTABLE_GLOBS", kind)
 	if svc.Immutable, err = stage.Matcher(e.cfg.Value(globs)); err != nil {
 		return svc, fmt.Errorf("%s (%s): %w", globs, e.cfg.Source(globs), err)
 	}
 	return svc, nil
-}
-
-// stageKey is the configuration key of a kind's staging setting: DB_STOP_CMD
-// for db, NOTES_STOP_CMD for notes.
-func stageKey(kind, setting string) string {
-	return strings.ToUpper(strings.ReplaceAll(kind, "-", "_")) + "_" + setting
 }
 
 // newBackupSummary is the summary of a saved snapshot.

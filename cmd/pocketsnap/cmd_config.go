@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/config"
-	"github.com/pocketsnap/pocketsnap/prootdistro"
 )
 
 func configCommand() *command {
@@ -54,12 +52,7 @@ func keyTable() string {
 }
 
 // configValue is one line of "pocketsnap config".
-type configValue struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
-	// Source is "default", the env file's path, "environment" or a flag.
-	Source string `json:"source"`
-}
+type configValue = config.Shown
 
 // configSummary is the --json summary of "pocketsnap config".
 type configSummary struct {
@@ -75,7 +68,7 @@ func runConfig(_ context.Context, e *env, args []string) error {
 	if len(args) > 0 {
 		return usageErrorf("config takes no arguments")
 	}
-	sum := configSummary{EnvFile: e.cfg.File(), Values: shownValues(e.cfg), Problems: checkConfig(e)}
+	sum := configSummary{EnvFile: e.cfg.File(), Values: e.cfg.Shown(), Problems: checkConfig(e)}
 	tw := tabwriter.NewWriter(e.ui.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE")
 	for _, v := range sum.Values {
@@ -95,39 +88,4 @@ func runConfig(_ context.Context, e *env, args []string) error {
 		return fmt.Errorf("the configuration has %d problem(s)", n)
 	}
 	return nil
-}
-
-// shownValues lists every key with its value and source: the families'
-// members that are set, and the secrets file's keys when it exists.
-// Secrets are shown only as "(set)".
-func shownValues(c *config.Config) []configValue {
-	var out []configValue
-	for _, k := range config.Keys {
-		names := []string{k.Name}
-		switch {
-		case k.Family():
-			names = slices.DeleteFunc(c.Members(k.Name), func(n string) bool {
-				return !c.IsSet(n) || slices.ContainsFunc(out, func(v configValue) bool { return v.Key == n })
-			})
-		case k.From&config.FromSecrets != 0 && !c.HasSecrets():
-			names = nil
-		}
-		for _, n := range names {
-			v := c.Value(n)
-			switch {
-			case v == "":
-				v = "(unset)"
-			case k.Secret && c.IsSet(n):
-				v = "(set)"
-			}
-			src := c.Source(n)
-			if n == "ROOTFS_DIR" && !c.IsSet(n) {
-				// Say which proot-distro layout the default found.
-				_, layout := prootdistro.Rootfs(c.Value("PREFIX"), "debian")
-				src += ", " + string(layout)
-			}
-			out = append(out, configValue{Key: n, Value: v, Source: src})
-		}
-	}
-	return out
 }

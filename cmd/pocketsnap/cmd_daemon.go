@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"math"
 	"os"
 	"os/signal"
 	"slices"
@@ -111,171 +109,58 @@ func runDaemon(ctx context.Context, e *env, o scheduleOptions, args []string) er
 	if len(args) > 0 {
 		return usageErrorf("daemon takes no arguments")
 	}
-	log := newLogger(e.ui.stdout, o.logJSON, e.g.quiet)
+	log := daemon.NewLogger(e.ui.stdout, o.logJSON, e.g.quiet)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	on, why, err := e.daemonEnabled()
-	if err != nil {
-		return err
-	}
-	// The hook helper starts once, before the first run lowers the
-	// priority: one started later would be idle too.
+	// The hook helper starts once, the first time the daemon is on, before
+	// the engine lowers the priority: one started later would be idle too.
 	var helper *hooks.Helper
-	started := false
-	for {
-		if on {
-			if !started {
-				h, stop := startHookHelper(log)
-				defer stop()
-				helper, started = h, true
-			}
-			e.helper = helper
-			next, err := e.runEngine(ctx, log, hup)
-			if next == nil || err != nil {
-				return err
-			}
-			e = next
-		} else {
-			// Issue 18.14: a disabled daemon stays up, so that a
-			// supervisor does not restart it forever.
-			log.Info("the daemon is off: waiting for SIGHUP (re-read the settings) or SIGTERM", "why", why)
-			if e = e.waitHUP(ctx, log, hup); e == nil {
-				return nil
-			}
+	var stopHelper func()
+	defer func() {
+		if stopHelper != nil {
+			stopHelper()
 		}
-		if on, why, err = e.daemonEnabled(); err != nil {
-			return err
-		}
-	}
-}
-
-// waitHUP waits for a SIGHUP that brings a configuration without error,
-// and returns the env of it; nil when ctx is done first.
-func (e *env) waitHUP(ctx context.Context, log *slog.Logger, hup <-chan os.Signal) *env {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-hup:
-		}
+	}()
+	load := func() (daemon.Settings, error) {
 		c, err := loadConfig(e.g)
 		if err == nil {
 			err = c.Err()
 		}
-		if err == nil {
-			_, _, err = (&env{cfg: c}).daemonEnabled()
-		}
 		if err != nil {
-			log.Error("configuration not reloaded", "error", err)
-			continue
+			return daemon.Settings{}, err
 		}
-		return &env{ui: e.ui, cfg: c, g: e.g}
-	}
-}
-
-// runEngine runs the schedule until ctx is done (it returns nil, nil) or
-// a SIGHUP turns the daemon off (it returns the new env).
-func (e *env) runEngine(ctx context.Context, log *slog.Logger, hup <-chan os.Signal) (*env, error) {
-	cfg, err := e.engineConfig(log)
-	if err != nil {
-		return nil, err
-	}
-	store := e.stateStore()
-	release, err := store.LockDaemon()
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	lowerPriority(log)
-	hb := "none"
-	if cfg.Heartbeat != nil {
-		hb = cfg.Heartbeat.Host()
-	}
-	log.Info("daemon started", "repository", e.cfg.Value("BACKUP_REPO"), "hour", cfg.Wakes.Hour, "db_cadence", cfg.Jobs[0].Cadence.String(), "heartbeat", hb)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	reload := make(chan daemon.Config)
-	off := make(chan *env, 1)
-	go e.reloadOnHUP(ctx, hup, log, reload, off)
-	eng := daemon.New(cfg, daemon.RealClock{}, store, log)
-	eng.PassWait = math.MaxInt64
-	runErr := make(chan error, 1)
-	go func() { runErr <- eng.Run(ctx, reload) }()
-	select {
-	case err := <-runErr:
-		return nil, err
-	case next := <-off:
-		cancel()
-		return next, <-runErr
-	}
-}
-
-// reloadOnHUP re-reads the env file on every SIGHUP and hands the new
-// configuration to the engine, until ctx is done. A bad file is logged
-// and the old configuration kept; ENABLE_BACKUP_DAEMON now off sends the
-// new env to off and returns.
-func (e *env) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, log *slog.Logger, reload chan<- daemon.Config, off chan<- *env) {
-	cur := e
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
+		ne := &env{ui: e.ui, cfg: c, g: e.g}
+		set := daemon.Settings{Repository: c.Value("BACKUP_REPO")}
+		on, why, err := ne.daemonEnabled()
+		if err != nil || !on {
+			set.Off = why
+			return set, err
 		}
-		next, cfg, err := cur.reread(log)
-		if err != nil {
-			log.Error("configuration not reloaded", "error", err)
-			continue
+		if stopHelper == nil {
+			helper, stopHelper = startHookHelper(log)
 		}
-		if on, _, _ := next.daemonEnabled(); !on {
-			off <- next
-			return
+		ne.helper = helper
+		set.Store = ne.stateStore()
+		set.Config, err = ne.engineConfig(log)
+		return set, err
+	}
+	svc := &daemon.Service{Load: load, Clock: daemon.RealClock{}, Log: log, Started: func(set daemon.Settings) {
+		lowerPriority(log)
+		hb := "none"
+		if set.Config.Heartbeat != nil {
+			hb = set.Config.Heartbeat.Host()
 		}
-		cur = next
-		select {
-		case reload <- cfg:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// reread loads the env file again, into a new env and, when the daemon
-// stays on, the engine configuration it gives.
-func (e *env) reread(log *slog.Logger) (*env, daemon.Config, error) {
-	var cfg daemon.Config
-	c, err := loadConfig(e.g)
-	if err == nil {
-		err = c.Err()
-	}
-	if err != nil {
-		return nil, cfg, err
-	}
-	if c.Value("BACKUP_REPO") != e.cfg.Value("BACKUP_REPO") {
-		return nil, cfg, fmt.Errorf("the repository changed from %s to %s: restart the daemon to move it", e.cfg.Value("BACKUP_REPO"), c.Value("BACKUP_REPO"))
-	}
-	ne := &env{ui: e.ui, cfg: c, g: e.g, helper: e.helper}
-	on, why, err := ne.daemonEnabled()
-	if err != nil {
-		return nil, cfg, err
-	}
-	if !on {
-		log.Info("the daemon is now off: stopping the schedule", "why", why)
-		return ne, cfg, nil
-	}
-	cfg, err = ne.engineConfig(log)
-	if err != nil {
-		return nil, cfg, err
-	}
-	return ne, cfg, nil
+		log.Info("daemon started", "repository", set.Repository, "hour", set.Config.Wakes.Hour, "db_cadence", set.Config.Jobs[0].Cadence.String(), "heartbeat", hb)
+	}}
+	return svc.Serve(ctx, hup)
 }
 
 func runRunDue(ctx context.Context, e *env, o scheduleOptions, args []string) error {
 	if len(args) > 0 {
 		return usageErrorf("run-due takes no arguments")
 	}
-	log := newLogger(e.ui.stdout, o.logJSON, e.g.quiet)
+	log := daemon.NewLogger(e.ui.stdout, o.logJSON, e.g.quiet)
 	cfg, err := e.engineConfig(log)
 	if err != nil {
 		return err

@@ -4,19 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
-	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/compat"
+	"github.com/pocketsnap/pocketsnap/config"
 	"github.com/pocketsnap/pocketsnap/export"
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/pipeline"
@@ -151,92 +148,26 @@ func (c *compatFlags) register(fs *pflag.FlagSet) {
 	partSizeFlag(fs, &c.partSize)
 }
 
-// enabled reports whether to write the archive: --compat, or else
-// BACKUP_COMPAT.
+// enabled reports whether to write the archive: --compat, or else (and
+// without flags, in the daemon) BACKUP_COMPAT.
 func (c *compatFlags) enabled(e *env) (bool, error) {
-	if c.fs.Changed("compat") {
+	if c.fs != nil && c.fs.Changed("compat") {
 		return c.on, nil
 	}
 	return e.cfg.Bool("BACKUP_COMPAT")
-}
-
-// compatArchive is the classic archive a backup writes from the frames of
-// the snapshot's stream. Its name holds the snapshot's stamp, which the
-// backup chooses, so it is written under a temporary name and committed
-// once the snapshot is saved. Its methods do nothing on a nil
-// compatArchive (no --compat).
-type compatArchive struct {
-	w         *compat.Writer
-	encrypted bool
-}
-
-// startCompat starts the classic archive of a backup of kind, if enabled.
-// It is encrypted to the repository's recipients, which needs no identity.
-func (e *env) startCompat(s *chunkstore.Store, kind string, f compatFlags) (*compatArchive, error) {
-	if on, err := f.enabled(e); err != nil || !on {
-		return nil, err
-	}
-	dir := compat.Dir(e.cfg.Value("BACKUP_DIR"), kind)
-	if err := compat.OutsideRepo(dir, s.Dir()); err != nil {
-		return nil, err
-	}
-	c := &compatArchive{encrypted: s.Codec().Encrypted()}
-	opt := compat.Options{PartSize: int64(f.partSize)}
-	if c.encrypted {
-		opt.Seal = s.Codec()
-	}
-	var err error
-	c.w, err = compat.NewWriter(dir, opt)
-	return c, err
-}
-
-// frames is the writer for pipeline.Options.Frames.
-func (c *compatArchive) frames() io.Writer {
-	if c == nil {
-		return nil
-	}
-	return c.w
-}
-
-func (c *compatArchive) abort() {
-	if c != nil {
-		c.w.Abort()
-	}
-}
-
-// commit puts the archive in place under the saved snapshot's name.
-func (c *compatArchive) commit(e *env, snapshot string) error {
-	if c == nil {
-		return nil
-	}
-	res, err := c.w.Commit(compat.FileName(snapshot, c.encrypted))
-	if err != nil {
-		return fmt.Errorf("snapshot %s saved, but its classic archive could not be written: %w", snapshot, err)
-	}
-	printArchive(e.ui.stdout, res)
-	return nil
 }
 
 // byteSize is a flag value in bytes: a number, optionally with a binary
 // unit (K, M, G, T, also written KiB, MiB…).
 type byteSize int64
 
-var sizeRE = regexp.MustCompile(`^([0-9]+)([KMGTkmgt]?)(i?B)?$`)
-
+// Set reads a size as config.ParseSize does.
 func (b *byteSize) Set(s string) error {
-	m := sizeRE.FindStringSubmatch(s)
-	if m == nil {
-		return fmt.Errorf("invalid size %q: use bytes, or a number with K, M, G or T (binary: 64M is 64 MiB)", s)
+	n, err := config.ParseSize(s)
+	if err != nil {
+		return err
 	}
-	shift := 0
-	if m[2] != "" {
-		shift = 10 * (1 + strings.Index("kmgt", strings.ToLower(m[2])))
-	}
-	n, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil || n <= 0 || n > math.MaxInt64>>shift {
-		return fmt.Errorf("invalid size %q: out of range", s)
-	}
-	*b = byteSize(n << shift)
+	*b = byteSize(n)
 	return nil
 }
 

@@ -85,7 +85,7 @@ func runPush(ctx context.Context, e *env, o pushOptions, args []string) error {
 // push runs the offsite push as the configuration and o say, reporting
 // through e's reporter. The command line and the daemon both run it.
 func (e *env) push(ctx context.Context, o pushOptions) (*job.PushResult, error) {
-	if on, why, err := e.enabled("ENABLE_OFFSITE_BACKUP"); err != nil {
+	if on, why, err := e.cfg.Enabled("ENABLE_OFFSITE_BACKUP"); err != nil {
 		return nil, err
 	} else if !on {
 		return nil, &hintError{

@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/pocketsnap/pocketsnap/conditions"
-	"github.com/pocketsnap/pocketsnap/config"
-	"github.com/pocketsnap/pocketsnap/hooks"
 )
 
 // conditionKeys are the keys of the conditions of the scheduled jobs
@@ -23,38 +19,10 @@ type conditionSettings struct {
 	deferAlert time.Duration
 }
 
-// conditionSettings reads the condition keys; each bad value is an error
-// naming the key and where it was set, joined.
+// conditionSettings reads the condition keys (see config.Conditions).
 func (e *env) conditionSettings() (conditionSettings, error) {
-	s := conditionSettings{checker: &conditions.Checker{}}
-	p := &s.checker.Policy
-	var errs []error
-	bad := func(key string, err error) {
-		errs = append(errs, fmt.Errorf("%s (%s): %w", key, e.cfg.Source(key), err))
-	}
-	p.Network = strings.ToLower(e.cfg.Value("OFFSITE_NETWORK"))
-	if p.Network != conditions.NetworkAny && p.Network != conditions.NetworkWifi {
-		bad("OFFSITE_NETWORK", fmt.Errorf("%q is not any or wifi", p.Network))
-	}
-	when, err := hooks.Parse("OFFSITE_WHEN_CMD", e.cfg.Value("OFFSITE_WHEN_CMD"))
-	if err != nil {
-		errs = append(errs, err)
-	}
-	p.WhenCmd = when.Args
-	p.Power = strings.ToLower(e.cfg.Value("BACKUP_POWER"))
-	if p.Power != conditions.PowerAny && p.Power != conditions.PowerCharging {
-		bad("BACKUP_POWER", fmt.Errorf("%q is not any or charging", p.Power))
-	}
-	if p.MinBattery, err = config.ParsePercent(e.cfg.Value("BACKUP_MIN_BATTERY")); err != nil {
-		bad("BACKUP_MIN_BATTERY", err)
-	}
-	if s.recheck, err = e.cfg.Duration("BACKUP_RECHECK"); err != nil {
-		errs = append(errs, err)
-	}
-	if s.deferAlert, err = e.cfg.Duration("BACKUP_DEFER_ALERT"); err != nil {
-		errs = append(errs, err)
-	}
-	return s, errors.Join(errs...)
+	c, err := e.cfg.Conditions()
+	return conditionSettings{checker: &conditions.Checker{Policy: c.Policy}, recheck: c.Recheck, deferAlert: c.DeferAlert}, err
 }
 
 // conditionsJSON is what `status` and `config` say of the conditions.

@@ -116,7 +116,8 @@ func (s statusJSON) job(name string) daemon.JobStatus {
 // Issue 7, acceptance 4: run-due performs a real db and rootfs backup and
 // retention against a local repository, pings the heartbeat once, and
 // status --json reports it; the snapshots check and restore, and a second
-// run-due finds nothing due.
+// run-due finds nothing due. Issue 19: with BACKUP_COMPAT, the scheduled
+// backups write their classic archives too, and log them.
 func TestRunDueEndToEnd(t *testing.T) {
 	c := newCLI(t)
 	db, _ := c.scheduled(21, 22)
@@ -129,7 +130,17 @@ func TestRunDueEndToEnd(t *testing.T) {
 	time.Sleep(time.Second) // names have whole seconds
 	c.mustRun("backup", "notes", "--source", notes, "--no-rotate")
 
+	c.env = append(c.env, "BACKUP_COMPAT=true")
 	out := c.mustRun("run-due")
+	for _, kind := range []string{"db", "rootfs"} {
+		re := regexp.MustCompile(`msg="classic archive ([^ "]*/` + kind + `/` + kind + `-[0-9TZ]+\.tar\.zst(\.age)?) \(.*" job=` + kind)
+		m := re.FindStringSubmatch(out)
+		if m == nil {
+			t.Errorf("run-due does not log the %s backup's classic archive:\n%s", kind, out)
+		} else if _, err := os.Stat(m[1]); err != nil {
+			t.Errorf("the %s archive logged is not there: %v", kind, err)
+		}
+	}
 	for _, want := range []string{`msg="due now" jobs=db,rootfs,retention`, `msg="job done" job=db`, `msg="job done" job=rootfs`,
 		`msg="deleted snapshot notes-`, `msg="job done" job=retention`, `msg="heartbeat sent" host=` + strings.TrimPrefix(hc.URL, "http://") + " reported=success"} {
 		if !strings.Contains(out, want) {

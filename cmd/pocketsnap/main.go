@@ -11,47 +11,16 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
-	"runtime/metrics"
 	"syscall"
-	"time"
 
 	"github.com/pocketsnap/pocketsnap/hooks"
+	"github.com/pocketsnap/pocketsnap/internal/memlimit"
 )
-
-// memoryLimit is the floor of the soft limit of the Go heap, unless
-// GOMEMLIMIT says otherwise. A phone has little free RAM, and the
-// pipeline's working set is about 35 MiB (its in-flight budget, the
-// encoders' state) plus about 65 bytes per blob of the repository and 40
-// per entry of the source, nearly all of it free of pointers and so cheap
-// to collect: the collector need not let garbage pile up far above it.
-// Measured on the 1 GiB bench tree (21,649 entries): a 54 MiB floor gives
-// a 63 MiB peak RSS for 18.2 CPU-seconds, 64 MiB 73 MiB for 18.8.
-const memoryLimit = 54 << 20
-
-// adaptMemoryLimit keeps the soft heap limit at memoryLimit or 1.25 times
-// the live heap, whichever is larger. A fixed limit below the live heap (a
-// source of very many files) would make the collector run without pause.
-func adaptMemoryLimit(ctx context.Context) {
-	debug.SetMemoryLimit(memoryLimit)
-	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		metrics.Read(live)
-		debug.SetMemoryLimit(max(memoryLimit, int64(live[0].Value.Uint64())*5/4))
-	}
-}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	if os.Getenv("GOMEMLIMIT") == "" {
-		go adaptMemoryLimit(ctx)
+		go memlimit.Adapt(ctx, memlimit.Floor)
 	}
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

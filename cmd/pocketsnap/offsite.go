@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 
-	"filippo.io/age"
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
@@ -64,90 +63,35 @@ func (e *env) bucket(opt remote.Options) (*remote.Bucket, error) {
 	return b, nil
 }
 
-// openRemote opens the repository in the bucket for reading. On the
-// device that pushed it, the device's secrets authenticate its
-// manifests, and a bucket whose newest snapshots are older than the ones
-// the device last pushed is reported loudly.
+// openRemote opens the repository in the bucket for reading (see
+// offsite.Open) and says which bucket, and its newest snapshots.
 func (e *env) openRemote(ctx context.Context) (*chunkstore.Store, func(), error) {
 	b, err := e.bucket(remote.Options{})
 	if err != nil {
 		return nil, nil, err
 	}
-	fsys, err := b.FS(ctx, 0)
+	o, err := offsite.Open(ctx, b, offsite.OpenOptions{
+		Local: e.cfg.Value("BACKUP_REPO"), Identities: e.identities,
+		Warn: func(msg string) { e.ui.warnf("%s", msg) },
+	})
+	var nr *offsite.NoRepositoryError
+	if errors.As(err, &nr) {
+		return nil, nil, &hintError{err: err, hint: "run 'pocketsnap push' on the device first (or check S3_BUCKET and S3_PREFIX)"}
+	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, ok := fsys.Listing()[chunkstore.ConfigName]; !ok {
-		fsys.Close()
-		return nil, nil, &hintError{
-			err:  fmt.Errorf("the bucket %s holds no repository yet", b),
-			hint: "run 'pocketsnap push' on the device first (or check S3_BUCKET and S3_PREFIX)",
-		}
-	}
-	var keys *chunkstore.Keys
-	if local, err := chunkstore.Open(e.cfg.Value("BACKUP_REPO")); err == nil {
-		keys = e.deviceKeys(local, fsys)
-		local.Close()
-	}
-	var ids []age.Identity
-	if keys == nil {
-		// Not this device's repository: the identity opens its secrets.
-		if ids, err = e.identities(); err != nil {
-			fsys.Close()
-			return nil, nil, err
-		}
-	}
-	s, err := remote.Open(fsys, keys, ids)
-	if err != nil {
-		fsys.Close()
-		return nil, nil, fmt.Errorf("%s: %w", b, err)
-	}
 	e.ui.infof("reading from the bucket %s", b)
-	newest := offsite.Newest(offsite.SnapshotNames(fsys.Listing()))
-	for _, kind := range slices.Sorted(maps.Keys(newest)) {
-		e.ui.infof("newest %s snapshot in the bucket: %s", kind, newest[kind])
+	for _, kind := range slices.Sorted(maps.Keys(o.Newest)) {
+		e.ui.infof("newest %s snapshot in the bucket: %s", kind, o.Newest[kind])
 	}
-	return s, func() { s.Close(); fsys.Close() }, nil
+	return o.Store, o.Close, nil
 }
 
-// deviceKeys returns the local repository's secrets when it is the
-// bucket's repository, after warning about snapshots missing from the
-// bucket since the last push.
-func (e *env) deviceKeys(local *chunkstore.Store, fsys *remote.FS) *chunkstore.Keys {
-	raw, err := fs.ReadFile(fsys, chunkstore.ConfigName)
-	if err != nil {
-		return nil
-	}
-	cfg, err := chunkstore.ParseConfig(raw)
-	if err != nil || cfg.ID != local.Config().ID {
-		return nil
-	}
-	if rec, ok, err := offsite.LoadRecord(local); err == nil && ok {
-		for _, w := range rec.Rollbacks(offsite.SnapshotNames(fsys.Listing())) {
-			e.ui.warnf("POSSIBLE ROLLBACK: %s; snapshots were deleted from the bucket since", w)
-		}
-	}
-	keys, err := local.Keys()
-	if err != nil {
-		return nil
-	}
-	return keys
-}
-
-// pushedIndex returns, for the bucket's repository s, the device's record
-// of the packs it pushed there or adopted from it, which indexes their
-// blobs without the identity; nil (read the packs' own tables, which
-// needs the identity) when this device's repository is not that one.
+// pushedIndex returns the device's record of what it pushed to the
+// bucket's repository s (see offsite.PushedIndex).
 func (e *env) pushedIndex(s *chunkstore.Store) (*chunkstore.Index, error) {
-	local, err := chunkstore.Open(e.cfg.Value("BACKUP_REPO"))
-	if err != nil {
-		return nil, nil
-	}
-	defer local.Close()
-	if local.Config().ID != s.Config().ID {
-		return nil, nil
-	}
-	return local.RemoteIndex()
+	return offsite.PushedIndex(e.cfg.Value("BACKUP_REPO"), s)
 }
 
 // repoSource is the value of --from: where a reader finds the repository.

@@ -4,23 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/conditions"
 	"github.com/pocketsnap/pocketsnap/daemon"
-	"github.com/pocketsnap/pocketsnap/heartbeat"
 	"github.com/pocketsnap/pocketsnap/hooks"
 	"github.com/pocketsnap/pocketsnap/idle"
 	"github.com/pocketsnap/pocketsnap/job"
-	"github.com/pocketsnap/pocketsnap/netconf"
 	"github.com/pocketsnap/pocketsnap/prune"
 	"github.com/pocketsnap/pocketsnap/retention"
 	"github.com/pocketsnap/pocketsnap/schedule"
@@ -34,29 +28,14 @@ var scheduleKeys = append([]string{"ENABLE_BACKUP_DAEMON", "BACKUP_DAEMON_HOUR",
 var jobKeys = []string{"DATA_DIR", "BACKUP_DIR", "BACKUP_AGE_RECIPIENT", "DB_DIR", "ROOTFS_DIR", "PREFIX", "BACKUP_KEEP_DB", "BACKUP_KEEP_ROOTFS", "BACKUP_KEEP_<KIND>", "BACKUP_COMPAT", "DB_STOP_CMD", "DB_START_CMD", "DB_IMMUTABLE_GLOBS"}
 
 // daemonEnabled reports whether ENABLE_BACKUP_DAEMON is on, and says why
-// not otherwise. A value that is not a boolean is an error.
+// not otherwise (see config.Config.Enabled).
 func (e *env) daemonEnabled() (bool, string, error) {
-	return e.enabled("ENABLE_BACKUP_DAEMON")
-}
-
-// enabled reports whether the boolean key is on, and says why not
-// otherwise. A value that is not a boolean is an error.
-func (e *env) enabled(key string) (bool, string, error) {
-	on, err := e.cfg.Bool(key)
-	switch {
-	case err != nil:
-		return false, "", err
-	case on:
-		return true, "", nil
-	case !e.cfg.IsSet(key):
-		return false, key + " is not set", nil
-	}
-	return false, fmt.Sprintf("%s is %q (%s)", key, e.cfg.Value(key), e.cfg.Source(key)), nil
+	return e.cfg.Enabled("ENABLE_BACKUP_DAEMON")
 }
 
 // engineConfig reads the schedule's keys into the engine's configuration:
-// the db backup per BACKUP_DB_CADENCE, the rootfs backup monthly and
-// retention at every wake, run in-process by a jobRunner logging to log.
+// daemon.Jobs at BACKUP_DB_CADENCE, the push with ENABLE_OFFSITE_BACKUP,
+// run in-process by a jobRunner logging to log.
 // A bad value is an error naming the key and where it was set.
 func (e *env) engineConfig(log *slog.Logger) (daemon.Config, error) {
 	var cfg daemon.Config
@@ -68,18 +47,11 @@ func (e *env) engineConfig(log *slog.Logger) (daemon.Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("BACKUP_DB_CADENCE (%s): %w", e.cfg.Source("BACKUP_DB_CADENCE"), err)
 	}
-	if u := e.cfg.Value("BACKUP_DAEMON_HC_URL"); u != "" {
-		hb, err := heartbeat.New(u)
-		if err != nil {
-			return cfg, fmt.Errorf("BACKUP_DAEMON_HC_URL (%s): %w", e.cfg.Source("BACKUP_DAEMON_HC_URL"), err)
-		}
-		// The ping resolves and trusts as the push does: on Android,
-		// without /etc/resolv.conf, Go's own lookups fail (Issue 21.6).
-		tr, err := netconf.FromEnv(e.cfg.Value("S3_DNS_SERVERS")).Transport("")
-		if err != nil {
-			return cfg, fmt.Errorf("BACKUP_DAEMON_HC_URL: %w", err)
-		}
-		hb.Client = &http.Client{Transport: tr}
+	hb, err := e.cfg.Heartbeat()
+	if err != nil {
+		return cfg, err
+	}
+	if hb != nil {
 		cfg.Heartbeat = hb
 	}
 	cond, err := e.conditionSettings()
@@ -88,20 +60,11 @@ func (e *env) engineConfig(log *slog.Logger) (daemon.Config, error) {
 	}
 	cfg.Gate, cfg.Recheck, cfg.DeferAlert = conditions.Gate{C: cond.checker}, cond.recheck, cond.deferAlert
 	cfg.Wakes = wakes
-	cfg.Jobs = []daemon.Job{
-		{Name: "db", Cadence: db, InRepository: true, Heartbeat: true},
-		{Name: "rootfs", Cadence: schedule.Monthly, InRepository: true},
-		// Retention also runs after each backup and by hand: its record
-		// is kept in the repository (issue 18.20).
-		{Name: "retention", Cadence: schedule.Daily, InRepository: true},
-	}
 	offsite, err := e.cfg.Bool("ENABLE_OFFSITE_BACKUP")
 	if err != nil {
 		return cfg, err
 	}
-	if offsite {
-		cfg.Jobs = append(cfg.Jobs, daemon.Job{Name: "push", Cadence: schedule.Daily})
-	}
+	cfg.Jobs = daemon.Jobs(db, offsite)
 	cfg.Runner = &jobRunner{e: e, log: log}
 	return cfg, nil
 }
@@ -127,18 +90,17 @@ type jobRunner struct {
 // *daemon.DeferredError, a failure a *daemon.ClassedError.
 func (r *jobRunner) Run(ctx context.Context, name string) error {
 	log := r.log.With("job", name)
-	out := lineLog(log)
+	out := job.LineLog(log)
 	defer out.Close()
 	// The ui takes only what the jobs' wiring prints as lines (a classic
 	// archive's name) and the service commands' output; every message goes
 	// to rep.
-	je := &env{ui: &ui{stdout: out, stderr: out, quiet: r.e.g.quiet}, cfg: r.e.cfg, g: r.e.g, helper: r.e.helper, rep: logReporter{log}}
+	je := &env{ui: &ui{stdout: out, stderr: out, quiet: r.e.g.quiet}, cfg: r.e.cfg, g: r.e.g, helper: r.e.helper, rep: job.LogReporter{Log: log}}
 	var err error
 	switch name {
 	case "db", "rootfs":
-		o := backupOptions{noRotate: true}
-		o.compat.register(pflag.NewFlagSet("backup", pflag.ContinueOnError)) // BACKUP_COMPAT decides
-		_, err = je.backup(ctx, name, o, func(res *job.BackupResult) { log.Info(backupLine(res)) })
+		// No flags: BACKUP_COMPAT decides on the classic archive.
+		_, err = je.backup(ctx, name, backupOptions{noRotate: true}, func(res *job.BackupResult) { log.Info(backupLine(res)) })
 	case "retention":
 		var opt prune.Options
 		if opt, err = je.rotation(nil, retention.Policy{}); err == nil {
@@ -182,25 +144,6 @@ func (r *jobRunner) LastSuccess(ctx context.Context, name string) (time.Time, er
 	}
 	defer s.Close()
 	return job.LastSuccess(s, name)
-}
-
-// newLogger logs one event per line to w, with a UTC timestamp: key=value
-// text for people and grep, or JSON objects. quiet logs only warnings and
-// errors.
-func newLogger(w io.Writer, json, quiet bool) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-		if a.Key == slog.TimeKey && len(groups) == 0 {
-			a.Value = slog.StringValue(a.Value.Time().UTC().Format(time.RFC3339))
-		}
-		return a
-	}}
-	if quiet {
-		opts.Level = slog.LevelWarn
-	}
-	if json {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // hookHelperArg is the hidden command line of the hook helper: pocketsnap

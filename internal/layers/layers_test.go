@@ -29,16 +29,17 @@ var forbidden = map[string][]string{
 	"config": {"chunkstore", "manifest", "pipeline", "remote", "restore", "extract", "compat", "daemon", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	// migrate moves snapshots between stores; it never runs a backup or a
 	// restore.
-	"migrate":       {"pipeline", "restore", "extract", "compat", "remote", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"stage":         {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
-	"internal/proc": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "hooks", "cmd/pocketsnap"},
+	"migrate":           {"pipeline", "restore", "extract", "compat", "remote", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"stage":             {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "cmd/pocketsnap"},
+	"internal/memlimit": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "config", "cmd/pocketsnap"},
+	"internal/proc":     {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "hooks", "cmd/pocketsnap"},
 	// The store interface knows nothing above objects.
 	"objstore":              {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "remote", "offsite", "prune", "cmd/pocketsnap"},
 	"objstore/objstoretest": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "remote", "offsite", "prune", "cmd/pocketsnap"},
 	// The bucket's transport knows objects, not snapshots; pushing and
 	// pruning sit above it.
 	"remote":  {"manifest", "retention", "pipeline", "restore", "extract", "compat", "offsite", "prune", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"offsite": {"prune", "pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"offsite": {"prune", "pipeline", "restore", "extract", "config", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"prune":   {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	// The jobs are operations over the library: two front ends (the CLI
 	// and the daemon's runner) call them, and they know neither, nor
@@ -66,10 +67,11 @@ var forbidden = map[string][]string{
 	"internal/layers": {"chunkstore", "cmd/pocketsnap"},
 	// The scheduling packages know nothing of repositories: the daemon
 	// reaches backups through its Runner, which cmd/pocketsnap provides.
-	"daemon":      {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "heartbeat", "idle", "job", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	// Nor does it read the configuration: its front end loads Settings.
+	"daemon":      {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "heartbeat", "idle", "job", "config", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"schedule":    {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "heartbeat", "idle", "cmd/pocketsnap"},
 	"heartbeat":   {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "idle", "cmd/pocketsnap"},
-	"conditions":  {"job", "chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "heartbeat", "idle", "hooks", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"conditions":  {"config", "job", "chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "heartbeat", "idle", "hooks", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	"idle":        {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "schedule", "heartbeat", "cmd/pocketsnap"},
 	"prootdistro": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "remote", "daemon", "cmd/pocketsnap"},
 	// Network configuration is a leaf: remote uses it, it uses nothing of ours.
