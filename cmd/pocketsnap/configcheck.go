@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
+	"strings"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/config"
+	"github.com/pocketsnap/pocketsnap/internal/keyfile"
 )
 
 // checkConfig validates the configuration: config.Check with the checks
@@ -35,20 +37,23 @@ func checkConfig(e *env) []config.Problem {
 	return ps
 }
 
-// checkIdentity checks the identity file: it exists, only its owner can
-// read it, and it holds age identities. Its contents are never shown.
+// checkIdentity checks the identity file as every command that reads it
+// does (see keyfile.Identities): it exists, only its owner can read it,
+// and it holds age identities. Its contents are never shown.
 func (e *env) checkIdentity(_, path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
+	_, err := keyfile.Identities("BACKUP_AGE_IDENTITY", path)
+	var le *keyfile.LooseError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("%s does not exist", path)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("%s has mode %04o: others may read the private key (chmod 600 %s)", path, fi.Mode().Perm(), path)
-	}
-	if _, err := e.identities(); err != nil {
+	case errors.As(err, &le):
+		return fmt.Errorf("%s has mode %04o: others may read the private key (%s)", path, le.Mode, strings.TrimPrefix(le.Hint(), "run: "))
+	case errors.Is(err, keyfile.ErrInvalidIdentity):
 		return fmt.Errorf("%s is not a valid age identity file", path)
 	}
-	return nil
+	return err
 }
 
 // errNotEncrypted is the repository being plaintext while the

@@ -8,6 +8,7 @@ import (
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/compat"
 	"github.com/pocketsnap/pocketsnap/daemon"
+	"github.com/pocketsnap/pocketsnap/internal/keyfile"
 	"github.com/pocketsnap/pocketsnap/job"
 )
 
@@ -84,9 +85,12 @@ func hint(err error) string {
 	var he *hintError
 	var fe *chunkstore.FingerprintError
 	var ie *chunkstore.IndexError
+	var ke *keyfile.LooseError
 	switch {
 	case errors.As(err, &he):
 		return he.hint
+	case errors.As(err, &ke):
+		return ke.Hint()
 	case errors.As(err, &fe):
 		return "these are not the secrets of the repository you created (its fingerprint, printed by 'pocketsnap init', is kept beside the identity): do not trust this repository until you know who replaced them"
 	case errors.As(err, &ue):

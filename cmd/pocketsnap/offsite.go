@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/internal/keyfile"
 	"github.com/pocketsnap/pocketsnap/offsite"
 	"github.com/pocketsnap/pocketsnap/remote"
 )
@@ -27,7 +28,7 @@ func (e *env) offsiteSettings() (remote.Settings, error) {
 			hint: "create it with S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (and S3_PREFIX) and chmod 600 it",
 		}
 	}
-	err = privateFile(sf, "offsite secrets file", path,
+	err = keyfile.Check(sf, "offsite secrets file", path,
 		"keep DATA_DIR (and so "+filepath.Dir(path)+") on internal storage, e.g. in Termux's $HOME, and put only BACKUP_DIR on the SD card; then chmod 600 the file")
 	sf.Close()
 	if err != nil {
