@@ -98,11 +98,11 @@ func runRotate(ctx context.Context, e *env, o rotateOptions, args []string) erro
 // counts (overridden by --keep flags) and calendar rules, and BACKUP_DIR.
 // It fails on a bad setting.
 func (e *env) rotation(keep []string, calendar retention.Policy) (prune.Options, error) {
-	pol, err := e.keepPolicies(keep, calendar)
+	pol, err := e.retention(keep, calendar)
 	if err != nil {
 		return prune.Options{}, err
 	}
-	return prune.Options{Policy: pol.of, BackupDir: e.cfg.Value("BACKUP_DIR"), Threshold: 0.5}, nil
+	return prune.Options{Policy: pol.Of, BackupDir: e.cfg.Value("BACKUP_DIR"), Threshold: 0.5}, nil
 }
 
 // rotate opens the repository, with the identity loaded for a repack,

@@ -9,6 +9,7 @@ import (
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/config"
 	"github.com/pocketsnap/pocketsnap/internal/keyfile"
+	"github.com/pocketsnap/pocketsnap/manifest"
 )
 
 // checkConfig validates the configuration: config.Check with the checks
@@ -26,8 +27,8 @@ func checkConfig(e *env) []config.Problem {
 		"BACKUP_AGE_RECIPIENT":       recipients,
 		"BACKUP_AGE_RECIPIENTS_FILE": recipients,
 		"BACKUP_AGE_IDENTITY":        e.checkIdentity,
-		keepFamily: func(key, v string) error {
-			_, err := keepCount(config.Kind(keepFamily, key), v)
+		config.KeepFamily: func(key, v string) error {
+			_, err := config.KeepCount(config.Kind(config.KeepFamily, key), v, manifest.CheckKind)
 			return err
 		},
 	})
