@@ -94,11 +94,11 @@ func (e *env) push(ctx context.Context, o pushOptions) (*job.PushResult, error) 
 		}
 	}
 	if o.maxUpload == 0 {
-		if v := e.cfg.Value("OFFSITE_MAX_UPLOAD_PER_RUN"); v != "" && v != "0" {
-			if err := o.maxUpload.Set(v); err != nil {
-				return nil, fmt.Errorf("OFFSITE_MAX_UPLOAD_PER_RUN (%s): %w", e.cfg.Source("OFFSITE_MAX_UPLOAD_PER_RUN"), err)
-			}
+		n, err := e.cfg.MaxUpload()
+		if err != nil {
+			return nil, err
 		}
+		o.maxUpload = byteSize(n)
 	}
 	pol, err := e.retention(nil, retention.Policy{})
 	if err != nil {

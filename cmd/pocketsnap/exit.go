@@ -8,7 +8,6 @@ import (
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/compat"
 	"github.com/pocketsnap/pocketsnap/daemon"
-	"github.com/pocketsnap/pocketsnap/internal/keyfile"
 	"github.com/pocketsnap/pocketsnap/job"
 )
 
@@ -85,7 +84,7 @@ func hint(err error) string {
 	var he *hintError
 	var fe *chunkstore.FingerprintError
 	var ie *chunkstore.IndexError
-	var ke *keyfile.LooseError
+	var ke interface{ Hint() string } // a library's error that knows its fix
 	switch {
 	case errors.As(err, &he):
 		return he.hint

@@ -38,9 +38,11 @@ var forbidden = map[string][]string{
 	"objstore/objstoretest": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "remote", "offsite", "prune", "cmd/pocketsnap"},
 	// The bucket's transport knows objects, not snapshots; pushing and
 	// pruning sit above it.
-	"remote":  {"manifest", "retention", "pipeline", "restore", "extract", "compat", "offsite", "prune", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"offsite": {"prune", "pipeline", "restore", "extract", "config", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"prune":   {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"remote": {"manifest", "retention", "pipeline", "restore", "extract", "compat", "offsite", "prune", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	// The bucket's settings: config builds them, remote dials with them.
+	"remote/s3conf": {"chunkstore", "manifest", "config", "remote", "offsite", "prune", "job", "daemon", "internal/keyfile", "cmd/pocketsnap"},
+	"offsite":       {"prune", "pipeline", "restore", "extract", "config", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"prune":         {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	// The jobs are operations over the library: two front ends (the CLI
 	// and the daemon's runner) call them, and they know neither, nor
 	// flags, nor the configuration's files.
