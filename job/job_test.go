@@ -186,8 +186,9 @@ func TestClassOf(t *testing.T) {
 	}
 }
 
-// Issue 19.1: without a repository, Rotate rotates the classic archives
-// only: the oldest archive beyond the count goes, with its sidecar.
+// Issue 19.1 and 19.4: without a repository, Rotate rotates the classic
+// archives only: the oldest archive beyond the count goes, with its
+// sidecar.
 func TestRotateArchivesOnly(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -198,10 +199,23 @@ func TestRotateArchivesOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	opt := RotateOptions{Options: prune.Options{BackupDir: filepath.Dir(dir), Policy: func(string) retention.Policy { return retention.Policy{Last: 1} }}}
-	rep, err := Rotate(t.Context(), nil, opt, &recorder{})
+	noRepo := func() (*chunkstore.Store, error) { return nil, fmt.Errorf("/r: %w", chunkstore.ErrNotExist) }
+	opt := RotateOptions{Open: noRepo, Options: prune.Options{BackupDir: filepath.Dir(dir), Policy: func(string) retention.Policy { return retention.Policy{Last: 1} }}}
+	// Issue 19.4: a repack or a forget needs the repository: without
+	// one they fail, and no archive is touched.
+	for _, o := range []RotateOptions{{Open: noRepo, Options: prune.Options{BackupDir: opt.BackupDir, Policy: opt.Policy, Repack: true}},
+		{Open: noRepo, Options: prune.Options{BackupDir: opt.BackupDir, Policy: opt.Policy, Forget: []string{"db-20260101T000000Z"}}}} {
+		if rep, err := Rotate(t.Context(), o, &recorder{}); !errors.Is(err, chunkstore.ErrNotExist) || rep != nil {
+			t.Fatalf("Rotate(repack %v, forget %v) without a repository = %+v, %v; want ErrNotExist", o.Repack, o.Forget, rep, err)
+		}
+	}
+	r := &recorder{}
+	rep, err := Rotate(t.Context(), opt, r)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !r.has(Info, "rotating classic archives only") {
+		t.Errorf("reported %q, want it to say only the archives are rotated", r.msgs)
 	}
 	if len(rep.Archives) != 1 || rep.Archives[0].Name != "db-20260101T000000Z" {
 		t.Fatalf("deleted %+v, want the older archive", rep.Archives)
@@ -234,3 +248,4 @@ func TestPushDeferred(t *testing.T) {
 		t.Errorf("Push by hand = %v (opened %v), reported %q", err, opened, r.msgs)
 	}
 }
+
