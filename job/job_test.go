@@ -122,6 +122,10 @@ func TestBackupStagesAndRotates(t *testing.T) {
 	if len(saved) != 2 || saved[0] != first.Manifest.Name || !r.has(Info, "rotate: deleted 1 snapshots ("+first.Manifest.Name+")") {
 		t.Errorf("saved %v, reported %q", saved, r.msgs)
 	}
+	// Issue 19.5: the daemon's question, by the repository's directory.
+	if last, err := LastSuccessIn(s.Dir(), "notes"); err != nil || !last.Equal(second.Manifest.Time) {
+		t.Errorf("LastSuccessIn(notes) = %v, %v, want the second backup's %v", last, err, second.Manifest.Time)
+	}
 	if last, err := LastSuccess(s, "notes"); err != nil || !last.Equal(second.Manifest.Time) {
 		t.Errorf("LastSuccess = %v, %v, want %v", last, err, second.Manifest.Time)
 	}
@@ -249,3 +253,21 @@ func TestPushDeferred(t *testing.T) {
 	}
 }
 
+// Issue 19.5: without a repository a scheduled job has never succeeded;
+// a repository that does not open is an error, not "never".
+func TestLastSuccessIn(t *testing.T) {
+	dir := t.TempDir()
+	if last, err := LastSuccessIn(filepath.Join(dir, "none"), "db"); err != nil || !last.IsZero() {
+		t.Errorf("LastSuccessIn(no repository) = %v, %v, want never", last, err)
+	}
+	broken := filepath.Join(dir, "broken")
+	if err := os.MkdirAll(broken, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(broken, "config"), []byte("not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if last, err := LastSuccessIn(broken, "db"); err == nil || errors.Is(err, chunkstore.ErrNotExist) {
+		t.Errorf("LastSuccessIn(broken repository) = %v, %v, want an error", last, err)
+	}
+}
