@@ -31,7 +31,7 @@ var (
 	Duration = Type{Name: "duration", check: func(_, v string) error { _, err := ParseDuration(v); return err }}
 	Count    = Type{Name: "count", check: func(k, v string) error {
 		if _, err := parseCount(v); err != nil {
-			return fmt.Errorf("%q is not a positive number of snapshots (%s)", v, UnsetCount(k))
+			return countError(k, v)
 		}
 		return nil
 	}}
@@ -93,7 +93,7 @@ func existing(dir bool) func(_, v string) error {
 // it is unset: its default count, or every snapshot of its kind kept
 // (issue 18.19: a hint must not promise "every" where a default applies).
 func UnsetCount(key string) string {
-	kind := Kind("BACKUP_KEEP_"+kindPattern, key)
+	kind := Kind(KeepFamily, key)
 	if k, ok := keyRow(key); ok && k.Default != nil {
 		return fmt.Sprintf("unset, the newest %s %s snapshots are kept", k.Default(nil), kind)
 	}

@@ -122,6 +122,10 @@ func TestBackupStagesAndRotates(t *testing.T) {
 	if len(saved) != 2 || saved[0] != first.Manifest.Name || !r.has(Info, "rotate: deleted 1 snapshots ("+first.Manifest.Name+")") {
 		t.Errorf("saved %v, reported %q", saved, r.msgs)
 	}
+	// Issue 19.5: the daemon's question, by the repository's directory.
+	if last, err := LastSuccessIn(s.Dir(), "notes"); err != nil || !last.Equal(second.Manifest.Time) {
+		t.Errorf("LastSuccessIn(notes) = %v, %v, want the second backup's %v", last, err, second.Manifest.Time)
+	}
 	if last, err := LastSuccess(s, "notes"); err != nil || !last.Equal(second.Manifest.Time) {
 		t.Errorf("LastSuccess = %v, %v, want %v", last, err, second.Manifest.Time)
 	}
@@ -186,8 +190,9 @@ func TestClassOf(t *testing.T) {
 	}
 }
 
-// Issue 19.1: without a repository, Rotate rotates the classic archives
-// only: the oldest archive beyond the count goes, with its sidecar.
+// Issue 19.1 and 19.4: without a repository, Rotate rotates the classic
+// archives only: the oldest archive beyond the count goes, with its
+// sidecar.
 func TestRotateArchivesOnly(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -198,10 +203,23 @@ func TestRotateArchivesOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	opt := RotateOptions{Options: prune.Options{BackupDir: filepath.Dir(dir), Policy: func(string) retention.Policy { return retention.Policy{Last: 1} }}}
-	rep, err := Rotate(t.Context(), nil, opt, &recorder{})
+	noRepo := func() (*chunkstore.Store, error) { return nil, fmt.Errorf("/r: %w", chunkstore.ErrNotExist) }
+	opt := RotateOptions{Open: noRepo, Options: prune.Options{BackupDir: filepath.Dir(dir), Policy: func(string) retention.Policy { return retention.Policy{Last: 1} }}}
+	// Issue 19.4: a repack or a forget needs the repository: without
+	// one they fail, and no archive is touched.
+	for _, o := range []RotateOptions{{Open: noRepo, Options: prune.Options{BackupDir: opt.BackupDir, Policy: opt.Policy, Repack: true}},
+		{Open: noRepo, Options: prune.Options{BackupDir: opt.BackupDir, Policy: opt.Policy, Forget: []string{"db-20260101T000000Z"}}}} {
+		if rep, err := Rotate(t.Context(), o, &recorder{}); !errors.Is(err, chunkstore.ErrNotExist) || rep != nil {
+			t.Fatalf("Rotate(repack %v, forget %v) without a repository = %+v, %v; want ErrNotExist", o.Repack, o.Forget, rep, err)
+		}
+	}
+	r := &recorder{}
+	rep, err := Rotate(t.Context(), opt, r)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !r.has(Info, "rotating classic archives only") {
+		t.Errorf("reported %q, want it to say only the archives are rotated", r.msgs)
 	}
 	if len(rep.Archives) != 1 || rep.Archives[0].Name != "db-20260101T000000Z" {
 		t.Fatalf("deleted %+v, want the older archive", rep.Archives)
@@ -232,5 +250,24 @@ func TestPushDeferred(t *testing.T) {
 	opt.Obey = false
 	if _, err := Push(t.Context(), opt, r); !errors.Is(err, chunkstore.ErrNotExist) || !opened || !r.has(Warning, "the daemon would not push now; pushing anyway") {
 		t.Errorf("Push by hand = %v (opened %v), reported %q", err, opened, r.msgs)
+	}
+}
+
+// Issue 19.5: without a repository a scheduled job has never succeeded;
+// a repository that does not open is an error, not "never".
+func TestLastSuccessIn(t *testing.T) {
+	dir := t.TempDir()
+	if last, err := LastSuccessIn(filepath.Join(dir, "none"), "db"); err != nil || !last.IsZero() {
+		t.Errorf("LastSuccessIn(no repository) = %v, %v, want never", last, err)
+	}
+	broken := filepath.Join(dir, "broken")
+	if err := os.MkdirAll(broken, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(broken, "config"), []byte("not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if last, err := LastSuccessIn(broken, "db"); err == nil || errors.Is(err, chunkstore.ErrNotExist) {
+		t.Errorf("LastSuccessIn(broken repository) = %v, %v, want an error", last, err)
 	}
 }

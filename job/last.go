@@ -1,6 +1,7 @@
 package job
 
 import (
+	"errors"
 	"os"
 	"path"
 	"time"
@@ -9,6 +10,21 @@ import (
 	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/prune"
 )
+
+// LastSuccessIn returns when a scheduled job last succeeded, as the
+// repository at dir records it (see LastSuccess); never, when there is no
+// repository there. The daemon asks it before each run.
+func LastSuccessIn(dir, name string) (time.Time, error) {
+	s, err := chunkstore.Open(dir)
+	if errors.Is(err, chunkstore.ErrNotExist) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer s.Close()
+	return LastSuccess(s, name)
+}
 
 // LastSuccess returns when a scheduled job last succeeded, as s records
 // it: for a backup, the time of the newest complete snapshot of its kind

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -17,17 +18,27 @@ type RotateOptions struct {
 	// LockWait is how long to wait for another process that holds the
 	// repository.
 	LockWait time.Duration
+	// Open opens the repository, with its identities set for a repack;
+	// an error wrapping chunkstore.ErrNotExist says there is none.
+	Open func() (*chunkstore.Store, error)
 }
 
-// Rotate applies retention to s under its exclusive lock; with s nil (no
-// repository), to the classic archives only. A repack needs s's
-// identities set. It reports what it could not do, and how to recover;
-// the front end renders the report.
-func Rotate(ctx context.Context, s *chunkstore.Store, opt RotateOptions, r Reporter) (*prune.Report, error) {
-	if s == nil {
+// Rotate opens the repository and applies retention to it under its
+// exclusive lock. Without a repository it rotates the classic archives
+// only, unless it was asked to repack or forget snapshots, which need
+// one. It reports what it could not do, and how to recover; the front
+// end renders the report.
+func Rotate(ctx context.Context, opt RotateOptions, r Reporter) (*prune.Report, error) {
+	s, err := opt.Open()
+	switch {
+	case errors.Is(err, chunkstore.ErrNotExist) && !opt.Repack && len(opt.Forget) == 0:
+		reportf(r, Info, "%v: rotating classic archives only", err)
 		rep := prune.NewReport(opt.DryRun)
 		return rep, prune.Archives(opt.Options, rep)
+	case err != nil:
+		return nil, err
 	}
+	defer s.Close()
 	l, err := lock(ctx, s, opt.LockWait, r)
 	if err != nil {
 		return nil, err

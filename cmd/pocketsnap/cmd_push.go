@@ -94,13 +94,13 @@ func (e *env) push(ctx context.Context, o pushOptions) (*job.PushResult, error) 
 		}
 	}
 	if o.maxUpload == 0 {
-		if v := e.cfg.Value("OFFSITE_MAX_UPLOAD_PER_RUN"); v != "" && v != "0" {
-			if err := o.maxUpload.Set(v); err != nil {
-				return nil, fmt.Errorf("OFFSITE_MAX_UPLOAD_PER_RUN (%s): %w", e.cfg.Source("OFFSITE_MAX_UPLOAD_PER_RUN"), err)
-			}
+		n, err := e.cfg.MaxUpload()
+		if err != nil {
+			return nil, err
 		}
+		o.maxUpload = byteSize(n)
 	}
-	pol, err := e.keepPolicies(nil, retention.Policy{})
+	pol, err := e.retention(nil, retention.Policy{})
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (e *env) push(ctx context.Context, o pushOptions) (*job.PushResult, error) 
 	return job.Push(ctx, job.PushOptions{
 		Open: func() (*chunkstore.Store, error) { return e.openStore(false) },
 		Dial: func() (*remote.Bucket, error) { return e.bucket(remote.Options{UploadLimit: int64(o.limit)}) },
-		Jobs: o.jobs, MaxUpload: int64(o.maxUpload), DryRun: o.dryRun, Policy: pol.of, BackupDir: e.cfg.Value("BACKUP_DIR"),
+		Jobs: o.jobs, MaxUpload: int64(o.maxUpload), DryRun: o.dryRun, Policy: pol.Of, BackupDir: e.cfg.Value("BACKUP_DIR"),
 		Conditions: cs.checker, Obey: o.whenAllowed, WatchEvery: pushWatchEvery,
 	}, e.reporter())
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -98,34 +97,28 @@ func runRotate(ctx context.Context, e *env, o rotateOptions, args []string) erro
 // counts (overridden by --keep flags) and calendar rules, and BACKUP_DIR.
 // It fails on a bad setting.
 func (e *env) rotation(keep []string, calendar retention.Policy) (prune.Options, error) {
-	pol, err := e.keepPolicies(keep, calendar)
+	pol, err := e.retention(keep, calendar)
 	if err != nil {
 		return prune.Options{}, err
 	}
-	return prune.Options{Policy: pol.of, BackupDir: e.cfg.Value("BACKUP_DIR"), Threshold: 0.5}, nil
+	return prune.Options{Policy: pol.Of, BackupDir: e.cfg.Value("BACKUP_DIR"), Threshold: 0.5}, nil
 }
 
-// rotate opens the repository, with the identity loaded for a repack,
-// and runs the rotation; without a repository it rotates the classic
-// archives only, unless it was asked to repack or forget. The command
-// line and the daemon both run it.
+// rotate runs the rotation (see job.Rotate) on the configured
+// repository, with the identity loaded for a repack. The command line and
+// the daemon both run it.
 func (e *env) rotate(ctx context.Context, opt prune.Options) (*prune.Report, error) {
-	s, err := e.openStore(false)
-	switch {
-	case errors.Is(err, chunkstore.ErrNotExist) && !opt.Repack && len(opt.Forget) == 0:
-		e.say(job.Info, "%v: rotating classic archives only", err)
-		s = nil
-	case err != nil:
-		return nil, err
-	default:
-		defer s.Close()
-		if opt.Repack {
-			if err := e.loadIdentity(s); err != nil {
+	open := func() (*chunkstore.Store, error) {
+		s, err := e.openStore(false)
+		if err == nil && opt.Repack {
+			if err = e.loadIdentity(s); err != nil {
+				s.Close()
 				return nil, err
 			}
 		}
+		return s, err
 	}
-	return job.Rotate(ctx, s, job.RotateOptions{Options: opt, LockWait: e.g.lockWait}, e.reporter())
+	return job.Rotate(ctx, job.RotateOptions{Options: opt, LockWait: e.g.lockWait, Open: open}, e.reporter())
 }
 
 // printRotation writes the report for people: a line per deleted

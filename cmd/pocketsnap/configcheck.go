@@ -3,10 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
+	"strings"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/config"
+	"github.com/pocketsnap/pocketsnap/internal/keyfile"
+	"github.com/pocketsnap/pocketsnap/manifest"
 )
 
 // checkConfig validates the configuration: config.Check with the checks
@@ -24,8 +27,8 @@ func checkConfig(e *env) []config.Problem {
 		"BACKUP_AGE_RECIPIENT":       recipients,
 		"BACKUP_AGE_RECIPIENTS_FILE": recipients,
 		"BACKUP_AGE_IDENTITY":        e.checkIdentity,
-		keepFamily: func(key, v string) error {
-			_, err := keepCount(config.Kind(keepFamily, key), v)
+		config.KeepFamily: func(key, v string) error {
+			_, err := config.KeepCount(config.Kind(config.KeepFamily, key), v, manifest.CheckKind)
 			return err
 		},
 	})
@@ -35,20 +38,23 @@ func checkConfig(e *env) []config.Problem {
 	return ps
 }
 
-// checkIdentity checks the identity file: it exists, only its owner can
-// read it, and it holds age identities. Its contents are never shown.
+// checkIdentity checks the identity file as every command that reads it
+// does (see keyfile.Identities): it exists, only its owner can read it,
+// and it holds age identities. Its contents are never shown.
 func (e *env) checkIdentity(_, path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
+	_, err := keyfile.Identities("BACKUP_AGE_IDENTITY", path)
+	var le *keyfile.LooseError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("%s does not exist", path)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("%s has mode %04o: others may read the private key (chmod 600 %s)", path, fi.Mode().Perm(), path)
-	}
-	if _, err := e.identities(); err != nil {
+	case errors.As(err, &le):
+		return fmt.Errorf("%s has mode %04o: others may read the private key (%s)", path, le.Mode, strings.TrimPrefix(le.Hint(), "run: "))
+	case errors.Is(err, keyfile.ErrInvalidIdentity):
 		return fmt.Errorf("%s is not a valid age identity file", path)
 	}
-	return nil
+	return err
 }
 
 // errNotEncrypted is the repository being plaintext while the

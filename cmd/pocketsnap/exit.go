@@ -84,9 +84,12 @@ func hint(err error) string {
 	var he *hintError
 	var fe *chunkstore.FingerprintError
 	var ie *chunkstore.IndexError
+	var ke interface{ Hint() string } // a library's error that knows its fix
 	switch {
 	case errors.As(err, &he):
 		return he.hint
+	case errors.As(err, &ke):
+		return ke.Hint()
 	case errors.As(err, &fe):
 		return "these are not the secrets of the repository you created (its fingerprint, printed by 'pocketsnap init', is kept beside the identity): do not trust this repository until you know who replaced them"
 	case errors.As(err, &ue):

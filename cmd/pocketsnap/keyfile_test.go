@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,43 +28,12 @@ func TestLooseIdentityRefused(t *testing.T) {
 	c.mustRun("check", "--read-data")
 }
 
-// looseMount mounts a filesystem that ignores chmod and shows every file
-// as mode 0755, and returns its directory: vfat on a loop device (an SD
-// card), or else bindfs (FUSE, as Android's shared storage is).
-func looseMount(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a filesystem needs root")
-	}
-	mnt := t.TempDir()
-	img := filepath.Join(t.TempDir(), "sd.img")
-	if _, err := exec.LookPath("mkfs.vfat"); err == nil {
-		if err := os.WriteFile(img, make([]byte, 8<<20), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if out, err := exec.Command("mkfs.vfat", img).CombinedOutput(); err != nil {
-			t.Fatalf("mkfs.vfat: %v\n%s", err, out)
-		}
-		if exec.Command("mount", "-o", "loop,umask=022", img, mnt).Run() == nil {
-			t.Cleanup(func() { exec.Command("umount", mnt).Run() })
-			return mnt
-		}
-	}
-	testenv.NeedTools(t, "bindfs")
-	src := t.TempDir()
-	if out, err := exec.Command("bindfs", "--perms=0755", "--chmod-ignore", src, mnt).CombinedOutput(); err != nil {
-		t.Skipf("this machine mounts neither vfat nor FUSE: bindfs: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
-	return mnt
-}
-
 // Issue 17.6: on FAT or Android's shared storage, where chmod has no
 // effect, the hint says to copy the identity into $HOME instead.
 func TestLooseIdentityWhereChmodFails(t *testing.T) {
 	c := newCLI(t)
 	c.mustRun("init")
-	key := filepath.Join(looseMount(t), "key.txt")
+	key := filepath.Join(testenv.LooseMount(t), "key.txt")
 	b, err := os.ReadFile(c.key())
 	if err != nil {
 		t.Fatal(err)

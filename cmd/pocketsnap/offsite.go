@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/spf13/pflag"
@@ -16,42 +14,9 @@ import (
 	"github.com/pocketsnap/pocketsnap/remote"
 )
 
-// offsiteSettings reads the bucket's settings from the secrets file,
-// which must not be readable by anyone but its owner.
-func (e *env) offsiteSettings() (remote.Settings, error) {
-	path := e.cfg.SecretsFile()
-	sf, err := os.Open(path)
-	if err != nil {
-		return remote.Settings{}, &hintError{
-			err:  fmt.Errorf("offsite secrets file: %w", err),
-			hint: "create it with S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (and S3_PREFIX) and chmod 600 it",
-		}
-	}
-	err = privateFile(sf, "offsite secrets file", path,
-		"keep DATA_DIR (and so "+filepath.Dir(path)+") on internal storage, e.g. in Termux's $HOME, and put only BACKUP_DIR on the SD card; then chmod 600 the file")
-	sf.Close()
-	if err != nil {
-		return remote.Settings{}, err
-	}
-	if err := e.cfg.SecretsErr(); err != nil {
-		return remote.Settings{}, err
-	}
-	f := e.cfg
-	return remote.Settings{
-		Endpoint:        f.Value("S3_ENDPOINT"),
-		Bucket:          f.Value("S3_BUCKET"),
-		Region:          f.Value("S3_REGION"),
-		AccessKeyID:     f.Value("S3_ACCESS_KEY_ID"),
-		SecretAccessKey: f.Value("S3_SECRET_ACCESS_KEY"),
-		Prefix:          f.Value("S3_PREFIX"),
-		CAFile:          f.Value("S3_CA_FILE"),
-		DNSServers:      f.Value("S3_DNS_SERVERS"),
-	}, nil
-}
-
 // bucket connects to the configured bucket.
 func (e *env) bucket(opt remote.Options) (*remote.Bucket, error) {
-	s, err := e.offsiteSettings()
+	s, err := e.cfg.Offsite()
 	if err != nil {
 		return nil, err
 	}

@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"filippo.io/age"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
+	"github.com/pocketsnap/pocketsnap/internal/keyfile"
 	"github.com/pocketsnap/pocketsnap/job"
 )
 
@@ -100,7 +101,7 @@ func (e *env) initStore(dir string) (*chunkstore.Store, error) {
 	} else {
 		e.say(job.Info, "created repository %s", dir)
 	}
-	if fs := noModesFS(dir); fs != "" {
+	if fs := keyfile.NoModesFS(dir); fs != "" {
 		e.say(job.Warning, "repository %s is on a %s filesystem, which keeps no permission bits: its local/keys (the repository's secrets) cannot be made private (mode 0600) and any app that may read this storage can read it", dir, fs)
 		e.say(job.Hint, "to keep them private, set BACKUP_REPO to a directory on internal storage (e.g. in Termux's $HOME) and keep only classic archives (BACKUP_DIR) on the SD card")
 	}
@@ -145,27 +146,19 @@ func (e *env) loadIdentity(s *chunkstore.Store) error {
 	return s.CheckIdentity()
 }
 
-// identities parses the identity file named by BACKUP_AGE_IDENTITY.
+// identities parses the identity file named by BACKUP_AGE_IDENTITY (see
+// keyfile.Identities).
 func (e *env) identities() ([]age.Identity, error) {
 	path := e.cfg.Value("BACKUP_AGE_IDENTITY")
 	if path == "" {
 		return nil, chunkstore.ErrNoIdentity
 	}
-	f, err := os.Open(path)
-	if err != nil {
+	ids, err := keyfile.Identities("BACKUP_AGE_IDENTITY", path)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
 		return nil, fmt.Errorf("BACKUP_AGE_IDENTITY (%s): %w", e.cfg.Source("BACKUP_AGE_IDENTITY"), err)
 	}
-	defer f.Close()
-	noModes := fmt.Sprintf("copy it into $HOME first (install -m 600 %s ~/%s) and point BACKUP_AGE_IDENTITY at the copy", path, filepath.Base(path))
-	if err := privateFile(f, "BACKUP_AGE_IDENTITY", path, noModes); err != nil {
-		return nil, err
-	}
-	ids, err := age.ParseIdentities(f)
-	if err != nil {
-		// age's parse errors may quote the key material: never repeat them.
-		return nil, fmt.Errorf("BACKUP_AGE_IDENTITY %s: not a valid age identity file", path)
-	}
-	return ids, nil
+	return ids, err
 }
 
 // lock takes the repository lock, exclusive for writers and shared for

@@ -133,17 +133,9 @@ func jobError(err error) error {
 }
 
 // LastSuccess returns when job last succeeded, as the repository
-// records it (see job.LastSuccess); never, without a repository.
-func (r *jobRunner) LastSuccess(ctx context.Context, name string) (time.Time, error) {
-	s, err := chunkstore.Open(r.e.cfg.Value("BACKUP_REPO"))
-	if errors.Is(err, chunkstore.ErrNotExist) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, err
-	}
-	defer s.Close()
-	return job.LastSuccess(s, name)
+// records it (see job.LastSuccessIn).
+func (r *jobRunner) LastSuccess(_ context.Context, name string) (time.Time, error) {
+	return job.LastSuccessIn(r.e.cfg.Value("BACKUP_REPO"), name)
 }
 
 // hookHelperArg is the hidden command line of the hook helper: pocketsnap

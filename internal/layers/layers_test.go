@@ -38,9 +38,11 @@ var forbidden = map[string][]string{
 	"objstore/objstoretest": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "remote", "offsite", "prune", "cmd/pocketsnap"},
 	// The bucket's transport knows objects, not snapshots; pushing and
 	// pruning sit above it.
-	"remote":  {"manifest", "retention", "pipeline", "restore", "extract", "compat", "offsite", "prune", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"offsite": {"prune", "pipeline", "restore", "extract", "config", "cmd/pocketsnap", "github.com/spf13/pflag"},
-	"prune":   {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"remote": {"manifest", "retention", "pipeline", "restore", "extract", "compat", "offsite", "prune", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	// The bucket's settings: config builds them, remote dials with them.
+	"remote/s3conf": {"chunkstore", "manifest", "config", "remote", "offsite", "prune", "job", "daemon", "internal/keyfile", "cmd/pocketsnap"},
+	"offsite":       {"prune", "pipeline", "restore", "extract", "config", "cmd/pocketsnap", "github.com/spf13/pflag"},
+	"prune":         {"pipeline", "restore", "extract", "cmd/pocketsnap", "github.com/spf13/pflag"},
 	// The jobs are operations over the library: two front ends (the CLI
 	// and the daemon's runner) call them, and they know neither, nor
 	// flags, nor the configuration's files.
@@ -56,7 +58,10 @@ var forbidden = map[string][]string{
 	"cmd/pocketsnap":      {"internal/miniotest", "internal/faultproxy", "internal/golden", "internal/fsimage", "objstore/objstoretest", "internal/repotest", "internal/testenv", "internal/testtree"},
 	// Leaves that the repository's own packages build on.
 	"internal/flock": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "cmd/pocketsnap"},
-	"internal/fsync": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "cmd/pocketsnap"},
+	// keyfile opens secret files; config builds on it, so it knows
+	// nothing above the files.
+	"internal/keyfile": {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "config", "remote", "offsite", "job", "daemon", "cmd/pocketsnap"},
+	"internal/fsync":   {"chunkstore", "manifest", "pipeline", "restore", "extract", "compat", "daemon", "cmd/pocketsnap"},
 	// The benchmark and study tools stand beside the binary, never in it.
 	"internal/cmd/benchkv":    {"chunkstore", "cmd/pocketsnap"},
 	"internal/cmd/benchmonth": {"chunkstore", "cmd/pocketsnap"},

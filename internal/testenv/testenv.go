@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -48,4 +49,35 @@ func Ended(pid int, d time.Duration) bool {
 			return false
 		}
 	}
+}
+
+// LooseMount mounts a filesystem that ignores chmod and shows every file
+// as mode 0755, and returns its directory: vfat on a loop device (an SD
+// card), or else bindfs (FUSE, as Android's shared storage is).
+func LooseMount(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a filesystem needs root")
+	}
+	mnt := t.TempDir()
+	img := filepath.Join(t.TempDir(), "sd.img")
+	if _, err := exec.LookPath("mkfs.vfat"); err == nil {
+		if err := os.WriteFile(img, make([]byte, 8<<20), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("mkfs.vfat", img).CombinedOutput(); err != nil {
+			t.Fatalf("mkfs.vfat: %v\n%s", err, out)
+		}
+		if exec.Command("mount", "-o", "loop,umask=022", img, mnt).Run() == nil {
+			t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+			return mnt
+		}
+	}
+	NeedTools(t, "bindfs")
+	src := t.TempDir()
+	if out, err := exec.Command("bindfs", "--perms=0755", "--chmod-ignore", src, mnt).CombinedOutput(); err != nil {
+		t.Skipf("this machine mounts neither vfat nor FUSE: bindfs: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	return mnt
 }

@@ -1,18 +1,18 @@
-package main
+package keyfile
 
 import (
 	"golang.org/x/sys/unix"
 )
 
-// noModesFS names the filesystem holding path when it keeps no permission
-// bits, as an SD card's exFAT or FAT32 and Android's shared storage do (a
-// FUSE mount is counted too: that is how phones and tests mount them), and
-// returns "" otherwise. There a file cannot be made private with chmod.
 // sdcardfsMagic is the statfs f_type of Android's sdcardfs, which
 // golang.org/x/sys/unix does not name.
 const sdcardfsMagic = 0x5dca2df5
 
-func noModesFS(path string) string {
+// NoModesFS names the filesystem holding path when it keeps no permission
+// bits, as an SD card's exFAT or FAT32 and Android's shared storage do (a
+// FUSE mount is counted too: that is how phones and tests mount them), and
+// returns "" otherwise. There a file cannot be made private with chmod.
+func NoModesFS(path string) string {
 	var st unix.Statfs_t
 	if unix.Statfs(path, &st) != nil {
 		return ""

@@ -1,0 +1,65 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pocketsnap/pocketsnap/internal/keyfile"
+	"github.com/pocketsnap/pocketsnap/remote/s3conf"
+)
+
+// Issue 19.3: the bucket's settings are read here from the secrets file,
+// which must exist and be private (issue 17.6), and come back typed.
+func TestOffsite(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Load(Options{Environ: []string{"DATA_DIR=" + dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se *SecretsFileError
+	if _, err := c.Offsite(); !errors.As(err, &se) || !errors.Is(err, fs.ErrNotExist) || !strings.Contains(se.Hint(), "chmod 600") {
+		t.Fatalf("no secrets file: %v", err)
+	}
+	secrets := filepath.Join(dir, "secrets", "offsite.env")
+	write(t, secrets, "S3_ENDPOINT=https://s3.example\nS3_BUCKET=b\nS3_REGION=r\nS3_ACCESS_KEY_ID=id\nS3_SECRET_ACCESS_KEY=verysecret\nS3_PREFIX=p/\n", 0o644)
+	if c, err = Load(Options{Environ: []string{"DATA_DIR=" + dir}}); err != nil {
+		t.Fatal(err)
+	}
+	var le *keyfile.LooseError
+	if _, err := c.Offsite(); !errors.As(err, &le) || le.Path != secrets || le.Hint() != "run: chmod 600 "+secrets {
+		t.Fatalf("secrets file of mode 0644: %v", err)
+	}
+	if err := os.Chmod(secrets, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Offsite()
+	want := s3conf.Settings{Endpoint: "https://s3.example", Bucket: "b", Region: "r", AccessKeyID: "id", SecretAccessKey: "verysecret", Prefix: "p/"}
+	if err != nil || got != want {
+		t.Fatalf("Offsite() = %+v, %v; want %+v", got, err, want)
+	}
+}
+
+// Issue 19.3: OFFSITE_MAX_UPLOAD_PER_RUN is read here, binary as every
+// size; unset or 0 is no cap, and a bad one names the key and its source.
+func TestMaxUpload(t *testing.T) {
+	for v, want := range map[string]int64{"": 0, "0": 0, "64M": 64 << 20, "1000": 1000} {
+		c, err := Load(Options{Environ: []string{"OFFSITE_MAX_UPLOAD_PER_RUN=" + v}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := c.MaxUpload(); n != want || err != nil {
+			t.Errorf("MaxUpload(%q) = %d, %v; want %d", v, n, err, want)
+		}
+	}
+	c, err := Load(Options{Environ: []string{"OFFSITE_MAX_UPLOAD_PER_RUN=lots"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.MaxUpload(); err == nil || !strings.HasPrefix(err.Error(), "OFFSITE_MAX_UPLOAD_PER_RUN (environment): invalid size") {
+		t.Errorf("MaxUpload(lots) = %v", err)
+	}
+}
