@@ -126,6 +126,39 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
+// killTimer kills commands at random moments in [0, full), full being how
+// long one runs. A run that ends before its kill shortens full to what it
+// took, so that the kills keep landing mid-run when the machine has become
+// faster than when full was measured (as when other packages' tests end).
+type killTimer struct {
+	full time.Duration
+	r    *rand.Rand
+}
+
+// kill starts cmd, sends it SIGKILL at a random moment, and reports whether
+// the kill interrupted it (rather than finding it finished).
+func (k *killTimer) kill(t *testing.T, cmd *exec.Cmd) bool {
+	t.Helper()
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	select {
+	case <-time.After(time.Duration(k.r.Int64N(int64(k.full)))):
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+	case <-exited:
+		k.full = max(min(k.full, time.Since(start)), time.Millisecond)
+	}
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled()
+}
+
 // Acceptance (core issue, crash safety): a backup killed with SIGKILL at
 // 20 random moments leaves a repository that check --read-data accepts,
 // from which the earlier snapshot restores, and the next backup succeeds.
@@ -157,7 +190,7 @@ func TestBackupSurvivesSIGKILL(t *testing.T) {
 		runs = append(runs, time.Since(start))
 	}
 	slices.Sort(runs)
-	full := runs[1]
+	kills := &killTimer{full: runs[1], r: r}
 
 	killed := 0
 	for i := 0; killed < 20; i++ {
@@ -165,14 +198,7 @@ func TestBackupSurvivesSIGKILL(t *testing.T) {
 			t.Fatalf("only %d of 60 backups were killed before they finished", killed)
 		}
 		writeRandom(t, filepath.Join(src, "new-0"), 12<<20, r) // fresh data each time
-		cmd := c.command("backup", "files", "--source", src)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Duration(r.Int64N(int64(full))))
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		if !kills.kill(t, c.command("backup", "files", "--source", src)) {
 			continue // it finished first: that was not a kill mid-backup
 		}
 		killed++
