@@ -114,19 +114,56 @@ func parseServers(addrs []string) ([]string, error) {
 	return out, nil
 }
 
-// resolverFor is Go's resolver sending its queries to servers in turn:
-// each dial takes the next, so the resolver's retry after a server that
-// does not answer goes to another one.
+// resolverFor is Go's resolver sending its queries to servers: each dial
+// takes the next in turn that has not failed, so the resolver's retry
+// after a server that refuses or does not answer goes to another one. A
+// server is marked failed when its dial or a read from it fails; the A and
+// AAAA queries run at once and share the turn, so without the mark a
+// query's retry could land on the failed server again. When every server
+// has failed, the turn goes on through all of them.
 func resolverFor(servers []string) *net.Resolver {
 	var next atomic.Uint32
+	failed := make([]atomic.Bool, len(servers))
 	return &net.Resolver{
 		PreferGo: true,
 		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			s := servers[int(next.Add(1)-1)%len(servers)]
+			start := int(next.Add(1) - 1)
+			i := start % len(servers)
+			for k := range servers {
+				if j := (start + k) % len(servers); !failed[j].Load() {
+					i = j
+					break
+				}
+			}
 			var d net.Dialer
-			return d.DialContext(ctx, network, s)
+			c, err := d.DialContext(ctx, network, servers[i])
+			if err != nil {
+				failed[i].Store(true)
+				return nil, err
+			}
+			if u, ok := c.(*net.UDPConn); ok {
+				// Still a net.PacketConn, so the resolver keeps to UDP's framing.
+				return &markingUDPConn{UDPConn: u, failed: &failed[i]}, nil
+			}
+			return c, nil
 		},
 	}
+}
+
+// markingUDPConn marks its server failed when a read fails (refused, or
+// no answer before the resolver's deadline).
+type markingUDPConn struct {
+	*net.UDPConn
+	failed *atomic.Bool
+}
+
+// Read reads an answer, marking the server failed on an error.
+func (c *markingUDPConn) Read(b []byte) (int, error) {
+	n, err := c.UDPConn.Read(b)
+	if err != nil {
+		c.failed.Store(true)
+	}
+	return n, err
 }
 
 // TermuxCertFile is Termux's CA bundle below prefix.
