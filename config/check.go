@@ -1,8 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
+
+	"github.com/pocketsnap/pocketsnap/internal/keyfile"
 )
 
 // Problem is one thing wrong with a configuration.
@@ -88,8 +92,12 @@ func (c *Config) checkOffsite(found []Problem) []Problem {
 	case !c.secrets:
 		return nil
 	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		ps = append(ps, Problem{Source: path, Problem: fmt.Sprintf("mode %04o: others may read the S3 credentials (chmod 600 %s)", fi.Mode().Perm(), path)})
+	if f, err := os.Open(path); err == nil {
+		var le *keyfile.LooseError
+		if errors.As(c.checkSecretsMode(f), &le) {
+			ps = append(ps, Problem{Source: path, Problem: fmt.Sprintf("mode %04o: others may read the S3 credentials (%s)", le.Mode, strings.TrimPrefix(le.Hint(), "run: "))})
+		}
+		f.Close()
 	}
 	if enabled {
 		for _, k := range Keys {

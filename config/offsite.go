@@ -34,8 +34,7 @@ func (c *Config) Offsite() (s3conf.Settings, error) {
 	if err != nil {
 		return s3conf.Settings{}, &SecretsFileError{Err: err}
 	}
-	err = keyfile.Check(f, "offsite secrets file", path,
-		"keep DATA_DIR (and so "+filepath.Dir(path)+") on internal storage, e.g. in Termux's $HOME, and put only BACKUP_DIR on the SD card; then chmod 600 the file")
+	err = c.checkSecretsMode(f)
 	f.Close()
 	if err != nil {
 		return s3conf.Settings{}, err
@@ -53,6 +52,14 @@ func (c *Config) Offsite() (s3conf.Settings, error) {
 		CAFile:          c.Value("S3_CA_FILE"),
 		DNSServers:      c.Value("S3_DNS_SERVERS"),
 	}, nil
+}
+
+// checkSecretsMode returns a *keyfile.LooseError when anyone but its
+// owner may read f, the open secrets file.
+func (c *Config) checkSecretsMode(f *os.File) error {
+	path := c.SecretsFile()
+	return keyfile.Check(f, "offsite secrets file", path,
+		"keep DATA_DIR (and so "+filepath.Dir(path)+") on internal storage, e.g. in Termux's $HOME, and put only BACKUP_DIR on the SD card; then chmod 600 the file")
 }
 
 // MaxUpload returns OFFSITE_MAX_UPLOAD_PER_RUN, the bytes one push may

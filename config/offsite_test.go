@@ -2,13 +2,16 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/pocketsnap/pocketsnap/internal/keyfile"
+	"github.com/pocketsnap/pocketsnap/internal/testenv"
 	"github.com/pocketsnap/pocketsnap/remote/s3conf"
 )
 
@@ -40,6 +43,31 @@ func TestOffsite(t *testing.T) {
 	want := s3conf.Settings{Endpoint: "https://s3.example", Bucket: "b", Region: "r", AccessKeyID: "id", SecretAccessKey: "verysecret", Prefix: "p/"}
 	if err != nil || got != want {
 		t.Fatalf("Offsite() = %+v, %v; want %+v", got, err, want)
+	}
+}
+
+// Issue 17.6: with DATA_DIR on a filesystem that keeps no permission
+// bits (an SD card), the doctor and Offsite give the same advice: chmod
+// cannot help there, so keep DATA_DIR on internal storage.
+func TestSecretsFileWhereChmodFails(t *testing.T) {
+	dir := testenv.LooseMount(t)
+	secrets := filepath.Join(dir, "secrets", "offsite.env")
+	write(t, secrets, "S3_ENDPOINT=https://s3.example\nS3_BUCKET=b\nS3_REGION=r\nS3_ACCESS_KEY_ID=id\nS3_SECRET_ACCESS_KEY=verysecret\n", 0o600)
+	c, err := Load(Options{Environ: []string{"DATA_DIR=" + dir, "ENABLE_OFFSITE_BACKUP=yes"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var le *keyfile.LooseError
+	if _, err := c.Offsite(); !errors.As(err, &le) || le.FS == "" {
+		t.Fatalf("Offsite() on a filesystem without permission bits: %v", err)
+	}
+	want := fmt.Sprintf("%s: mode %04o: others may read the S3 credentials (%s)", secrets, le.Mode, le.Hint())
+	var got []string
+	for _, p := range Check(c, nil) {
+		got = append(got, p.String())
+	}
+	if !slices.Contains(got, want) || !strings.Contains(want, "keep DATA_DIR") {
+		t.Errorf("problems:\n%s\nwant among them:\n%s", strings.Join(got, "\n"), want)
 	}
 }
 
