@@ -188,7 +188,7 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.log = &indexLog{path: filepath.Join(dir, localIndex)}
+	s.log = &indexLog{path: filepath.Join(dir, localIndex), table: filepath.Join(dir, localIndex) + ".table"}
 	s.bucket = remoteState{
 		log:     &indexLog{path: filepath.Join(dir, remoteIndex)},
 		adopted: &indexLog{path: filepath.Join(dir, adoptedIndex)},
