@@ -157,14 +157,17 @@ func (s *Store) DropPacks(ids []ID) error {
 	}
 	packs := ix.Packs()
 	if keep := without(packs, drop); len(keep) < len(packs) {
-		// The table names the dropped packs: it is rebuilt from the log.
-		if err := os.Remove(s.log.table); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("failed to remove %s.table: %w", localIndex, err)
+		// A table that names a dropped pack is rebuilt from the log.
+		if ix.tableHolds(ids) {
+			if err := os.Remove(s.log.table); err != nil && !os.IsNotExist(err) {
+				return fmt.Errorf("failed to remove %s.table: %w", localIndex, err)
+			}
 		}
 		if err := s.log.rewrite(keep); err != nil {
 			return fmt.Errorf("failed to rewrite the index without %d packs: %w", len(packs)-len(keep), err)
 		}
 		s.index = indexOf(keep)
+		ix.close()
 	}
 	dirs := map[string]bool{}
 	for _, id := range ids {

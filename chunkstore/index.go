@@ -217,8 +217,18 @@ func (ix *Index) numPacks() int {
 	return n
 }
 
+// tableHolds reports whether the table holds any of the packs.
+func (ix *Index) tableHolds(ids []ID) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.tab != nil && slices.ContainsFunc(ids, ix.tab.hasPack)
+}
+
 // close closes the index's table. The caller no longer uses the index.
 func (ix *Index) close() {
+	if ix == nil {
+		return
+	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.tab.close()

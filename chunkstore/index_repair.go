@@ -228,6 +228,7 @@ func (s *Store) RepairIndex() (RepairStats, error) {
 	}); err != nil {
 		return st, fmt.Errorf("failed to write %s: %w", localIndex, err)
 	}
+	s.index.close()
 	s.index, s.indexErr = ix, nil
 	s.indexOnce.Do(func() {})
 	return st, nil

@@ -262,6 +262,7 @@ func open(dir string, fsys fs.FS) (*Store, error) {
 // Close releases resources held by the store.
 func (s *Store) Close() error {
 	s.packs.closeAll()
+	s.index.close()
 	s.dec.Close()
 	return closeEncoders(s.encs)
 }
