@@ -183,13 +183,15 @@ func (ix *Index) Packs() []PackInfo {
 }
 
 // eachPack calls fn with every indexed pack, in the order they were
-// added, reading those in the table one at a time.
+// added, reading those in the table one at a time. fn may use the index;
+// no pack may be added meanwhile.
 func (ix *Index) eachPack(fn func(PackInfo) error) error {
 	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	if ix.tab != nil {
-		for i := range ix.tab.packs {
-			p, err := ix.tab.pack(uint32(i))
+	tab, packs := ix.tab, ix.packs
+	ix.mu.RUnlock()
+	if tab != nil {
+		for i := range tab.packs {
+			p, err := tab.pack(uint32(i))
 			if err != nil {
 				return err
 			}
@@ -198,7 +200,7 @@ func (ix *Index) eachPack(fn func(PackInfo) error) error {
 			}
 		}
 	}
-	for _, p := range ix.packs {
+	for _, p := range packs {
 		if err := fn(p); err != nil {
 			return err
 		}
