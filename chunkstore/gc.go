@@ -78,31 +78,48 @@ func (s *Store) Usage(live map[ID]struct{}) (*Usage, error) {
 // the blobs that the kept snapshots reference; files are the pack files
 // stored, those that no pack of ix names are orphans. A live blob stored
 // in several packs counts in the last one only. It reads the packs one at
-// a time, and holds in memory only the live blobs stored more than once:
-// the index says where each blob is first stored.
+// a time, and holds in memory only the live blobs stored more than once,
+// which are rare: only when the live blobs in packs outnumber the live
+// blobs in the index does it look for them.
 func measureUsage(ix *Index, files []ObjectInfo, live map[ID]struct{}) (*Usage, error) {
-	// last says, of each live blob stored in several packs, the last.
-	last := map[ID]int{}
-	i := 0
+	entries, distinct := 0, 0
 	err := ix.eachPack(func(p PackInfo) error {
 		for _, b := range p.Blobs {
-			if _, ok := live[b.ID]; !ok {
-				continue
-			}
-			if first, ok := ix.Lookup(b.ID); ok && first.Pack != p.ID {
-				last[b.ID] = i
+			if _, ok := live[b.ID]; ok {
+				entries++
 			}
 		}
-		i++
 		return nil
 	})
+	if err == nil {
+		err = ix.eachBlob(func(id ID) {
+			if _, ok := live[id]; ok {
+				distinct++
+			}
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
-	u := &Usage{}
-	for id := range live {
-		if !ix.Has(id) {
-			u.Unindexed++
+	u := &Usage{Unindexed: len(live) - distinct}
+	// last says, of each live blob stored in several packs, the last.
+	last := map[ID]int{}
+	i := 0
+	if entries > distinct {
+		err = ix.eachPack(func(p PackInfo) error {
+			for _, b := range p.Blobs {
+				if _, ok := live[b.ID]; !ok {
+					continue
+				}
+				if first, ok := ix.Lookup(b.ID); ok && first.Pack != p.ID {
+					last[b.ID] = i
+				}
+			}
+			i++
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	indexed := map[ID]bool{}

@@ -208,6 +208,28 @@ func (ix *Index) eachPack(fn func(PackInfo) error) error {
 	return nil
 }
 
+// eachBlob calls fn with the ID of every indexed blob, once each. No
+// pack may be added meanwhile.
+func (ix *Index) eachBlob(fn func(ID)) error {
+	ix.mu.RLock()
+	tab := ix.tab
+	ids := make([]ID, 0, len(ix.blobs)+len(ix.more))
+	for _, r := range ix.blobs {
+		ids = append(ids, ix.packs[r.pack].Blobs[r.i].ID)
+	}
+	for id := range ix.more {
+		ids = append(ids, id)
+	}
+	ix.mu.RUnlock()
+	if err := tab.eachRec(func(r tableRec) { fn(r.ID) }); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		fn(id)
+	}
+	return nil
+}
+
 // numPacks returns how many packs are indexed.
 func (ix *Index) numPacks() int {
 	ix.mu.RLock()
@@ -313,12 +335,12 @@ func appendRecord(buf []byte, p PackInfo) []byte {
 
 // scanLog reads the records of a log of size bytes from r in order,
 // calling fn with each readable one's offset and payload (valid until the
-// next call). A record whose checksum fails but whose length is plausible
+// next call; see parsePayload). A record whose checksum fails but whose length is plausible
 // (bit rot in the middle of the log) is skipped, so the records after it
 // survive; a record that runs past the end (a torn append after a crash)
 // ends the log. It returns the length of the part of the log that was
 // understood, and how many records were skipped.
-func scanLog(r io.Reader, size int64, fn func(off int64, p PackInfo)) (valid int64, skipped int, err error) {
+func scanLog(r io.Reader, size int64, fn func(off int64, payload []byte)) (valid int64, skipped int, err error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var hdr [4]byte
 	var payload []byte
@@ -334,27 +356,36 @@ func scanLog(r io.Reader, size int64, fn func(off int64, p PackInfo)) (valid int
 		if _, err := io.ReadFull(br, payload); err != nil {
 			return valid, skipped, err
 		}
-		p, ok := parsePayload(payload[:n])
-		if !ok || crc32.Checksum(payload[:n], crcTable) != binary.LittleEndian.Uint32(payload[n:]) {
+		if !validPayload(payload[:n]) || crc32.Checksum(payload[:n], crcTable) != binary.LittleEndian.Uint32(payload[n:]) {
 			skipped++
 		} else {
-			fn(valid, p)
+			fn(valid, payload[:n])
 		}
 		valid += 8 + n
 	}
 	return valid, skipped, nil
 }
 
+// validPayload reports whether a record's payload is as long as its
+// blob count says.
+func validPayload(b []byte) bool {
+	if len(b) < IDSize+12 {
+		return false
+	}
+	rest := len(b) - IDSize - 12
+	return int(binary.LittleEndian.Uint32(b[IDSize+8:])) == rest/trailerEntrySize && rest%trailerEntrySize == 0
+}
+
 func parsePayload(b []byte) (PackInfo, bool) {
 	le := binary.LittleEndian
 	var p PackInfo
+	if !validPayload(b) {
+		return p, false
+	}
 	copy(p.ID[:], b)
 	p.Size = int64(le.Uint64(b[IDSize:]))
 	count := int(le.Uint32(b[IDSize+8:]))
 	rest := b[IDSize+12:]
-	if count != len(rest)/trailerEntrySize || len(rest)%trailerEntrySize != 0 {
-		return p, false
-	}
 	p.Blobs = make([]BlobEntry, count)
 	for i := range p.Blobs {
 		e := rest[i*trailerEntrySize:]
@@ -423,16 +454,20 @@ func (l *indexLog) load(keep func(ID) bool) (*Index, logState, error) {
 		// With a table, the packs it does not hold are few; they are
 		// added once the log is known to be whole.
 		var offs []int64
-		valid, skipped, err := scanLog(f, size, func(off int64, p PackInfo) {
+		valid, skipped, err := scanLog(f, size, func(off int64, payload []byte) {
+			id := ID(payload[:IDSize])
 			switch {
-			case !keep(p.ID):
+			case !keep(id):
 				st.gone++
-			case tab == nil:
-				ix.add(p)
-			case tab.hasPack(p.ID):
+			case tab != nil && tab.hasPack(id):
 				inTable++
 				offs = append(offs, off)
 			default:
+				p, _ := parsePayload(payload)
+				if tab == nil {
+					ix.add(p)
+					return
+				}
 				offs = append(offs, off)
 				pending = append(pending, p)
 			}

@@ -154,7 +154,10 @@ func TestIndexTellsApartSharedPrefixes(t *testing.T) {
 
 // parseLog decodes a whole log in memory, as scanLog reads it.
 func parseLog(b []byte) (packs []PackInfo, valid, skipped int) {
-	v, skipped, err := scanLog(bytes.NewReader(b), int64(len(b)), func(_ int64, p PackInfo) { packs = append(packs, p) })
+	v, skipped, err := scanLog(bytes.NewReader(b), int64(len(b)), func(_ int64, b []byte) {
+		p, _ := parsePayload(b)
+		packs = append(packs, p)
+	})
 	if err != nil {
 		panic(err)
 	}

@@ -376,25 +376,36 @@ func writeTable(path string, old *table, packs []PackInfo, recs []tableRec) (*ta
 // mergeRecs emits old's records and recs (pack numbers shifted by base)
 // in ID order.
 func mergeRecs(old *table, recs []tableRec, base uint32, emit func(tableRec)) error {
-	buf := pagePool.Get().(*[tablePage]byte)
-	defer pagePool.Put(buf)
 	j := 0
-	if old != nil {
-		for p := 0; p < old.pages(); p++ {
-			if err := old.page(p, buf); err != nil {
-				return err
-			}
-			for i := range min(tablePerPage, old.nrec-p*tablePerPage) {
-				r := getRec(buf[i*tableRecordSize:])
-				for ; j < len(recs) && bytes.Compare(recs[j].ID[:], r.ID[:]) < 0; j++ {
-					emit(shift(recs[j], base))
-				}
-				emit(r)
-			}
+	err := old.eachRec(func(r tableRec) {
+		for ; j < len(recs) && bytes.Compare(recs[j].ID[:], r.ID[:]) < 0; j++ {
+			emit(shift(recs[j], base))
 		}
+		emit(r)
+	})
+	if err != nil {
+		return err
 	}
 	for ; j < len(recs); j++ {
 		emit(shift(recs[j], base))
+	}
+	return nil
+}
+
+// eachRec calls fn with every record of the table, in ID order.
+func (t *table) eachRec(fn func(tableRec)) error {
+	if t == nil {
+		return nil
+	}
+	buf := pagePool.Get().(*[tablePage]byte)
+	defer pagePool.Put(buf)
+	for p := 0; p < t.pages(); p++ {
+		if err := t.page(p, buf); err != nil {
+			return err
+		}
+		for i := range min(tablePerPage, t.nrec-p*tablePerPage) {
+			fn(getRec(buf[i*tableRecordSize:]))
+		}
 	}
 	return nil
 }

@@ -357,3 +357,78 @@ func BenchmarkIndexHas(b *testing.B) {
 		})
 	}
 }
+
+// Issue 20: usage measured one pack at a time, with the index in its
+// table, is what measuring every pack in memory gives (the reference
+// below is how it was measured before): live blobs stored in several
+// packs count in the last one, and live blobs not indexed are counted.
+func TestUsageFromTableMatchesReference(t *testing.T) {
+	flushAt(t, 61)
+	packs := randomPacks(4, 80)
+	r := rand.New(rand.NewPCG(4, 4))
+	live := map[ID]struct{}{}
+	for _, p := range packs {
+		for _, b := range p.Blobs {
+			if r.IntN(3) > 0 {
+				live[b.ID] = struct{}{}
+			}
+		}
+	}
+	live[ID{0xee}] = struct{}{} // not indexed
+	files := []ObjectInfo{{ID: packs[0].ID, Size: 1}, {ID: ID{0x0f}, Size: 9}}
+	for _, dups := range []bool{true, false} {
+		ps := packs
+		if !dups { // no blob stored twice: the fast path
+			ps = nil
+			seen := map[ID]bool{}
+			for _, p := range packs {
+				p.Blobs = slices.DeleteFunc(slices.Clone(p.Blobs), func(b BlobEntry) bool {
+					stored := seen[b.ID]
+					seen[b.ID] = true
+					return stored
+				})
+				ps = append(ps, p)
+			}
+		}
+		ix := buildLog(t, tableLog(t.TempDir()), ps)
+		got, err := measureUsage(ix, files, live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := referenceUsage(ps, files, live); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("duplicates %v: usage\n%+v\nwant\n%+v", dups, got, want)
+		}
+		ix.close()
+	}
+}
+
+func referenceUsage(packs []PackInfo, files []ObjectInfo, live map[ID]struct{}) *Usage {
+	owner := make(map[ID]int, len(live))
+	for i, p := range packs {
+		for _, b := range p.Blobs {
+			if _, ok := live[b.ID]; ok {
+				owner[b.ID] = i
+			}
+		}
+	}
+	u := &Usage{Packs: make([]PackUsage, len(packs)), Unindexed: len(live) - len(owner)}
+	indexed := make(map[ID]bool, len(packs))
+	for i, p := range packs {
+		indexed[p.ID] = true
+		pu := PackUsage{ID: p.ID, Size: p.Size, Blobs: len(p.Blobs)}
+		for _, b := range p.Blobs {
+			pu.Bytes += int64(b.Length)
+			if o, ok := owner[b.ID]; ok && o == i {
+				pu.LiveBlobs++
+				pu.LiveBytes += int64(b.Length)
+			}
+		}
+		u.Packs[i] = pu
+	}
+	for _, f := range files {
+		if !indexed[f.ID] {
+			u.Orphans = append(u.Orphans, f)
+		}
+	}
+	return u
+}
