@@ -71,42 +71,85 @@ func (s *Store) Usage(live map[ID]struct{}) (*Usage, error) {
 		}
 		live = local
 	}
-	return MeasureUsage(ix.Packs(), files, live), nil
+	return measureUsage(ix, files, live)
 }
 
-// MeasureUsage measures packs, in index order, against live, the blobs
-// that the kept snapshots reference; files are the pack files stored,
-// those that no pack of packs names are orphans. A live blob stored in
-// several packs counts in the last one only.
-func MeasureUsage(packs []PackInfo, files []ObjectInfo, live map[ID]struct{}) *Usage {
-	owner := make(map[ID]int, len(live))
-	for i, p := range packs {
+// measureUsage measures the packs of ix, in index order, against live,
+// the blobs that the kept snapshots reference; files are the pack files
+// stored, those that no pack of ix names are orphans. A live blob stored
+// in several packs counts in the last one only. It reads the packs one at
+// a time, and holds in memory only the live blobs stored more than once,
+// which are rare: only when the live blobs in packs outnumber the live
+// blobs in the index does it look for them.
+func measureUsage(ix *Index, files []ObjectInfo, live map[ID]struct{}) (*Usage, error) {
+	entries, distinct := 0, 0
+	err := ix.eachPack(func(p PackInfo) error {
 		for _, b := range p.Blobs {
 			if _, ok := live[b.ID]; ok {
-				owner[b.ID] = i
+				entries++
 			}
 		}
+		return nil
+	})
+	if err == nil {
+		err = ix.eachBlob(func(id ID) {
+			if _, ok := live[id]; ok {
+				distinct++
+			}
+		})
 	}
-	u := &Usage{Packs: make([]PackUsage, len(packs)), Unindexed: len(live) - len(owner)}
-	indexed := make(map[ID]bool, len(packs))
-	for i, p := range packs {
+	if err != nil {
+		return nil, err
+	}
+	u := &Usage{Unindexed: len(live) - distinct}
+	// last says, of each live blob stored in several packs, the last.
+	last := map[ID]int{}
+	i := 0
+	if entries > distinct {
+		err = ix.eachPack(func(p PackInfo) error {
+			for _, b := range p.Blobs {
+				if _, ok := live[b.ID]; !ok {
+					continue
+				}
+				if first, ok := ix.Lookup(b.ID); ok && first.Pack != p.ID {
+					last[b.ID] = i
+				}
+			}
+			i++
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	indexed := map[ID]bool{}
+	i = 0
+	err = ix.eachPack(func(p PackInfo) error {
 		indexed[p.ID] = true
 		pu := PackUsage{ID: p.ID, Size: p.Size, Blobs: len(p.Blobs)}
 		for _, b := range p.Blobs {
 			pu.Bytes += int64(b.Length)
-			if o, ok := owner[b.ID]; ok && o == i {
+			if _, ok := live[b.ID]; !ok {
+				continue
+			}
+			if o, ok := last[b.ID]; !ok || o == i {
 				pu.LiveBlobs++
 				pu.LiveBytes += int64(b.Length)
 			}
 		}
-		u.Packs[i] = pu
+		u.Packs = append(u.Packs, pu)
+		i++
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for _, f := range files {
 		if !indexed[f.ID] {
 			u.Orphans = append(u.Orphans, f)
 		}
 	}
-	return u
+	return u, nil
 }
 
 // Garbage returns the packs that garbage collection deletes: the indexed
@@ -157,10 +200,17 @@ func (s *Store) DropPacks(ids []ID) error {
 	}
 	packs := ix.Packs()
 	if keep := without(packs, drop); len(keep) < len(packs) {
+		// A table that names a dropped pack is rebuilt from the log.
+		if ix.tableHolds(ids) {
+			if err := os.Remove(s.log.table); err != nil && !os.IsNotExist(err) {
+				return fmt.Errorf("failed to remove %s.table: %w", localIndex, err)
+			}
+		}
 		if err := s.log.rewrite(keep); err != nil {
 			return fmt.Errorf("failed to rewrite the index without %d packs: %w", len(packs)-len(keep), err)
 		}
 		s.index = indexOf(keep)
+		ix.close()
 	}
 	dirs := map[string]bool{}
 	for _, id := range ids {

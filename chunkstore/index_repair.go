@@ -3,6 +3,7 @@ package chunkstore
 import (
 	"errors"
 	"fmt"
+	"os"
 )
 
 // The device index (local/index) is a cache of the packs' blob tables.
@@ -201,8 +202,14 @@ func (s *Store) RepairIndex() (RepairStats, error) {
 	if err != nil {
 		return st, err
 	}
-	st.Before = len(old.Packs())
+	st.Before = old.numPacks()
+	old.close()
+	// The table is rebuilt too: a repair trusts nothing of the old index.
+	if err := os.Remove(s.log.table); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return st, fmt.Errorf("failed to remove %s.table: %w", localIndex, err)
+	}
 	ix := newIndex()
+	ix.spill = s.log.table
 	bad, err := s.indexPacks(ix, packs)
 	st.Damaged = bad
 	if err != nil {
@@ -212,14 +219,16 @@ func (s *Store) RepairIndex() (RepairStats, error) {
 		}
 		return st, err
 	}
-	list := ix.Packs()
-	if err := s.log.rewrite(list); err != nil {
+	if err := s.log.write(func(fn func(PackInfo) error) error {
+		return ix.eachPack(func(p PackInfo) error {
+			st.Packs++
+			st.Blobs += len(p.Blobs)
+			return fn(p)
+		})
+	}); err != nil {
 		return st, fmt.Errorf("failed to write %s: %w", localIndex, err)
 	}
-	for _, p := range list {
-		st.Blobs += len(p.Blobs)
-	}
-	st.Packs = len(list)
+	s.index.close()
 	s.index, s.indexErr = ix, nil
 	s.indexOnce.Do(func() {})
 	return st, nil

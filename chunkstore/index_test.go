@@ -1,6 +1,7 @@
 package chunkstore
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -149,4 +150,16 @@ func TestIndexTellsApartSharedPrefixes(t *testing.T) {
 			t.Errorf("blob %x…%x found, but it is not indexed", missing[0], missing[IDSize-1])
 		}
 	}
+}
+
+// parseLog decodes a whole log in memory, as scanLog reads it.
+func parseLog(b []byte) (packs []PackInfo, valid, skipped int) {
+	v, skipped, err := scanLog(bytes.NewReader(b), int64(len(b)), func(_ int64, b []byte) {
+		p, _ := parsePayload(b)
+		packs = append(packs, p)
+	})
+	if err != nil {
+		panic(err)
+	}
+	return packs, int(v), skipped
 }

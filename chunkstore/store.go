@@ -188,7 +188,7 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.log = &indexLog{path: filepath.Join(dir, localIndex)}
+	s.log = &indexLog{path: filepath.Join(dir, localIndex), table: filepath.Join(dir, localIndex) + ".table"}
 	s.bucket = remoteState{
 		log:     &indexLog{path: filepath.Join(dir, remoteIndex)},
 		adopted: &indexLog{path: filepath.Join(dir, adoptedIndex)},
@@ -262,6 +262,7 @@ func open(dir string, fsys fs.FS) (*Store, error) {
 // Close releases resources held by the store.
 func (s *Store) Close() error {
 	s.packs.closeAll()
+	s.index.close()
 	s.dec.Close()
 	return closeEncoders(s.encs)
 }

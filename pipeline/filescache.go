@@ -155,7 +155,9 @@ func createFilesCache(s *chunkstore.Store, kind, source string) (*cacheWriter, e
 	if err != nil {
 		return nil, fmt.Errorf("failed to write files cache: %w", err)
 	}
-	zw, err := zstd.NewWriter(f, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
+	// A small window: the records repeat within a directory, and the
+	// encoder's history is a backup's memory (2.3 MiB at 1 MiB).
+	zw, err := zstd.NewWriter(f, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(256<<10), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
