@@ -53,19 +53,9 @@ type publicV2JSON struct {
 	DowntimeMS int64  `json:"downtime_ms,omitempty"`
 }
 
-// decodeJSON reads the public part of either version.
-type decodeJSON struct {
-	publicJSON
-	Base    *string `json:"base"`
-	Added   string  `json:"added"`
-	Removed string  `json:"removed"`
-}
-
 type macJSON struct {
 	MAC string `json:"mac"`
 }
-
-var zdec, _ = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxDetailsSize), zstd.WithDecoderConcurrency(1))
 
 // Index turns a stream of blob IDs into the sorted set of distinct IDs and
 // the stream as indices into that set.
@@ -236,51 +226,9 @@ func macLine(mac []byte) []byte {
 	return b
 }
 
-// Decode authenticates and parses a stored manifest's public part. The
-// private part stays sealed until [Manifest.Open].
-func Decode(b []byte, keys *chunkstore.Keys) (*Manifest, error) {
-	if len(b) > maxManifestSize {
-		return nil, fmt.Errorf("%w: %d bytes is too large", ErrInvalid, len(b))
-	}
-	line, rest, ok := bytes.Cut(b, []byte{'\n'})
-	if !ok {
-		return nil, fmt.Errorf("%w: truncated (no MAC line)", ErrInvalid)
-	}
-	// Exactly two lines, the second in the form Encode writes: a manifest
-	// cut short or with anything appended is not the one that was written.
-	ml, ok := bytes.CutSuffix(rest, []byte{'\n'})
-	if !ok {
-		return nil, fmt.Errorf("%w: truncated (the MAC line is cut short)", ErrInvalid)
-	}
-	var mj macJSON
-	if err := json.Unmarshal(ml, &mj); err != nil {
-		return nil, fmt.Errorf("%w: bad MAC line: %v", ErrInvalid, err)
-	}
-	mac, err := hex.DecodeString(mj.MAC)
-	if err != nil || !keys.VerifyMAC(line, mac) {
-		return nil, fmt.Errorf("%w: authentication failed (forged, altered or from another repository)", ErrInvalid)
-	}
-	if !bytes.Equal(ml, macLine(mac)) {
-		return nil, fmt.Errorf("%w: bad MAC line: not as written (%d bytes)", ErrInvalid, len(ml))
-	}
-	var pj decodeJSON
-	if err := json.Unmarshal(line, &pj); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	m := &Manifest{
-		Version: pj.Version, Name: pj.Name, Kind: pj.Kind, Time: pj.Time, Incomplete: pj.Incomplete,
-		StreamSize: pj.StreamSize, AddedBytes: pj.AddedBytes, DowntimeMS: pj.DowntimeMS,
-	}
-	if err := m.checkPublic(pj); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if m.sealed, err = base64.StdEncoding.DecodeString(pj.Details); err != nil {
-		return nil, fmt.Errorf("%w: details: %v", ErrInvalid, err)
-	}
-	return m, nil
-}
-
-func (m *Manifest) checkPublic(pj decodeJSON) error {
+// checkPublic checks the public part p of m and fills m's blob set (a
+// version 1 manifest's) or its delta (a version 2 one's) from it.
+func (m *Manifest) checkPublic(p *public) error {
 	if m.Version != Version && m.Version != Version2 {
 		return fmt.Errorf("unsupported version %d", m.Version)
 	}
@@ -295,13 +243,13 @@ func (m *Manifest) checkPublic(pj decodeJSON) error {
 		return errors.New("negative size")
 	}
 	if m.Version == Version2 {
-		return m.checkDelta(pj)
+		return m.checkDelta(p)
 	}
-	if pj.Base != nil {
+	if p.hasBase {
 		return errors.New("a version 1 manifest with a base set")
 	}
-	raw, err := base64.StdEncoding.DecodeString(pj.Blobs)
-	if err != nil || len(raw)%chunkstore.IDSize != 0 {
+	raw := p.blobs
+	if len(raw)%chunkstore.IDSize != 0 {
 		return errors.New("malformed blob list")
 	}
 	m.Blobs = make([]chunkstore.ID, len(raw)/chunkstore.IDSize)
@@ -315,24 +263,21 @@ func (m *Manifest) checkPublic(pj decodeJSON) error {
 }
 
 // checkDelta parses a version 2 manifest's base and delta.
-func (m *Manifest) checkDelta(pj decodeJSON) error {
-	if pj.Base == nil || pj.Blobs != "" {
+func (m *Manifest) checkDelta(p *public) error {
+	if !p.hasBase || len(p.blobs) != 0 {
 		return errors.New("a version 2 manifest without a base set, or with a blob list")
 	}
 	var err error
-	if m.Base, err = chunkstore.ParseID(*pj.Base); err != nil {
+	if m.Base, err = chunkstore.ParseID(p.base); err != nil {
 		return fmt.Errorf("base set: %w", err)
 	}
 	for _, f := range []struct {
 		name string
-		b64  string
+		raw  []byte
 		to   *[]Prefix
-	}{{"added", pj.Added, &m.added}, {"removed", pj.Removed, &m.removed}} {
-		raw, err := base64.StdEncoding.DecodeString(f.b64)
-		if err != nil {
-			return fmt.Errorf("malformed %s blobs", f.name)
-		}
-		if *f.to, err = parsePrefixes(raw); err != nil {
+	}{{"added", p.added, &m.added}, {"removed", p.removed, &m.removed}} {
+		var err error
+		if *f.to, err = parsePrefixes(f.raw); err != nil {
 			return fmt.Errorf("%s blobs: %w", f.name, err)
 		}
 	}
@@ -378,57 +323,4 @@ func (m *Manifest) Resolve(resolve func(Prefix) (chunkstore.ID, bool)) {
 		}
 	}
 	m.unresolved = left
-}
-
-// Open decrypts and validates the private part. It needs the identity for
-// an encrypted repository.
-func (m *Manifest) Open(codec *chunkstore.Codec) (*Details, error) {
-	if m.details != nil {
-		return m.details, nil
-	}
-	z, err := codec.OpenBytes(m.sealed)
-	if err != nil {
-		if errors.Is(err, chunkstore.ErrNoIdentity) || errors.Is(err, chunkstore.ErrWrongIdentity) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: details: %v", ErrInvalid, err)
-	}
-	dj, err := zdec.DecodeAll(z, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: details: %v", ErrInvalid, err)
-	}
-	d, err := unmarshalDetails(dj, m.Version)
-	if err != nil {
-		return nil, fmt.Errorf("%w: details: %v", ErrInvalid, err)
-	}
-	if err := m.checkDetails(d); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	m.details = d
-	return d, nil
-}
-
-func (m *Manifest) checkDetails(d *Details) error {
-	if m.Version == Version2 && !m.resolved {
-		return errors.New("the blob set was not read (its set object is needed)")
-	}
-	seen := make([]bool, len(m.Blobs))
-	for i, n := range d.Stream {
-		if int(n) >= len(m.Blobs) {
-			return fmt.Errorf("stream position %d names blob %d of %d", i, n, len(m.Blobs))
-		}
-		seen[n] = true
-	}
-	if i := slices.Index(seen, false); i >= 0 {
-		return fmt.Errorf("blob %s is listed but not in the stream", m.Blobs[i].Short())
-	}
-	if d.StreamSHA256 != "" && len(d.StreamSHA256) != 64 {
-		return fmt.Errorf("malformed stream digest %q", d.StreamSHA256)
-	}
-	for _, f := range d.Files {
-		if f.Piece < 0 || f.Pieces < 1 || f.Piece > len(d.Stream)-f.Pieces || f.Offset < 0 || f.Offset > m.StreamSize {
-			return fmt.Errorf("file index entry %q is out of range", f.Path)
-		}
-	}
-	return nil
 }

@@ -47,7 +47,10 @@ type Selection struct {
 // that does not. A malformed pattern is an error wrapping
 // [path.ErrBadPattern].
 func Select(m *manifest.Manifest, patterns []string) (*Selection, error) {
-	d := m.Details()
+	files, err := m.Files()
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", m.Name, err)
+	}
 	pats := make([]string, len(patterns))
 	for i, p := range patterns {
 		pats[i] = cleanPattern(p)
@@ -55,13 +58,13 @@ func Select(m *manifest.Manifest, patterns []string) (*Selection, error) {
 			return nil, fmt.Errorf("pattern %q: %w", p, err)
 		}
 	}
-	at := make(map[string]int, len(d.Files))
-	for i, f := range d.Files {
+	at := make(map[string]int, len(files))
+	for i, f := range files {
 		at[f.Path] = i
 	}
 	matched := make([]bool, len(pats))
-	chosen := make([]bool, len(d.Files))
-	for i, f := range d.Files {
+	chosen := make([]bool, len(files))
+	for i, f := range files {
 		for j, p := range pats {
 			if ok, _ := path.Match(p, f.Path); ok {
 				matched[j], chosen[i] = true, true
@@ -81,7 +84,7 @@ func Select(m *manifest.Manifest, patterns []string) (*Selection, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &Selection{m: m, Entries: withParents(d.Files, at, chosen)}, nil
+	return &Selection{m: m, Entries: withParents(files, at, chosen)}, nil
 }
 
 // cleanPattern makes a pattern relative to the snapshot's root, as the
@@ -121,7 +124,7 @@ func withParents(files []manifest.File, at map[string]int, chosen []bool) []pipe
 }
 
 // Whole reports whether the selection is the whole snapshot.
-func (sel *Selection) Whole() bool { return len(sel.Entries) == len(sel.m.Details().Files) }
+func (sel *Selection) Whole() bool { return len(sel.Entries) == sel.m.FileCount() }
 
 // Reader starts reading the selected entries from s, each blob verified
 // (see [pipeline.NewEntryReader]); for the whole snapshot, the whole

@@ -202,11 +202,11 @@ func TestPartialRestoreReadsOnlyWhatItNeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	needed := map[chunkstore.ID]bool{}
-	d := f.m.Details()
+	files := repotest.Files(t, f.m)
 	for _, e := range sel.Entries {
-		fi := d.Files[e.File]
-		for _, n := range d.Stream[fi.Piece : fi.Piece+fi.Pieces] {
-			loc, _ := ix.Lookup(f.m.Blobs[n])
+		fi := files[e.File]
+		for p := fi.Piece; p < fi.Piece+fi.Pieces; p++ {
+			loc, _ := ix.Lookup(f.m.StreamID(p))
 			needed[loc.Pack] = true
 		}
 	}
