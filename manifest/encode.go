@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -58,15 +59,27 @@ type macJSON struct {
 }
 
 // Index turns a stream of blob IDs into the sorted set of distinct IDs and
-// the stream as indices into that set.
+// the stream as indices into that set. It sorts the stream's positions,
+// not a copy of its IDs (Issue 20: peak RSS at the end of a backup).
 func Index(stream []chunkstore.ID) ([]chunkstore.ID, []uint32) {
-	set := slices.Clone(stream)
-	slices.SortFunc(set, func(a, b chunkstore.ID) int { return bytes.Compare(a[:], b[:]) })
-	set = slices.Compact(set)
+	order := make([]uint32, len(stream))
+	for i := range order {
+		order[i] = uint32(i)
+	}
+	slices.SortFunc(order, func(a, b uint32) int { return bytes.Compare(stream[a][:], stream[b][:]) })
+	distinct := 0
+	for i, p := range order {
+		if i == 0 || stream[p] != stream[order[i-1]] {
+			distinct++
+		}
+	}
+	set := make([]chunkstore.ID, 0, distinct)
 	idx := make([]uint32, len(stream))
-	for i, id := range stream {
-		n, _ := slices.BinarySearchFunc(set, id, func(a, b chunkstore.ID) int { return bytes.Compare(a[:], b[:]) })
-		idx[i] = uint32(n)
+	for i, p := range order {
+		if i == 0 || stream[p] != stream[order[i-1]] {
+			set = append(set, stream[p])
+		}
+		idx[p] = uint32(len(set) - 1)
 	}
 	return set, idx
 }
@@ -83,41 +96,47 @@ func Encode(m *Manifest, keys *chunkstore.Keys, codec *chunkstore.Codec) ([]byte
 // Write writes the stored form of m to w: the public part as one line of
 // JSON, with the private part sealed by codec inside it, and a second line
 // holding the HMAC of the first under the repository's MAC key. It streams:
-// however many files the details list, no whole copy of them, compressed,
-// sealed or in base64, is held in memory.
+// however many files the details list and blobs the snapshot holds, no
+// whole copy of them, compressed, sealed or in base64, is held in memory.
 func Write(w io.Writer, m *Manifest, keys *chunkstore.Keys, codec *chunkstore.Codec) error {
 	if m.details == nil {
 		return errors.New("manifest has no details")
 	}
-	v1 := m.Version != Version2
-	head, tail, err := publicPartsV2(m)
-	if v1 {
-		head, tail, err = publicParts(m)
-	}
+	v2 := m.Version == Version2
+	line, values, err := publicLine(m)
 	if err != nil {
 		return err
+	}
+	values = append(values, base64Value{"details", func(w io.Writer) error { return sealDetails(w, m.details, v2, codec) }})
+	// The large values are written in place of the empty ones json.Marshal
+	// gave them. Inside a JSON string every quote is escaped, so the
+	// unescaped separator occurs only as the empty values themselves.
+	var empty []string
+	for _, v := range values {
+		empty = append(empty, `"`+v.key+`":""`)
+	}
+	head, tail, ok := bytes.Cut(line, []byte(strings.Join(empty, ",")))
+	if !ok {
+		return fmt.Errorf("manifest %s: unexpected public JSON %.200s", m.Name, line)
 	}
 	mac := keys.NewMAC()
 	lw := io.MultiWriter(w, mac)
 	if _, err := lw.Write(head); err != nil {
 		return err
 	}
-	if v1 {
-		if err := writeBase64(lw, func(w io.Writer) error {
-			for _, id := range m.Blobs {
-				if _, err := w.Write(id[:]); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
+	for i, v := range values {
+		sep := `"` + v.key + `":"`
+		if i > 0 {
+			sep = `","` + v.key + `":"`
+		}
+		if _, err := io.WriteString(lw, sep); err != nil {
 			return err
 		}
-		if _, err := io.WriteString(lw, `","details":"`); err != nil {
+		if err := writeBase64(lw, v.fill); err != nil {
 			return err
 		}
 	}
-	if err := writeBase64(lw, func(w io.Writer) error { return sealDetails(w, m.details, !v1, codec) }); err != nil {
+	if _, err := io.WriteString(lw, `"`); err != nil {
 		return err
 	}
 	if _, err := lw.Write(tail); err != nil {
@@ -128,43 +147,46 @@ func Write(w io.Writer, m *Manifest, keys *chunkstore.Keys, codec *chunkstore.Co
 	return err
 }
 
-// publicParts returns the public line of m split around the values of
-// "blobs" and "details": head ends with `"blobs":"` and tail starts with
-// the closing quote of "details". head, the two values and `","details":"`
-// between them, and tail are byte for byte json.Marshal of publicJSON.
-func publicParts(m *Manifest) (head, tail []byte, err error) {
-	line, err := json.Marshal(publicJSON{publicHead: m.head(Version), DowntimeMS: m.DowntimeMS})
-	if err != nil {
-		return nil, nil, err
-	}
-	// Inside a JSON string every quote is escaped, so the unescaped
-	// separator occurs only as the two empty values themselves.
-	before, after, ok := bytes.Cut(line, []byte(`"blobs":"","details":""`))
-	if !ok {
-		return nil, nil, fmt.Errorf("manifest %s: unexpected public JSON %s", m.Name, line)
-	}
-	return append(before, `"blobs":"`...), append([]byte{'"'}, after...), nil
+// base64Value is a value of the public part that Write streams: fill
+// writes the bytes whose base64 it is.
+type base64Value struct {
+	key  string
+	fill func(io.Writer) error
 }
 
-// publicPartsV2 returns the public line of a version 2 manifest split
-// around the value of "details": head ends with `"details":"`, tail starts
-// with its closing quote.
-func publicPartsV2(m *Manifest) (head, tail []byte, err error) {
+// publicLine returns json.Marshal of m's public part with its blob set
+// and details empty, and the values that take their place, in order,
+// but for the details: version 1's "blobs", or version 2's "added" and
+// "removed".
+func publicLine(m *Manifest) ([]byte, []base64Value, error) {
+	if m.Version != Version2 {
+		line, err := json.Marshal(publicJSON{publicHead: m.head(Version), DowntimeMS: m.DowntimeMS})
+		return line, []base64Value{{"blobs", func(w io.Writer) error {
+			return writeEach(w, len(m.Blobs), func(i int) []byte { return m.Blobs[i][:] })
+		}}}, err
+	}
 	if m.Base == (chunkstore.ID{}) {
 		return nil, nil, fmt.Errorf("manifest %s: version 2 without a base set", m.Name)
 	}
-	line, err := json.Marshal(publicV2JSON{
-		publicHead: m.head(Version2), DowntimeMS: m.DowntimeMS,
-		Base: m.Base.String(), Added: prefixBase64(m.added), Removed: prefixBase64(m.removed),
-	})
-	if err != nil {
-		return nil, nil, err
+	line, err := json.Marshal(publicV2JSON{publicHead: m.head(Version2), DowntimeMS: m.DowntimeMS, Base: m.Base.String()})
+	return line, []base64Value{
+		{"added", func(w io.Writer) error {
+			return writeEach(w, len(m.added), func(i int) []byte { return m.added[i][:] })
+		}},
+		{"removed", func(w io.Writer) error {
+			return writeEach(w, len(m.removed), func(i int) []byte { return m.removed[i][:] })
+		}},
+	}, err
+}
+
+// writeEach writes at(0) to at(n-1), concatenated: blob IDs or prefixes.
+func writeEach(w io.Writer, n int, at func(int) []byte) error {
+	for i := range n {
+		if _, err := w.Write(at(i)); err != nil {
+			return err
+		}
 	}
-	before, after, ok := bytes.Cut(line, []byte(`"details":""`))
-	if !ok {
-		return nil, nil, fmt.Errorf("manifest %s: unexpected public JSON %.200s", m.Name, line)
-	}
-	return append(before, `"details":"`...), append([]byte{'"'}, after...), nil
+	return nil
 }
 
 // head returns the start of m's public part, for the given version.
@@ -173,15 +195,6 @@ func (m *Manifest) head(version int) publicHead {
 		Version: version, Name: m.Name, Kind: m.Kind, Time: m.Time.UTC(), Incomplete: m.Incomplete,
 		StreamSize: m.StreamSize, AddedBytes: m.AddedBytes,
 	}
-}
-
-// prefixBase64 is the base64 of concatenated prefixes.
-func prefixBase64(ps []Prefix) string {
-	raw := make([]byte, 0, len(ps)*chunkstore.PrefixSize)
-	for _, p := range ps {
-		raw = append(raw, p[:]...)
-	}
-	return base64.StdEncoding.EncodeToString(raw)
 }
 
 // writeBase64 writes to w the standard base64 encoding of what fill writes.
