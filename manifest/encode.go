@@ -102,6 +102,9 @@ func Write(w io.Writer, m *Manifest, keys *chunkstore.Keys, codec *chunkstore.Co
 	if m.details == nil {
 		return errors.New("manifest has no details")
 	}
+	if m.details.dropped {
+		return fmt.Errorf("manifest %s: its file index was let go of", m.Name)
+	}
 	v2 := m.Version == Version2
 	line, values, err := publicLine(m)
 	if err != nil {
@@ -335,5 +338,6 @@ func (m *Manifest) Resolve(resolve func(Prefix) (chunkstore.ID, bool)) {
 			left = append(left, i)
 		}
 	}
-	m.unresolved = left
+	// Not left's array, which held every blob's index (Issue 20: peak RSS).
+	m.unresolved = append([]int(nil), left...)
 }

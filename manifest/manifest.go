@@ -88,6 +88,8 @@ type Details struct {
 	// sealedIn, set by Open, is the manifest whose sealed details hold
 	// the file index, which Open does not keep: Files stays nil.
 	sealedIn *Manifest
+	// dropped says DropFileIndex let go of the sealed details.
+	dropped bool
 }
 
 // SetFileIndex makes x the file index that [Write] writes for these

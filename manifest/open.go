@@ -51,12 +51,26 @@ func (m *Manifest) EachFile(fn func(i int, f *File) error) error {
 	if m.details == nil {
 		return fmt.Errorf("manifest %s: the details are not open", m.Name)
 	}
+	if m.details.dropped {
+		return fmt.Errorf("manifest %s: the file index was let go of", m.Name)
+	}
 	i := 0
 	return m.details.eachFile(func(f *File) error {
 		err := fn(i, f)
 		i++
 		return err
 	})
+}
+
+// DropFileIndex lets go of the sealed details, which [Manifest.EachFile]
+// reads the file index from, once it will not be walked again: a full
+// restore needs the stream only. EachFile and Write then fail.
+func (m *Manifest) DropFileIndex() {
+	if m.details != nil && m.details.sealedIn == m {
+		m.details.sealedIn = nil
+		m.details.dropped = true
+	}
+	m.sealed = nil
 }
 
 // FileCount returns the number of entries of the file index, once the
@@ -67,10 +81,10 @@ func (m *Manifest) FileCount() int {
 		return 0
 	case d.index != nil:
 		return d.index.Len()
-	case d.Files == nil && d.sealedIn != nil:
-		return m.files
+	case d.Files != nil:
+		return len(d.Files)
 	}
-	return len(m.details.Files)
+	return m.files // as Open counted them
 }
 
 // Files returns the whole file index, as [Manifest.EachFile] visits it.

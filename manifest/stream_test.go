@@ -431,3 +431,31 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	*c += countWriter(len(p))
 	return len(p), nil
 }
+
+// Issue 20 (peak RSS): once a full restore lets go of the file index,
+// walking it or writing the manifest again fails rather than see no
+// entries; the stream is still there.
+func TestDropFileIndex(t *testing.T) {
+	keys, codec := testKeys(), chunkstore.NewCodec(nil)
+	stored, err := Encode(testManifest(), keys, codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := readBack(t, stored, nil, keys, codec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.DropFileIndex()
+	if m.sealed != nil || m.Details().sealedIn != nil {
+		t.Error("the sealed details are still held")
+	}
+	if err := m.EachFile(func(int, *File) error { return nil }); err == nil || !strings.Contains(err.Error(), "let go") {
+		t.Errorf("EachFile after DropFileIndex: %v", err)
+	}
+	if _, err := Encode(m, keys, codec); err == nil {
+		t.Error("a manifest without its file index was written")
+	}
+	if m.StreamLen() != 4 || m.FileCount() != 2 {
+		t.Errorf("stream of %d, %d files after DropFileIndex", m.StreamLen(), m.FileCount())
+	}
+}

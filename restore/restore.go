@@ -46,7 +46,9 @@ func Into(ctx context.Context, src Source, target string, opt extract.Options, l
 // stream (a classic archive, already decrypted and decompressed) with a
 // check to run once it has been read to its end.
 type Source struct {
-	Store    *chunkstore.Store
+	Store *chunkstore.Store
+	// Manifest is the snapshot to restore whole. The restore lets go of
+	// its file index ([manifest.Manifest.DropFileIndex]).
 	Manifest *manifest.Manifest
 
 	Stream io.Reader
@@ -95,6 +97,8 @@ func fill(ctx context.Context, src Source, dir string, opt extract.Options) (ext
 		if _, err := src.Manifest.Open(src.Store.Codec()); err != nil {
 			return extract.Stats{}, fmt.Errorf("snapshot %s: %w", src.Manifest.Name, err)
 		}
+		// The stream is all a full restore reads (Issue 20: peak RSS).
+		src.Manifest.DropFileIndex()
 		sr := pipeline.NewStreamReader(ctx, src.Store, src.Manifest)
 		defer sr.Close()
 		r = sr
