@@ -67,9 +67,10 @@ func DecodeFrom(r io.Reader, keys *chunkstore.Keys) (*Manifest, error) {
 	if perr != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, perr)
 	}
+	f := &pub.fields
 	m := &Manifest{
-		Version: pub.Version, Name: pub.Name, Kind: pub.Kind, Time: pub.Time, Incomplete: pub.Incomplete,
-		StreamSize: pub.StreamSize, AddedBytes: pub.AddedBytes, DowntimeMS: pub.DowntimeMS,
+		Version: f.Version, Name: f.Name, Kind: f.Kind, Time: f.Time, Incomplete: f.Incomplete,
+		StreamSize: f.StreamSize, AddedBytes: f.AddedBytes, DowntimeMS: f.DowntimeMS,
 		sealed: pub.details,
 	}
 	if err := m.checkPublic(pub); err != nil {
@@ -167,14 +168,18 @@ func (l *lineReader) skip() error {
 
 // public is the public part of either version, as read.
 type public struct {
+	fields publicFields
+	// blobs, added, removed and details are as stored, decoded from
+	// base64.
+	blobs, added, removed, details []byte
+}
+
+// publicFields are the public part's values that are not base64.
+type publicFields struct {
 	publicHead
-	DowntimeMS int64
-	// blobs, base, added and removed are as stored, decoded from base64;
-	// hasBase says "base" was there.
-	blobs, added, removed []byte
-	base                  string
-	hasBase               bool
-	details               []byte
+	DowntimeMS int64 `json:"downtime_ms"`
+	// Base is nil when "base" is absent.
+	Base *string `json:"base"`
 }
 
 // Values other than the base64 ones are short: no field's JSON is longer.
@@ -251,31 +256,7 @@ func (p *public) value(l *lineReader, key string) error {
 	if err != nil {
 		return err
 	}
-	var dst any
-	switch key {
-	case "version":
-		dst = &p.Version
-	case "name":
-		dst = &p.Name
-	case "kind":
-		dst = &p.Kind
-	case "time":
-		dst = &p.Time
-	case "incomplete":
-		dst = &p.Incomplete
-	case "stream_size":
-		dst = &p.StreamSize
-	case "added_bytes":
-		dst = &p.AddedBytes
-	case "downtime_ms":
-		dst = &p.DowntimeMS
-	case "base":
-		p.hasBase = true
-		dst = &p.base
-	default:
-		return nil // as encoding/json, a field this version does not know
-	}
-	return json.Unmarshal(raw, dst)
+	return unmarshalField(key, raw, &p.fields)
 }
 
 // readString reads a JSON string whose opening quote was read, of up to

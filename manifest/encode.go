@@ -261,7 +261,7 @@ func (m *Manifest) checkPublic(p *public) error {
 	if m.Version == Version2 {
 		return m.checkDelta(p)
 	}
-	if p.hasBase {
+	if p.fields.Base != nil {
 		return errors.New("a version 1 manifest with a base set")
 	}
 	raw := p.blobs
@@ -280,11 +280,11 @@ func (m *Manifest) checkPublic(p *public) error {
 
 // checkDelta parses a version 2 manifest's base and delta.
 func (m *Manifest) checkDelta(p *public) error {
-	if !p.hasBase || len(p.blobs) != 0 {
+	if p.fields.Base == nil || len(p.blobs) != 0 {
 		return errors.New("a version 2 manifest without a base set, or with a blob list")
 	}
 	var err error
-	if m.Base, err = chunkstore.ParseID(p.base); err != nil {
+	if m.Base, err = chunkstore.ParseID(*p.fields.Base); err != nil {
 		return fmt.Errorf("base set: %w", err)
 	}
 	for _, f := range []struct {

@@ -197,15 +197,11 @@ func (m *Manifest) parseDetails(dec *json.Decoder, d *Details, each func(*File) 
 				return err
 			}
 		default:
-			// One field at a time, by encoding/json's rules for Details.
 			var raw json.RawMessage
 			if err := dec.Decode(&raw); err != nil {
 				return err
 			}
-			k, _ := json.Marshal(key)
-			obj := make([]byte, 0, len(k)+len(raw)+3)
-			obj = append(append(append(append(append(obj, '{'), k...), ':'), raw...), '}')
-			if err := json.Unmarshal(obj, d); err != nil {
+			if err := unmarshalField(key, raw, d); err != nil {
 				return err
 			}
 		}
@@ -256,6 +252,15 @@ func (m *Manifest) parseFiles(dec *json.Decoder, d *Details, each func(*File) er
 		}
 	}
 	return expectDelim(dec, ']')
+}
+
+// unmarshalField sets the field of the struct v that encoding/json
+// would set to raw for key, one field at a time.
+func unmarshalField(key string, raw []byte, v any) error {
+	k, _ := json.Marshal(key)
+	obj := make([]byte, 0, len(k)+len(raw)+3)
+	obj = append(append(append(append(append(obj, '{'), k...), ':'), raw...), '}')
+	return json.Unmarshal(obj, v)
 }
 
 // parseStream reads the value of "stream", null or an array of indices,
