@@ -47,8 +47,7 @@ func Into(ctx context.Context, src Source, target string, opt extract.Options, l
 // check to run once it has been read to its end.
 type Source struct {
 	Store *chunkstore.Store
-	// Manifest is the snapshot to restore whole. The restore lets go of
-	// its file index ([manifest.Manifest.DropFileIndex]).
+	// Manifest is the snapshot to restore whole.
 	Manifest *manifest.Manifest
 
 	Stream io.Reader
@@ -97,8 +96,6 @@ func fill(ctx context.Context, src Source, dir string, opt extract.Options) (ext
 		if _, err := src.Manifest.Open(src.Store.Codec()); err != nil {
 			return extract.Stats{}, fmt.Errorf("snapshot %s: %w", src.Manifest.Name, err)
 		}
-		// The stream is all a full restore reads (Issue 20: peak RSS).
-		src.Manifest.DropFileIndex()
 		sr := pipeline.NewStreamReader(ctx, src.Store, src.Manifest)
 		defer sr.Close()
 		r = sr
