@@ -295,6 +295,9 @@ func readValue(l *lineReader) ([]byte, error) {
 		if len(b) == maxValue {
 			return nil, errors.New("value too long")
 		}
+		if !inString && (c == ' ' || c == '\t' || c == '\r') {
+			return nil, errors.New("white space in the public part")
+		}
 		b = append(b, c)
 		switch {
 		case escaped:
@@ -308,40 +311,54 @@ func readValue(l *lineReader) ([]byte, error) {
 }
 
 // readBase64 reads a JSON string of standard base64 and returns what it
-// encodes, decoding it piece by piece.
+// encodes, decoding it a few kilobytes at a time.
 func readBase64(l *lineReader) ([]byte, error) {
 	if c, err := l.readByte(); err != nil || c != '"' {
 		return nil, errors.New("not a string")
 	}
 	var out []byte
-	var quad [4]byte
+	var pending [4 << 10]byte // a multiple of 4
 	n, ended := 0, false
-	for {
-		c, err := l.readByte()
+	flush := func() error {
+		if ended && n > 0 {
+			return errors.New("malformed base64: data after its padding")
+		}
+		var dec [len(pending) / 4 * 3]byte
+		k, err := base64.StdEncoding.Decode(dec[:], pending[:n])
 		if err != nil {
-			return nil, err
-		}
-		if c == '"' {
-			if n != 0 {
-				return nil, errors.New("malformed base64")
-			}
-			return out, nil
-		}
-		if ended || !isBase64(c) {
-			return nil, errors.New("malformed base64")
-		}
-		quad[n] = c
-		if n++; n < 4 {
-			continue
-		}
-		n = 0
-		var dec [3]byte
-		k, err := base64.StdEncoding.Decode(dec[:], quad[:])
-		if err != nil {
-			return nil, errors.New("malformed base64")
+			return errors.New("malformed base64")
 		}
 		out = append(out, dec[:k]...)
-		ended = k < 3
+		// Padding ends the value: nothing may follow it.
+		ended = ended || n > 0 && pending[n-1] == '='
+		n = 0
+		return nil
+	}
+	for {
+		if !l.fill() {
+			return nil, io.ErrUnexpectedEOF
+		}
+		i := 0
+		for ; i < len(l.chunk) && l.chunk[i] != '"'; i++ {
+			c := l.chunk[i]
+			if !isBase64(c) {
+				return nil, errors.New("malformed base64")
+			}
+			pending[n] = c
+			if n++; n == len(pending) {
+				if err := flush(); err != nil {
+					return nil, err
+				}
+			}
+		}
+		done := i < len(l.chunk)
+		l.chunk = l.chunk[min(i+1, len(l.chunk)):]
+		if done {
+			if n%4 != 0 {
+				return nil, errors.New("malformed base64")
+			}
+			return out, flush()
+		}
 	}
 }
 

@@ -459,3 +459,48 @@ func TestDropFileIndex(t *testing.T) {
 		t.Errorf("stream of %d, %d files after DropFileIndex", m.StreamLen(), m.FileCount())
 	}
 }
+
+// Issue 20 (fail closed): the streaming parser of the public line takes
+// it only as Write writes it. Lines that only the MAC key's holder could
+// write, authentic but malformed, are refused: base64 with data after
+// its padding (within a piece and across the pieces it is decoded in),
+// cut short or with a character outside the alphabet, escapes, white
+// space, a key given twice.
+func TestPublicLineIsTakenOnlyAsWritten(t *testing.T) {
+	keys := testKeys()
+	stored, err := Encode(testManifest(), keys, chunkstore.NewCodec(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := bytes.Cut(stored, []byte{'\n'})
+	mac := func(line []byte) []byte {
+		return append(append(append(bytes.Clone(line), '\n'), macLine(keys.MAC(line))...), '\n')
+	}
+	if _, err := Decode(mac(line), keys); err != nil {
+		t.Fatalf("the line as written: %v", err)
+	}
+	_, blobs, _ := bytes.Cut(line, []byte(`"blobs":"`))
+	blobs, _, _ = bytes.Cut(blobs, []byte(`"`))
+	long := strings.Repeat("A", 4<<10)
+	for what, alter := range map[string]func(string) string{
+		"padding, then data":             func(s string) string { return strings.Replace(s, string(blobs), "AA==AAAA", 1) },
+		"padding, then data a piece on":  func(s string) string { return strings.Replace(s, string(blobs), long[:len(long)-4]+"AA=="+long, 1) },
+		"cut short":                      func(s string) string { return strings.Replace(s, string(blobs), string(blobs[:len(blobs)-1]), 1) },
+		"outside the alphabet":           func(s string) string { return strings.Replace(s, string(blobs), "AA\rA"+string(blobs[4:]), 1) },
+		"an escape in base64":            func(s string) string { return strings.Replace(s, string(blobs), `\u0041`+string(blobs[1:]), 1) },
+		"white space":                    func(s string) string { return strings.Replace(s, `"kind":`, `"kind": `, 1) },
+		"a key twice":                    func(s string) string { return strings.Replace(s, `{`, `{"kind":"db",`, 1) },
+		"an escaped key":                 func(s string) string { return strings.Replace(s, `"kind":`, `"kin\u0064":`, 1) },
+		"trailing data":                  func(s string) string { return s + " " },
+		"not an object":                  func(s string) string { return "[" + s[1:] },
+		"a long value of an unknown key": func(s string) string { return strings.Replace(s, `{`, `{"x":"`+long+`",`, 1) },
+	} {
+		bad := []byte(alter(string(line)))
+		if bytes.Equal(bad, line) {
+			t.Fatalf("%s: the line is unchanged", what)
+		}
+		if _, err := Decode(mac(bad), keys); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", what, err)
+		}
+	}
+}
