@@ -38,29 +38,19 @@ func writeDetails(w io.Writer, d *Details, v2 bool) error {
 	bw.WriteByte(',')
 	bw.Write(mid)
 	bw.WriteString(`,"files":`)
-	if v2 && (d.index != nil || d.Files != nil) {
-		if err := writeFilesV2(bw, d.eachFile); err != nil {
-			return err
-		}
-	} else if d.index != nil {
-		if err := d.index.writeJSON(bw); err != nil {
-			return err
-		}
-	} else if d.Files == nil {
-		bw.WriteString("null")
-	} else {
-		bw.WriteByte('[')
-		for i := range d.Files {
-			if i > 0 {
-				bw.WriteByte(',')
-			}
-			b, err := json.Marshal(&d.Files[i])
-			if err != nil {
-				return fmt.Errorf("file index entry %q: %w", d.Files[i].Path, err)
-			}
-			bw.Write(b)
-		}
-		bw.WriteByte(']')
+	switch {
+	case d.index == nil && d.sealedIn == nil && d.Files == nil:
+		_, err = bw.WriteString("null")
+	case v2:
+		var dl deltas
+		err = writeFiles(bw, d.eachFile, func(f *File) any { return dl.encode(f) })
+	case d.index != nil:
+		err = d.index.writeJSON(bw)
+	default:
+		err = writeFiles(bw, d.eachFile, func(f *File) any { return f })
+	}
+	if err != nil {
+		return err
 	}
 	bw.WriteByte('}')
 	return bw.Flush()
@@ -80,4 +70,27 @@ func detailsMiddle(d *Details) ([]byte, error) {
 		return mid, nil
 	}
 	return nil, fmt.Errorf("unexpected manifest details JSON %.80s", b)
+}
+
+// writeFiles writes the entries that each gives as a JSON array, each in
+// the form that form returns for it.
+func writeFiles(w *bufio.Writer, each func(func(*File) error) error, form func(*File) any) error {
+	w.WriteByte('[')
+	first := true
+	err := each(func(f *File) error {
+		if !first {
+			w.WriteByte(',')
+		}
+		first = false
+		b, err := json.Marshal(form(f))
+		if err != nil {
+			return fmt.Errorf("file index entry %q: %w", f.Path, err)
+		}
+		_, err = w.Write(b)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return w.WriteByte(']')
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 )
@@ -117,6 +118,25 @@ func TestWriteIsMarshal(t *testing.T) {
 			}
 		}
 	}
+}
+
+var zdec, _ = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxDetailsSize), zstd.WithDecoderConcurrency(1))
+
+// unmarshalDetails parses the JSON of details of the given version as
+// Open does, without checking them against a manifest, with their file
+// index in Files.
+func unmarshalDetails(b []byte, version int) (*Details, error) {
+	m := &Manifest{Version: version}
+	d := &Details{}
+	err := m.parseDetails(json.NewDecoder(bytes.NewReader(b)), d, func(f *File) error {
+		d.Files = append(d.Files, *f)
+		return nil
+	})
+	if d.sealedIn != nil && d.Files == nil {
+		d.Files = []File{}
+	}
+	d.sealedIn = nil
+	return d, err
 }
 
 // testCodec encrypts to a fresh age identity and holds it.

@@ -1,9 +1,8 @@
 package manifest
 
 import (
+	"fmt"
 	"slices"
-
-	"github.com/pocketsnap/pocketsnap/chunkstore"
 )
 
 // Change is one path that differs between two snapshots.
@@ -41,9 +40,16 @@ type Diff struct {
 // Compare lists what differs from a to b: two snapshots of one
 // repository whose details are open ([Manifest.Open]). Contents are
 // compared by blob IDs, which are equal exactly when the bytes are:
-// both snapshots are under one key.
-func Compare(a, b *Manifest) *Diff {
-	ia, ib := indexOf(a), indexOf(b)
+// both snapshots are under one key. It holds both file indexes.
+func Compare(a, b *Manifest) (*Diff, error) {
+	ia, err := indexOf(a)
+	if err != nil {
+		return nil, err
+	}
+	ib, err := indexOf(b)
+	if err != nil {
+		return nil, err
+	}
 	d := &Diff{A: a.Name, B: b.Name, Added: []Change{}, Removed: []Change{}, Changed: []Change{}, Metadata: []Change{}, AddedBytes: b.AddedBytes}
 	for _, p := range sortedPaths(ia, ib) {
 		fa, fb := ia.files[p], ib.files[p]
@@ -69,28 +75,40 @@ func Compare(a, b *Manifest) *Diff {
 			}
 		}
 	}
-	return d
+	return d, nil
 }
 
-// fileIndex is a snapshot's files by path, with the blob IDs of its
-// stream to compare contents by.
+// fileIndex is a snapshot's files by path, with its manifest, whose
+// stream's blob IDs contents are compared by.
 type fileIndex struct {
-	files  map[string]*File
-	stream []chunkstore.ID
+	files map[string]*File
+	m     *Manifest
 }
 
-func indexOf(m *Manifest) *fileIndex {
-	files := m.Details().Files
-	x := &fileIndex{files: make(map[string]*File, len(files)), stream: m.StreamIDs()}
+func indexOf(m *Manifest) (*fileIndex, error) {
+	files, err := m.Files()
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", m.Name, err)
+	}
+	x := &fileIndex{files: make(map[string]*File, len(files)), m: m}
 	for i := range files {
 		x.files[files[i].Path] = &files[i]
 	}
-	return x
+	return x, nil
 }
 
-// body returns the blob IDs of an entry's body.
-func (x *fileIndex) body(f *File) []chunkstore.ID {
-	return x.stream[f.Piece+1 : f.Piece+f.Pieces]
+// sameBody reports whether entries fa of a and fb of b have the same body
+// blobs.
+func sameBody(a, b *fileIndex, fa, fb *File) bool {
+	if fa.Pieces != fb.Pieces {
+		return false
+	}
+	for i := 1; i < fa.Pieces; i++ {
+		if a.m.StreamID(fa.Piece+i) != b.m.StreamID(fb.Piece+i) {
+			return false
+		}
+	}
+	return true
 }
 
 func sortedPaths(a, b *fileIndex) []string {
@@ -115,7 +133,7 @@ func changesOf(a, b *fileIndex, fa, fb *File) []string {
 		}
 	}
 	add(fa.Type != fb.Type, "type")
-	add(fa.Type == fb.Type && (fa.Size != fb.Size || !slices.Equal(a.body(fa), b.body(fb))), "content")
+	add(fa.Type == fb.Type && (fa.Size != fb.Size || !sameBody(a, b, fa, fb)), "content")
 	add(fa.Link != fb.Link, "link")
 	add(fa.Mode != fb.Mode, "mode")
 	add(fa.UID != fb.UID || fa.GID != fb.GID, "owner")

@@ -50,7 +50,10 @@ func TestCompare(t *testing.T) {
 	}, []string{"s", "e2", "c", "n", ""})
 	b.AddedBytes = 42
 
-	d := Compare(a, b)
+	d, err := Compare(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
 	paths := func(cs []Change) (out []string) {
 		for _, c := range cs {
 			out = append(out, c.Path+":"+string(rune('0'+len(c.Changes))))

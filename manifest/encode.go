@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -53,30 +54,32 @@ type publicV2JSON struct {
 	DowntimeMS int64  `json:"downtime_ms,omitempty"`
 }
 
-// decodeJSON reads the public part of either version.
-type decodeJSON struct {
-	publicJSON
-	Base    *string `json:"base"`
-	Added   string  `json:"added"`
-	Removed string  `json:"removed"`
-}
-
 type macJSON struct {
 	MAC string `json:"mac"`
 }
 
-var zdec, _ = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxDetailsSize), zstd.WithDecoderConcurrency(1))
-
 // Index turns a stream of blob IDs into the sorted set of distinct IDs and
-// the stream as indices into that set.
+// the stream as indices into that set. It sorts the stream's positions,
+// not a copy of its IDs (Issue 20: peak RSS at the end of a backup).
 func Index(stream []chunkstore.ID) ([]chunkstore.ID, []uint32) {
-	set := slices.Clone(stream)
-	slices.SortFunc(set, func(a, b chunkstore.ID) int { return bytes.Compare(a[:], b[:]) })
-	set = slices.Compact(set)
+	order := make([]uint32, len(stream))
+	for i := range order {
+		order[i] = uint32(i)
+	}
+	slices.SortFunc(order, func(a, b uint32) int { return bytes.Compare(stream[a][:], stream[b][:]) })
+	distinct := 0
+	for i, p := range order {
+		if i == 0 || stream[p] != stream[order[i-1]] {
+			distinct++
+		}
+	}
+	set := make([]chunkstore.ID, 0, distinct)
 	idx := make([]uint32, len(stream))
-	for i, id := range stream {
-		n, _ := slices.BinarySearchFunc(set, id, func(a, b chunkstore.ID) int { return bytes.Compare(a[:], b[:]) })
-		idx[i] = uint32(n)
+	for i, p := range order {
+		if i == 0 || stream[p] != stream[order[i-1]] {
+			set = append(set, stream[p])
+		}
+		idx[p] = uint32(len(set) - 1)
 	}
 	return set, idx
 }
@@ -93,41 +96,50 @@ func Encode(m *Manifest, keys *chunkstore.Keys, codec *chunkstore.Codec) ([]byte
 // Write writes the stored form of m to w: the public part as one line of
 // JSON, with the private part sealed by codec inside it, and a second line
 // holding the HMAC of the first under the repository's MAC key. It streams:
-// however many files the details list, no whole copy of them, compressed,
-// sealed or in base64, is held in memory.
+// however many files the details list and blobs the snapshot holds, no
+// whole copy of them, compressed, sealed or in base64, is held in memory.
 func Write(w io.Writer, m *Manifest, keys *chunkstore.Keys, codec *chunkstore.Codec) error {
 	if m.details == nil {
 		return errors.New("manifest has no details")
 	}
-	v1 := m.Version != Version2
-	head, tail, err := publicPartsV2(m)
-	if v1 {
-		head, tail, err = publicParts(m)
+	if m.details.dropped {
+		return fmt.Errorf("manifest %s: its file index was let go of", m.Name)
 	}
+	v2 := m.Version == Version2
+	line, values, err := publicLine(m)
 	if err != nil {
 		return err
+	}
+	values = append(values, base64Value{"details", func(w io.Writer) error { return sealDetails(w, m.details, v2, codec) }})
+	// The large values are written in place of the empty ones json.Marshal
+	// gave them. Inside a JSON string every quote is escaped, so the
+	// unescaped separator occurs only as the empty values themselves.
+	var empty []string
+	for _, v := range values {
+		empty = append(empty, `"`+v.key+`":""`)
+	}
+	head, tail, ok := bytes.Cut(line, []byte(strings.Join(empty, ",")))
+	if !ok {
+		return fmt.Errorf("manifest %s: unexpected public JSON %.200s", m.Name, line)
 	}
 	mac := keys.NewMAC()
 	lw := io.MultiWriter(w, mac)
 	if _, err := lw.Write(head); err != nil {
 		return err
 	}
-	if v1 {
-		if err := writeBase64(lw, func(w io.Writer) error {
-			for _, id := range m.Blobs {
-				if _, err := w.Write(id[:]); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
+	for i, v := range values {
+		sep := `"` + v.key + `":"`
+		if i > 0 {
+			sep = `","` + v.key + `":"`
+		}
+		if _, err := io.WriteString(lw, sep); err != nil {
 			return err
 		}
-		if _, err := io.WriteString(lw, `","details":"`); err != nil {
+		if err := writeBase64(lw, v.fill); err != nil {
 			return err
 		}
 	}
-	if err := writeBase64(lw, func(w io.Writer) error { return sealDetails(w, m.details, !v1, codec) }); err != nil {
+	if _, err := io.WriteString(lw, `"`); err != nil {
 		return err
 	}
 	if _, err := lw.Write(tail); err != nil {
@@ -138,43 +150,46 @@ func Write(w io.Writer, m *Manifest, keys *chunkstore.Keys, codec *chunkstore.Co
 	return err
 }
 
-// publicParts returns the public line of m split around the values of
-// "blobs" and "details": head ends with `"blobs":"` and tail starts with
-// the closing quote of "details". head, the two values and `","details":"`
-// between them, and tail are byte for byte json.Marshal of publicJSON.
-func publicParts(m *Manifest) (head, tail []byte, err error) {
-	line, err := json.Marshal(publicJSON{publicHead: m.head(Version), DowntimeMS: m.DowntimeMS})
-	if err != nil {
-		return nil, nil, err
-	}
-	// Inside a JSON string every quote is escaped, so the unescaped
-	// separator occurs only as the two empty values themselves.
-	before, after, ok := bytes.Cut(line, []byte(`"blobs":"","details":""`))
-	if !ok {
-		return nil, nil, fmt.Errorf("manifest %s: unexpected public JSON %s", m.Name, line)
-	}
-	return append(before, `"blobs":"`...), append([]byte{'"'}, after...), nil
+// base64Value is a value of the public part that Write streams: fill
+// writes the bytes whose base64 it is.
+type base64Value struct {
+	key  string
+	fill func(io.Writer) error
 }
 
-// publicPartsV2 returns the public line of a version 2 manifest split
-// around the value of "details": head ends with `"details":"`, tail starts
-// with its closing quote.
-func publicPartsV2(m *Manifest) (head, tail []byte, err error) {
+// publicLine returns json.Marshal of m's public part with its blob set
+// and details empty, and the values that take their place, in order,
+// but for the details: version 1's "blobs", or version 2's "added" and
+// "removed".
+func publicLine(m *Manifest) ([]byte, []base64Value, error) {
+	if m.Version != Version2 {
+		line, err := json.Marshal(publicJSON{publicHead: m.head(Version), DowntimeMS: m.DowntimeMS})
+		return line, []base64Value{{"blobs", func(w io.Writer) error {
+			return writeEach(w, len(m.Blobs), func(i int) []byte { return m.Blobs[i][:] })
+		}}}, err
+	}
 	if m.Base == (chunkstore.ID{}) {
 		return nil, nil, fmt.Errorf("manifest %s: version 2 without a base set", m.Name)
 	}
-	line, err := json.Marshal(publicV2JSON{
-		publicHead: m.head(Version2), DowntimeMS: m.DowntimeMS,
-		Base: m.Base.String(), Added: prefixBase64(m.added), Removed: prefixBase64(m.removed),
-	})
-	if err != nil {
-		return nil, nil, err
+	line, err := json.Marshal(publicV2JSON{publicHead: m.head(Version2), DowntimeMS: m.DowntimeMS, Base: m.Base.String()})
+	return line, []base64Value{
+		{"added", func(w io.Writer) error {
+			return writeEach(w, len(m.added), func(i int) []byte { return m.added[i][:] })
+		}},
+		{"removed", func(w io.Writer) error {
+			return writeEach(w, len(m.removed), func(i int) []byte { return m.removed[i][:] })
+		}},
+	}, err
+}
+
+// writeEach writes at(0) to at(n-1), concatenated: blob IDs or prefixes.
+func writeEach(w io.Writer, n int, at func(int) []byte) error {
+	for i := range n {
+		if _, err := w.Write(at(i)); err != nil {
+			return err
+		}
 	}
-	before, after, ok := bytes.Cut(line, []byte(`"details":""`))
-	if !ok {
-		return nil, nil, fmt.Errorf("manifest %s: unexpected public JSON %.200s", m.Name, line)
-	}
-	return append(before, `"details":"`...), append([]byte{'"'}, after...), nil
+	return nil
 }
 
 // head returns the start of m's public part, for the given version.
@@ -183,15 +198,6 @@ func (m *Manifest) head(version int) publicHead {
 		Version: version, Name: m.Name, Kind: m.Kind, Time: m.Time.UTC(), Incomplete: m.Incomplete,
 		StreamSize: m.StreamSize, AddedBytes: m.AddedBytes,
 	}
-}
-
-// prefixBase64 is the base64 of concatenated prefixes.
-func prefixBase64(ps []Prefix) string {
-	raw := make([]byte, 0, len(ps)*chunkstore.PrefixSize)
-	for _, p := range ps {
-		raw = append(raw, p[:]...)
-	}
-	return base64.StdEncoding.EncodeToString(raw)
 }
 
 // writeBase64 writes to w the standard base64 encoding of what fill writes.
@@ -236,51 +242,9 @@ func macLine(mac []byte) []byte {
 	return b
 }
 
-// Decode authenticates and parses a stored manifest's public part. The
-// private part stays sealed until [Manifest.Open].
-func Decode(b []byte, keys *chunkstore.Keys) (*Manifest, error) {
-	if len(b) > maxManifestSize {
-		return nil, fmt.Errorf("%w: %d bytes is too large", ErrInvalid, len(b))
-	}
-	line, rest, ok := bytes.Cut(b, []byte{'\n'})
-	if !ok {
-		return nil, fmt.Errorf("%w: truncated (no MAC line)", ErrInvalid)
-	}
-	// Exactly two lines, the second in the form Encode writes: a manifest
-	// cut short or with anything appended is not the one that was written.
-	ml, ok := bytes.CutSuffix(rest, []byte{'\n'})
-	if !ok {
-		return nil, fmt.Errorf("%w: truncated (the MAC line is cut short)", ErrInvalid)
-	}
-	var mj macJSON
-	if err := json.Unmarshal(ml, &mj); err != nil {
-		return nil, fmt.Errorf("%w: bad MAC line: %v", ErrInvalid, err)
-	}
-	mac, err := hex.DecodeString(mj.MAC)
-	if err != nil || !keys.VerifyMAC(line, mac) {
-		return nil, fmt.Errorf("%w: authentication failed (forged, altered or from another repository)", ErrInvalid)
-	}
-	if !bytes.Equal(ml, macLine(mac)) {
-		return nil, fmt.Errorf("%w: bad MAC line: not as written (%d bytes)", ErrInvalid, len(ml))
-	}
-	var pj decodeJSON
-	if err := json.Unmarshal(line, &pj); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	m := &Manifest{
-		Version: pj.Version, Name: pj.Name, Kind: pj.Kind, Time: pj.Time, Incomplete: pj.Incomplete,
-		StreamSize: pj.StreamSize, AddedBytes: pj.AddedBytes, DowntimeMS: pj.DowntimeMS,
-	}
-	if err := m.checkPublic(pj); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if m.sealed, err = base64.StdEncoding.DecodeString(pj.Details); err != nil {
-		return nil, fmt.Errorf("%w: details: %v", ErrInvalid, err)
-	}
-	return m, nil
-}
-
-func (m *Manifest) checkPublic(pj decodeJSON) error {
+// checkPublic checks the public part p of m and fills m's blob set (a
+// version 1 manifest's) or its delta (a version 2 one's) from it.
+func (m *Manifest) checkPublic(p *public) error {
 	if m.Version != Version && m.Version != Version2 {
 		return fmt.Errorf("unsupported version %d", m.Version)
 	}
@@ -295,13 +259,13 @@ func (m *Manifest) checkPublic(pj decodeJSON) error {
 		return errors.New("negative size")
 	}
 	if m.Version == Version2 {
-		return m.checkDelta(pj)
+		return m.checkDelta(p)
 	}
-	if pj.Base != nil {
+	if p.fields.Base != nil {
 		return errors.New("a version 1 manifest with a base set")
 	}
-	raw, err := base64.StdEncoding.DecodeString(pj.Blobs)
-	if err != nil || len(raw)%chunkstore.IDSize != 0 {
+	raw := p.blobs
+	if len(raw)%chunkstore.IDSize != 0 {
 		return errors.New("malformed blob list")
 	}
 	m.Blobs = make([]chunkstore.ID, len(raw)/chunkstore.IDSize)
@@ -315,24 +279,21 @@ func (m *Manifest) checkPublic(pj decodeJSON) error {
 }
 
 // checkDelta parses a version 2 manifest's base and delta.
-func (m *Manifest) checkDelta(pj decodeJSON) error {
-	if pj.Base == nil || pj.Blobs != "" {
+func (m *Manifest) checkDelta(p *public) error {
+	if p.fields.Base == nil || len(p.blobs) != 0 {
 		return errors.New("a version 2 manifest without a base set, or with a blob list")
 	}
 	var err error
-	if m.Base, err = chunkstore.ParseID(*pj.Base); err != nil {
+	if m.Base, err = chunkstore.ParseID(*p.fields.Base); err != nil {
 		return fmt.Errorf("base set: %w", err)
 	}
 	for _, f := range []struct {
 		name string
-		b64  string
+		raw  []byte
 		to   *[]Prefix
-	}{{"added", pj.Added, &m.added}, {"removed", pj.Removed, &m.removed}} {
-		raw, err := base64.StdEncoding.DecodeString(f.b64)
-		if err != nil {
-			return fmt.Errorf("malformed %s blobs", f.name)
-		}
-		if *f.to, err = parsePrefixes(raw); err != nil {
+	}{{"added", p.added, &m.added}, {"removed", p.removed, &m.removed}} {
+		var err error
+		if *f.to, err = parsePrefixes(f.raw); err != nil {
 			return fmt.Errorf("%s blobs: %w", f.name, err)
 		}
 	}
@@ -377,58 +338,6 @@ func (m *Manifest) Resolve(resolve func(Prefix) (chunkstore.ID, bool)) {
 			left = append(left, i)
 		}
 	}
-	m.unresolved = left
-}
-
-// Open decrypts and validates the private part. It needs the identity for
-// an encrypted repository.
-func (m *Manifest) Open(codec *chunkstore.Codec) (*Details, error) {
-	if m.details != nil {
-		return m.details, nil
-	}
-	z, err := codec.OpenBytes(m.sealed)
-	if err != nil {
-		if errors.Is(err, chunkstore.ErrNoIdentity) || errors.Is(err, chunkstore.ErrWrongIdentity) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: details: %v", ErrInvalid, err)
-	}
-	dj, err := zdec.DecodeAll(z, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: details: %v", ErrInvalid, err)
-	}
-	d, err := unmarshalDetails(dj, m.Version)
-	if err != nil {
-		return nil, fmt.Errorf("%w: details: %v", ErrInvalid, err)
-	}
-	if err := m.checkDetails(d); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	m.details = d
-	return d, nil
-}
-
-func (m *Manifest) checkDetails(d *Details) error {
-	if m.Version == Version2 && !m.resolved {
-		return errors.New("the blob set was not read (its set object is needed)")
-	}
-	seen := make([]bool, len(m.Blobs))
-	for i, n := range d.Stream {
-		if int(n) >= len(m.Blobs) {
-			return fmt.Errorf("stream position %d names blob %d of %d", i, n, len(m.Blobs))
-		}
-		seen[n] = true
-	}
-	if i := slices.Index(seen, false); i >= 0 {
-		return fmt.Errorf("blob %s is listed but not in the stream", m.Blobs[i].Short())
-	}
-	if d.StreamSHA256 != "" && len(d.StreamSHA256) != 64 {
-		return fmt.Errorf("malformed stream digest %q", d.StreamSHA256)
-	}
-	for _, f := range d.Files {
-		if f.Piece < 0 || f.Pieces < 1 || f.Piece > len(d.Stream)-f.Pieces || f.Offset < 0 || f.Offset > m.StreamSize {
-			return fmt.Errorf("file index entry %q is out of range", f.Path)
-		}
-	}
-	return nil
+	// Not left's array, which held every blob's index (Issue 20: peak RSS).
+	m.unresolved = append([]int(nil), left...)
 }

@@ -19,15 +19,30 @@ func (e *NoEntryError) Error() string {
 // open) that are at or below one of paths, in index order, each once:
 // all of them with no paths. A path may be written as people write it (/etc/ssh/,
 // ./etc; "/" or "." is the root). A path that names no entry fails with
-// a *NoEntryError.
+// a *NoEntryError. It holds what it returns: a caller that wants the
+// entries one at a time walks [Manifest.EachEntry].
 func (m *Manifest) Entries(paths ...string) ([]File, error) {
+	out := []File{}
+	err := m.EachEntry(paths, func(f *File) error {
+		out = append(out, *f)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// EachEntry calls fn with each entry that [Manifest.Entries] would
+// return, in order, one at a time. A path that names no entry fails
+// with a *NoEntryError, after fn has seen the entries of the others.
+func (m *Manifest) EachEntry(paths []string, fn func(f *File) error) error {
 	clean := make([]string, len(paths))
 	for i, p := range paths {
 		clean[i] = path.Clean(strings.TrimLeft(p, "/"))
 	}
 	matched := make([]bool, len(paths))
-	out := []File{}
-	for _, f := range m.Details().Files {
+	err := m.EachFile(func(_ int, f *File) error {
 		in := len(paths) == 0
 		for i, q := range clean {
 			if q == "." || f.Path == q || strings.HasPrefix(f.Path, q+"/") {
@@ -35,13 +50,17 @@ func (m *Manifest) Entries(paths ...string) ([]File, error) {
 			}
 		}
 		if in {
-			out = append(out, f)
+			return fn(f)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for i, ok := range matched {
 		if !ok {
-			return nil, &NoEntryError{Path: paths[i], Snapshot: m.Name}
+			return &NoEntryError{Path: paths[i], Snapshot: m.Name}
 		}
 	}
-	return out, nil
+	return nil
 }

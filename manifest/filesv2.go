@@ -47,34 +47,14 @@ func (dl *deltas) decode(v *fileV2) File {
 	return f
 }
 
-// writeFilesV2 writes the entries that each gives as a JSON array of
-// their version 2 form.
-func writeFilesV2(w *bufio.Writer, each func(func(*File) error) error) error {
-	var dl deltas
-	w.WriteByte('[')
-	first := true
-	err := each(func(f *File) error {
-		if !first {
-			w.WriteByte(',')
-		}
-		first = false
-		b, err := json.Marshal(dl.encode(f))
-		if err != nil {
-			return fmt.Errorf("file index entry %q: %w", f.Path, err)
-		}
-		_, err = w.Write(b)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return w.WriteByte(']')
-}
-
-// eachFile calls fn with each entry of d's file index, in order.
+// eachFile calls fn with each entry of d's file index, in order: of
+// the FileIndex set, else of Files, else of the sealed details Open read.
 func (d *Details) eachFile(fn func(*File) error) error {
 	if d.index != nil {
 		return d.index.each(fn)
+	}
+	if d.Files == nil && d.sealedIn != nil {
+		return d.sealedIn.eachSealed(fn)
 	}
 	for i := range d.Files {
 		if err := fn(&d.Files[i]); err != nil {
@@ -107,31 +87,4 @@ func (x *FileIndex) each(fn func(*File) error) error {
 		return fmt.Errorf("failed to read the file index back: %w", err)
 	}
 	return nil
-}
-
-// detailsV2JSON reads the details of a version 2 manifest: the fields of
-// Details, but the file index in its version 2 form.
-type detailsV2JSON struct {
-	*Details
-	Files []fileV2 `json:"files"`
-}
-
-// unmarshalDetails parses the JSON of a manifest's details.
-func unmarshalDetails(b []byte, version int) (*Details, error) {
-	var d Details
-	if version != Version2 {
-		return &d, json.Unmarshal(b, &d)
-	}
-	v := detailsV2JSON{Details: &d}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return nil, err
-	}
-	if v.Files != nil {
-		d.Files = make([]File, len(v.Files))
-		var dl deltas
-		for i := range v.Files {
-			d.Files[i] = dl.decode(&v.Files[i])
-		}
-	}
-	return &d, nil
 }

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"iter"
 	"time"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
@@ -52,6 +53,9 @@ type Manifest struct {
 	added, removed []Prefix
 	resolved       bool
 	unresolved     []int
+	// codec opened the details, and files counts their file index.
+	codec *chunkstore.Codec
+	files int
 }
 
 // Details is the private part of a manifest.
@@ -75,10 +79,17 @@ type Details struct {
 	End      time.Time `json:"end"`
 	Counts   Counts    `json:"counts"`
 	Warnings []string  `json:"warnings,omitempty"`
-	Files    []File    `json:"files"`
+	// Files is the file index of details being written. [Manifest.Open]
+	// leaves it nil: read the index with [Manifest.EachFile].
+	Files []File `json:"files"`
 
 	// index, when set, is written in place of Files.
 	index *FileIndex
+	// sealedIn, set by Open, is the manifest whose sealed details hold
+	// the file index, which Open does not keep: Files stays nil.
+	sealedIn *Manifest
+	// dropped says DropFileIndex let go of the sealed details.
+	dropped bool
 }
 
 // SetFileIndex makes x the file index that [Write] writes for these
@@ -130,11 +141,22 @@ func (m *Manifest) Details() *Details { return m.details }
 // SetDetails sets the private part of a manifest being written.
 func (m *Manifest) SetDetails(d *Details) { m.details = d }
 
-// StreamIDs returns the blob IDs in stream order.
-func (m *Manifest) StreamIDs() []chunkstore.ID {
-	ids := make([]chunkstore.ID, len(m.details.Stream))
-	for i, n := range m.details.Stream {
-		ids[i] = m.Blobs[n]
+// StreamLen returns the number of blobs in the stream (the details must
+// be open).
+func (m *Manifest) StreamLen() int { return len(m.details.Stream) }
+
+// StreamID returns the ID of the stream's blob i (the details must be
+// open).
+func (m *Manifest) StreamID(i int) chunkstore.ID { return m.Blobs[m.details.Stream[i]] }
+
+// StreamIDs yields the position and ID of each blob of the stream, in
+// order (the details must be open), without a copy of them all.
+func (m *Manifest) StreamIDs() iter.Seq2[int, chunkstore.ID] {
+	return func(yield func(int, chunkstore.ID) bool) {
+		for i, n := range m.details.Stream {
+			if !yield(i, m.Blobs[n]) {
+				return
+			}
+		}
 	}
-	return ids
 }

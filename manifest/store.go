@@ -59,14 +59,15 @@ func Load(s *chunkstore.Store, name string) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := fs.ReadFile(s.FS(), path.Join(Dir, name))
+	f, err := s.FS().Open(path.Join(Dir, name))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("snapshot %s not found", name)
 		}
 		return nil, fmt.Errorf("failed to read manifest %s: %w", name, err)
 	}
-	m, err := Decode(b, keys)
+	m, err := DecodeFrom(f, keys)
+	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", name, err)
 	}

@@ -84,7 +84,7 @@ func TestVectorManifestV2(t *testing.T) {
 	if err := got.UseSet(setBytes, resolve); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := got.Open(codec); err != nil || !slices.Equal(got.StreamIDs(), []chunkstore.ID{ids[1], ids[2], ids[3]}) {
+	if _, err := got.Open(codec); err != nil || !slices.Equal(streamIDs(got), []chunkstore.ID{ids[1], ids[2], ids[3]}) {
 		t.Fatalf("the pinned manifest reads back as %v, %v", got.Blobs, err)
 	}
 }

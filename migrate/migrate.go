@@ -55,7 +55,10 @@ func copySnapshot(ctx context.Context, from, to *chunkstore.Store, name string) 
 	if err != nil {
 		return sum, err
 	}
-	classes := pieceClasses(d, len(d.Stream))
+	classes, err := pieceClasses(m)
+	if err != nil {
+		return sum, err
+	}
 	newID := make(map[chunkstore.ID]chunkstore.ID, len(m.Blobs))
 	stream := make([]chunkstore.ID, len(d.Stream))
 	h := sha256.New()
@@ -97,14 +100,19 @@ func copySnapshot(ctx context.Context, from, to *chunkstore.Store, name string) 
 // in, as near as the file index tells: a file's body is chunks, the rest
 // (tar headers, the end of the archive) metadata. Classes only group
 // blobs into packs; a wrong guess costs locality, never data.
-func pieceClasses(d *manifest.Details, n int) []chunkstore.Class {
+func pieceClasses(m *manifest.Manifest) ([]chunkstore.Class, error) {
+	n := m.StreamLen()
 	classes := make([]chunkstore.Class, n)
-	for _, f := range d.Files {
+	err := m.EachFile(func(_ int, f *manifest.File) error {
 		for i := f.Piece; i < f.Piece+f.Pieces && i < n; i++ {
 			classes[i] = chunkstore.ClassChunk
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", m.Name, err)
 	}
-	return classes
+	return classes, nil
 }
 
 // Verify reads every snapshot in sums back from to (which needs its

@@ -62,10 +62,10 @@ func newBlobs(a, b *manifest.Manifest) map[chunkstore.ID]bool {
 
 // bodyBlobs returns the body blobs (all pieces after the header) of every
 // entry in m, and the set of header blobs.
-func bodyBlobs(m *manifest.Manifest) (body map[string][]chunkstore.ID, headers map[chunkstore.ID]bool) {
-	ids := m.StreamIDs()
+func bodyBlobs(t testing.TB, m *manifest.Manifest) (body map[string][]chunkstore.ID, headers map[chunkstore.ID]bool) {
+	ids := repotest.StreamIDs(m)
 	body, headers = map[string][]chunkstore.ID{}, map[chunkstore.ID]bool{}
-	for _, f := range m.Details().Files {
+	for _, f := range repotest.Files(t, m) {
 		headers[ids[f.Piece]] = true
 		body[f.Path] = ids[f.Piece+1 : f.Piece+f.Pieces]
 	}
@@ -111,7 +111,7 @@ func TestDeterministicStream(t *testing.T) {
 	c := r.Backup(t, "tree", src, forceRead) // read again
 	ma, mb, mc := r.Load(t, a.Manifest.Name), r.Load(t, b.Manifest.Name), r.Load(t, c.Manifest.Name)
 	for _, m := range []*manifest.Manifest{mb, mc} {
-		if !slices.Equal(ma.StreamIDs(), m.StreamIDs()) {
+		if !slices.Equal(repotest.StreamIDs(ma), repotest.StreamIDs(m)) {
 			t.Fatalf("%s and %s have different blob lists", ma.Name, m.Name)
 		}
 	}
@@ -133,8 +133,8 @@ func TestDeterministicStream(t *testing.T) {
 		t.Fatalf("GNU tar -t: %v", err)
 	}
 	listed := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
-	if len(listed) != len(ma.Details().Files) {
-		t.Fatalf("tar lists %d entries, the file index has %d", len(listed), len(ma.Details().Files))
+	if len(listed) != len(repotest.Files(t, ma)) || len(listed) != ma.FileCount() {
+		t.Fatalf("tar lists %d entries, the file index has %d", len(listed), ma.FileCount())
 	}
 }
 
@@ -165,7 +165,7 @@ func TestDedupAfterEdits(t *testing.T) {
 		rand.NewChaCha8([32]byte{9}).Read(big[32<<20 : 32<<20+4096])
 		os.WriteFile(filepath.Join(src, "big.bin"), big, 0o644)
 		m, n := step("rewrite")
-		body, _ := bodyBlobs(m)
+		body, _ := bodyBlobs(t, m)
 		changed := 0
 		for _, id := range body["big.bin"] {
 			if n[id] {
@@ -180,7 +180,7 @@ func TestDedupAfterEdits(t *testing.T) {
 		data := append(bytes.Repeat([]byte{'x'}, 100), front...)
 		os.WriteFile(filepath.Join(src, "front.bin"), data, 0o644)
 		m, n := step("insert")
-		body, _ := bodyBlobs(m)
+		body, _ := bodyBlobs(t, m)
 		chunks := body["front.bin"]
 		changed := 0
 		for _, id := range chunks {
@@ -211,7 +211,7 @@ func TestDedupAfterEdits(t *testing.T) {
 			return err
 		})
 		m, n := step("touch")
-		_, headers := bodyBlobs(m)
+		_, headers := bodyBlobs(t, m)
 		for id := range n {
 			if !headers[id] {
 				t.Fatalf("blob %s is new but not a header", id.Short())
@@ -226,7 +226,7 @@ func TestDedupAfterEdits(t *testing.T) {
 			t.Fatal(err)
 		}
 		m, n := step("rename")
-		_, headers := bodyBlobs(m)
+		_, headers := bodyBlobs(t, m)
 		for id := range n {
 			if !headers[id] {
 				t.Fatalf("blob %s is new but not a header", id.Short())

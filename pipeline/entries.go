@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -31,23 +32,60 @@ type Entry struct {
 // stream's length and SHA-256 cannot be checked without reading all of it.
 func NewEntryReader(ctx context.Context, s BlobReader, m *manifest.Manifest, entries []Entry) (*StreamReader, error) {
 	d := m.Details()
+	found, err := findEntries(m, entries)
+	if err != nil {
+		return nil, err
+	}
 	c := &entryCheck{spans: make([]span, len(entries))}
 	var ids []chunkstore.ID
 	for i, e := range entries {
-		if e.File < 0 || e.File >= len(d.Files) {
-			return nil, fmt.Errorf("snapshot %s: no entry %d in its file index of %d", m.Name, e.File, len(d.Files))
-		}
-		f := d.Files[e.File]
-		end := m.StreamSize - int64(len(trailer))
-		if e.File+1 < len(d.Files) {
-			end = d.Files[e.File+1].Offset
-		}
-		c.spans[i] = span{Entry: e, root: d.Root, path: f.Path, pieces: f.Pieces, size: end - f.Offset}
-		for _, n := range d.Stream[f.Piece : f.Piece+f.Pieces] {
-			ids = append(ids, m.Blobs[n])
+		f := found[e.File]
+		c.spans[i] = span{Entry: e, root: d.Root, path: f.Path, pieces: f.Pieces, size: f.end - f.Offset}
+		for p := f.Piece; p < f.Piece+f.Pieces; p++ {
+			ids = append(ids, m.StreamID(p))
 		}
 	}
-	return newReader(ctx, s, m.Name, ids, false, c), nil
+	return newReader(ctx, s, m.Name, len(ids), func(i int) chunkstore.ID { return ids[i] }, false, c), nil
+}
+
+// foundEntry is an entry of the file index and where the next one starts
+// in the stream (the end-of-archive marker after the last).
+type foundEntry struct {
+	manifest.File
+	end int64
+}
+
+// errFound stops findEntries' walk once it has every entry it wants.
+var errFound = errors.New("found")
+
+// findEntries walks m's file index once for the entries given, holding
+// only those.
+func findEntries(m *manifest.Manifest, entries []Entry) (map[int]*foundEntry, error) {
+	found := make(map[int]*foundEntry, len(entries))
+	last := -1
+	for _, e := range entries {
+		if e.File < 0 || e.File >= m.FileCount() {
+			return nil, fmt.Errorf("snapshot %s: no entry %d in its file index of %d", m.Name, e.File, m.FileCount())
+		}
+		found[e.File] = nil
+		last = max(last, e.File)
+	}
+	err := m.EachFile(func(i int, f *manifest.File) error {
+		if prev := found[i-1]; prev != nil {
+			prev.end = f.Offset
+		}
+		if i > last {
+			return errFound
+		}
+		if _, ok := found[i]; ok {
+			found[i] = &foundEntry{File: *f, end: m.StreamSize - int64(len(trailer))}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return nil, fmt.Errorf("snapshot %s: %w", m.Name, err)
+	}
+	return found, nil
 }
 
 // span is an entry being read: its path in the file index, its number of

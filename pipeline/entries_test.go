@@ -41,7 +41,7 @@ func TestEntryReaderIsTheStream(t *testing.T) {
 	r := repotest.New(t, true)
 	m := r.Load(t, r.Backup(t, "tree", src, nil).Manifest.Name)
 	stream := r.Stream(t, m.Name)
-	files := m.Details().Files
+	files := repotest.Files(t, m)
 	all := make([]pipeline.Entry, len(files))
 	for i, f := range files {
 		all[i] = pipeline.Entry{File: i}
@@ -112,7 +112,7 @@ func TestEntryReaderChecksTheFileIndex(t *testing.T) {
 	}
 	r := repotest.New(t, false)
 	m := r.Load(t, r.Backup(t, "tree", src, nil).Manifest.Name)
-	good := m.Details()
+	good, goodFiles := m.Details(), repotest.Files(t, m)
 	for _, tc := range []struct {
 		what  string
 		alter func(f []manifest.File)
@@ -124,7 +124,7 @@ func TestEntryReaderChecksTheFileIndex(t *testing.T) {
 		{"entry has a piece too few", func(f []manifest.File) { f[1].Pieces = 1 }, `entry "a" is 1536 bytes, the file index says 2048`},
 	} {
 		d := *good
-		d.Files = slices.Clone(good.Files)
+		d.Files = slices.Clone(goodFiles)
 		tc.alter(d.Files)
 		m.SetDetails(&d)
 		_, err := readEntries(t, r, m, []pipeline.Entry{{File: 1}})

@@ -58,7 +58,7 @@ func TestStreamRoot(t *testing.T) {
 			t.Errorf("root %q: members %s, want %s", root, got, want)
 		}
 		var paths []string
-		for _, f := range m.Details().Files {
+		for _, f := range repotest.Files(t, m) {
 			paths = append(paths, f.Path+"->"+f.Link)
 		}
 		if got := fmt.Sprint(paths); got != "[.-> 000011.sst-> sub-> sub/CURRENT-> sub/link.sst->000011.sst]" {

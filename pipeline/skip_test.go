@@ -16,7 +16,7 @@ import (
 func paths(t *testing.T, r *repotest.Repo, name string) []string {
 	t.Helper()
 	var out []string
-	for _, f := range r.Load(t, name).Details().Files {
+	for _, f := range repotest.Files(t, r.Load(t, name)) {
 		out = append(out, f.Path)
 	}
 	return out

@@ -122,7 +122,7 @@ func rawLen(ix *chunkstore.Index, id chunkstore.ID) int {
 // IDs in stream order and each blob is checked against its ID, which
 // fixes every byte (see doc/format.md, "What authenticates what").
 func NewStreamReader(ctx context.Context, s BlobReader, m *manifest.Manifest) *StreamReader {
-	return newReader(ctx, s, m.Name, m.StreamIDs(), false, newWholeStream(m))
+	return newReader(ctx, s, m.Name, m.StreamLen(), m.StreamID, false, newWholeStream(m))
 }
 
 // NewFrameReader is NewStreamReader yielding the stored zstd frames instead
@@ -130,10 +130,12 @@ func NewStreamReader(ctx context.Context, s BlobReader, m *manifest.Manifest) *S
 // ID, the whole against the manifest's length. It does not hash the
 // stream either, for the same reason.
 func NewFrameReader(ctx context.Context, s BlobReader, m *manifest.Manifest) *StreamReader {
-	return newReader(ctx, s, m.Name, m.StreamIDs(), true, newWholeStream(m))
+	return newReader(ctx, s, m.Name, m.StreamLen(), m.StreamID, true, newWholeStream(m))
 }
 
-func newReader(ctx context.Context, s BlobReader, name string, ids []chunkstore.ID, frames bool, c checker) *StreamReader {
+// newReader reads blobs id(0) to id(n-1): the manifest's stream is not
+// copied (Issue 20: peak RSS).
+func newReader(ctx context.Context, s BlobReader, name string, n int, id func(int) chunkstore.ID, frames bool, c checker) *StreamReader {
 	ctx, cancel := context.WithCancel(ctx)
 	workers := min(runtime.GOMAXPROCS(0), maxWorkers)
 	// A fetch for every worker, one ready and the one being read.
@@ -162,25 +164,25 @@ func newReader(ctx context.Context, s BlobReader, name string, ids []chunkstore.
 	r.wg.Go(func() {
 		defer close(r.queue)
 		defer close(work)
-		for len(ids) > 0 {
+		for next := 0; next < n; {
 			var f *fetch
 			select {
 			case f = <-r.free:
 			case <-ctx.Done():
 				return
 			}
-			n := 1
+			f.ids = append(f.ids[:0], id(next))
 			if ix != nil {
-				size := rawLen(ix, ids[0])
-				for n < min(len(ids), batchBlobs) {
-					size += rawLen(ix, ids[n])
-					if size > batchBytes {
+				size := rawLen(ix, f.ids[0])
+				for next+len(f.ids) < n && len(f.ids) < batchBlobs {
+					b := id(next + len(f.ids))
+					if size += rawLen(ix, b); size > batchBytes {
 						break
 					}
-					n++
+					f.ids = append(f.ids, b)
 				}
 			}
-			f.ids, ids = ids[:n], ids[n:]
+			next += len(f.ids)
 			// Neither blocks: each holds at most every fetch.
 			r.queue <- f
 			work <- f

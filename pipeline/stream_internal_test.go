@@ -54,7 +54,7 @@ func TestStreamReaderBuffersBounded(t *testing.T) {
 	}
 	for _, frames := range []bool{false, true} {
 		s := &frameStore{n: 1000, frames: map[unsafe.Pointer]bool{}}
-		r := newReader(context.Background(), s, "test", ids, frames, noCheck{})
+		r := newReader(context.Background(), s, "test", len(ids), func(i int) chunkstore.ID { return ids[i] }, frames, noCheck{})
 		if got := cap(r.free); got != maxWorkers+2 {
 			t.Errorf("frames=%v: %d fetches in flight, want %d", frames, got, maxWorkers+2)
 		}

@@ -85,7 +85,7 @@ func TestSwappedEntryIsNotStored(t *testing.T) {
 				t.Fatal("the snapshot holds the secret file's bytes")
 			}
 			var paths []string
-			for _, f := range r.Load(t, m.Name).Details().Files {
+			for _, f := range repotest.Files(t, r.Load(t, m.Name)) {
 				paths = append(paths, f.Path)
 				if f.Path == tc.victim || strings.HasPrefix(f.Path, tc.victim+"/") {
 					t.Errorf("the swapped entry %s was stored as a %s", f.Path, f.Type)

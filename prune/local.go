@@ -285,13 +285,17 @@ func blobClasses(kept []*manifest.Manifest, codec *chunkstore.Codec) (func(chunk
 		if err != nil {
 			return nil, fmt.Errorf("snapshot %s: %w", m.Name, err)
 		}
-		for _, f := range d.Files {
-			classes[m.Blobs[d.Stream[f.Piece]]] = chunkstore.ClassMeta
+		err = m.EachFile(func(_ int, f *manifest.File) error {
+			classes[m.StreamID(f.Piece)] = chunkstore.ClassMeta
 			if f.Pieces > 2 {
-				for _, n := range d.Stream[f.Piece+1 : f.Piece+f.Pieces] {
-					classes[m.Blobs[n]] = chunkstore.ClassChunk
+				for p := f.Piece + 1; p < f.Piece+f.Pieces; p++ {
+					classes[m.StreamID(p)] = chunkstore.ClassChunk
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %s: %w", m.Name, err)
 		}
 		if n := len(d.Stream); n > 0 {
 			classes[m.Blobs[d.Stream[n-1]]] = chunkstore.ClassMeta // the end-of-archive marker

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
@@ -46,8 +47,10 @@ type Selection struct {
 // match something: otherwise the error joins a [*NoMatchError] for each
 // that does not. A malformed pattern is an error wrapping
 // [path.ErrBadPattern].
+//
+// It walks the file index twice and holds the directories' paths and what
+// it selects, not the whole index (Issue 20: peak RSS).
 func Select(m *manifest.Manifest, patterns []string) (*Selection, error) {
-	d := m.Details()
 	pats := make([]string, len(patterns))
 	for i, p := range patterns {
 		pats[i] = cleanPattern(p)
@@ -55,25 +58,12 @@ func Select(m *manifest.Manifest, patterns []string) (*Selection, error) {
 			return nil, fmt.Errorf("pattern %q: %w", p, err)
 		}
 	}
-	at := make(map[string]int, len(d.Files))
-	for i, f := range d.Files {
-		at[f.Path] = i
-	}
-	matched := make([]bool, len(pats))
-	chosen := make([]bool, len(d.Files))
-	for i, f := range d.Files {
-		for j, p := range pats {
-			if ok, _ := path.Match(p, f.Path); ok {
-				matched[j], chosen[i] = true, true
-			}
-		}
-		// A directory comes before everything below it.
-		if p, ok := at[path.Dir(f.Path)]; ok && chosen[p] && f.Path != "." {
-			chosen[i] = true
-		}
+	sel, err := choose(m, pats)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", m.Name, err)
 	}
 	var errs []error
-	for j, ok := range matched {
+	for j, ok := range sel.matched {
 		if !ok {
 			errs = append(errs, &NoMatchError{Pattern: patterns[j], Snapshot: m.Name})
 		}
@@ -81,7 +71,110 @@ func Select(m *manifest.Manifest, patterns []string) (*Selection, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &Selection{m: m, Entries: withParents(d.Files, at, chosen)}, nil
+	if err := sel.findLinkTargets(m); err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", m.Name, err)
+	}
+	return &Selection{m: m, Entries: sel.entries()}, nil
+}
+
+// chosen is what the first walk of Select finds.
+type chosen struct {
+	matched []bool // by pattern
+	// dirs are the directories by path: their entry, and whether they
+	// were chosen (a directory comes before everything below it).
+	dirs map[string]dir
+	// needed are the entries to extract, in stream order: those chosen
+	// and the directories above them.
+	needed   []int
+	isNeeded map[int]bool
+	// links are the needed hardlinks, and targets the entries of their
+	// first paths, once the second walk has found them.
+	links   map[int]link
+	targets map[string]int
+}
+
+type dir struct {
+	entry  int
+	chosen bool
+}
+
+type link struct{ path, first string }
+
+// choose walks m's file index once for the entries pats choose.
+func choose(m *manifest.Manifest, pats []string) (*chosen, error) {
+	c := &chosen{matched: make([]bool, len(pats)), dirs: map[string]dir{}, isNeeded: map[int]bool{},
+		links: map[int]link{}, targets: map[string]int{}}
+	err := m.EachFile(func(i int, f *manifest.File) error {
+		in := false
+		for j, p := range pats {
+			if ok, _ := path.Match(p, f.Path); ok {
+				c.matched[j], in = true, true
+			}
+		}
+		if p, ok := c.dirs[path.Dir(f.Path)]; ok && p.chosen && f.Path != "." {
+			in = true
+		}
+		if f.Type == "dir" {
+			c.dirs[f.Path] = dir{entry: i, chosen: in}
+		}
+		if !in {
+			return nil
+		}
+		// It and the directories above it that are not needed yet (those
+		// are before it in the stream).
+		for q, at := f.Path, i; !c.isNeeded[at]; {
+			c.isNeeded[at] = true
+			c.needed = append(c.needed, at)
+			d, ok := c.dirs[path.Dir(q)]
+			if !ok || path.Dir(q) == q {
+				break
+			}
+			q, at = path.Dir(q), d.entry
+		}
+		if f.Type == "hardlink" {
+			c.links[i] = link{path: f.Path, first: f.Link}
+			c.targets[f.Link] = -1
+		}
+		return nil
+	})
+	slices.Sort(c.needed)
+	return c, err
+}
+
+// findLinkTargets walks the index again for the entries of the needed
+// hardlinks' first paths.
+func (c *chosen) findLinkTargets(m *manifest.Manifest) error {
+	if len(c.targets) == 0 {
+		return nil
+	}
+	return m.EachFile(func(i int, f *manifest.File) error {
+		if _, ok := c.targets[f.Path]; ok {
+			c.targets[f.Path] = i
+		}
+		return nil
+	})
+}
+
+// entries returns the needed entries, in stream order, with hardlinks
+// whose first path is not needed turned into copies of it (see Select).
+func (c *chosen) entries() []pipeline.Entry {
+	var out []pipeline.Entry
+	restoredAs := map[int]string{} // first path not needed → the link restored in its place
+	for _, i := range c.needed {
+		e := pipeline.Entry{File: i}
+		if l, ok := c.links[i]; ok {
+			if first := c.targets[l.first]; first >= 0 && !c.isNeeded[first] {
+				if as, done := restoredAs[first]; done {
+					e.Link = as
+				} else {
+					e = pipeline.Entry{File: first, Name: l.path}
+					restoredAs[first] = l.path
+				}
+			}
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // cleanPattern makes a pattern relative to the snapshot's root, as the
@@ -90,38 +183,8 @@ func cleanPattern(p string) string {
 	return path.Clean(strings.TrimLeft(p, "/"))
 }
 
-// withParents returns the chosen entries and the directories above them,
-// in stream order, with hardlinks whose first path is not chosen turned
-// into copies of it (see Select).
-func withParents(files []manifest.File, at map[string]int, chosen []bool) []pipeline.Entry {
-	needed := make([]bool, len(files))
-	for i := range files {
-		for p, ok := i, chosen[i]; ok && !needed[p]; p, ok = at[path.Dir(files[p].Path)] {
-			needed[p] = true
-		}
-	}
-	var out []pipeline.Entry
-	restoredAs := map[int]string{} // first path not chosen → the link restored in its place
-	for i, f := range files {
-		if !needed[i] {
-			continue
-		}
-		e := pipeline.Entry{File: i}
-		if first, ok := at[f.Link]; f.Type == "hardlink" && ok && !needed[first] {
-			if as, done := restoredAs[first]; done {
-				e.Link = as
-			} else {
-				e = pipeline.Entry{File: first, Name: f.Path}
-				restoredAs[first] = f.Path
-			}
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
 // Whole reports whether the selection is the whole snapshot.
-func (sel *Selection) Whole() bool { return len(sel.Entries) == len(sel.m.Details().Files) }
+func (sel *Selection) Whole() bool { return len(sel.Entries) == sel.m.FileCount() }
 
 // Reader starts reading the selected entries from s, each blob verified
 // (see [pipeline.NewEntryReader]); for the whole snapshot, the whole

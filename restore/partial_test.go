@@ -3,6 +3,7 @@ package restore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -202,11 +203,11 @@ func TestPartialRestoreReadsOnlyWhatItNeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	needed := map[chunkstore.ID]bool{}
-	d := f.m.Details()
+	files := repotest.Files(t, f.m)
 	for _, e := range sel.Entries {
-		fi := d.Files[e.File]
-		for _, n := range d.Stream[fi.Piece : fi.Piece+fi.Pieces] {
-			loc, _ := ix.Lookup(f.m.Blobs[n])
+		fi := files[e.File]
+		for p := fi.Piece; p < fi.Piece+fi.Pieces; p++ {
+			loc, _ := ix.Lookup(f.m.StreamID(p))
 			needed[loc.Pack] = true
 		}
 	}
@@ -261,5 +262,108 @@ func flip(t *testing.T, r *repotest.Repo, pack chunkstore.ID) {
 	}
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// wholeSelect is Select as it was before Issue 20's streaming one, over
+// the whole file index held as a []File: the reference Select must agree
+// with.
+func wholeSelect(files []manifest.File, pats []string) []pipeline.Entry {
+	at := make(map[string]int, len(files))
+	for i, f := range files {
+		at[f.Path] = i
+	}
+	chosen := make([]bool, len(files))
+	for i, f := range files {
+		for _, p := range pats {
+			if ok, _ := path.Match(path.Clean(strings.TrimLeft(p, "/")), f.Path); ok {
+				chosen[i] = true
+			}
+		}
+		if p, ok := at[path.Dir(f.Path)]; ok && chosen[p] && f.Path != "." {
+			chosen[i] = true
+		}
+	}
+	needed := make([]bool, len(files))
+	for i := range files {
+		for p, ok := i, chosen[i]; ok && !needed[p]; p, ok = at[path.Dir(files[p].Path)] {
+			needed[p] = true
+		}
+	}
+	var out []pipeline.Entry
+	restoredAs := map[int]string{}
+	for i, f := range files {
+		if !needed[i] {
+			continue
+		}
+		e := pipeline.Entry{File: i}
+		if first, ok := at[f.Link]; f.Type == "hardlink" && ok && !needed[first] {
+			if as, done := restoredAs[first]; done {
+				e.Link = as
+			} else {
+				e = pipeline.Entry{File: first, Name: f.Path}
+				restoredAs[first] = f.Path
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// Issue 20 (peak RSS, partial restore): Select, which walks the file
+// index without holding it, chooses exactly what the whole-index Select
+// chose: for every entry's path, globs, the root, and hardlinks whose
+// first path is or is not selected, on a generated tree and on an index
+// of many hardlinks to files in other directories.
+func TestSelectIsTheWholeIndexSelect(t *testing.T) {
+	f := newPartialFixture(t)
+	links := &manifest.Manifest{Name: "links"}
+	var lf []manifest.File
+	lf = append(lf, manifest.File{Path: ".", Type: "dir", Pieces: 1})
+	for d := range 4 {
+		lf = append(lf, manifest.File{Path: fmt.Sprintf("d%d", d), Type: "dir", Pieces: 1})
+		for i := range 5 {
+			p := fmt.Sprintf("d%d/f%d", d, i)
+			lf = append(lf, manifest.File{Path: p, Type: "file", Pieces: 2})
+			if d > 0 {
+				lf = append(lf, manifest.File{Path: fmt.Sprintf("d%d/l%d", d, i), Type: "hardlink", Link: fmt.Sprintf("d%d/f%d", d-1, i), Pieces: 1})
+			}
+			if d == 3 { // a second link to d0's file, besides d1's
+				lf = append(lf, manifest.File{Path: fmt.Sprintf("d%d/m%d", d, i), Type: "hardlink", Link: fmt.Sprintf("d0/f%d", i), Pieces: 1})
+			}
+		}
+	}
+	links.SetDetails(&manifest.Details{Files: lf})
+	for _, m := range []*manifest.Manifest{f.m, links} {
+		files := repotest.Files(t, m)
+		pats := [][]string{{"."}, {"/"}, {"*"}, {"*/*"}, {"d1/l*", "d3"}, {"d2/l3"}, {"d0/f1", "d1/l1", "d2/l1"}, {"d1/l1", "d3/m1"}, {"d3/m2", "d1/l2"}}
+		for i, file := range files {
+			pats = append(pats, []string{file.Path})
+			if i%5 == 0 && i+3 < len(files) {
+				pats = append(pats, []string{"/" + file.Path + "/", files[i+3].Path})
+			}
+		}
+		tested := 0
+		for _, p := range pats {
+			want := wholeSelect(files, p)
+			sel, err := restore.Select(m, p)
+			if len(want) == 0 {
+				var nm *restore.NoMatchError
+				if !errors.As(err, &nm) {
+					t.Errorf("%s %q: %v, want a NoMatchError", m.Name, p, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s %q: %v", m.Name, p, err)
+			}
+			if !slices.Equal(sel.Entries, want) {
+				t.Fatalf("%s %q: selected\n%+v\nwant\n%+v", m.Name, p, sel.Entries, want)
+			}
+			tested++
+		}
+		if tested < len(files) {
+			t.Fatalf("%s: only %d of %d patterns selected anything", m.Name, tested, len(pats))
+		}
 	}
 }

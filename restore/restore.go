@@ -46,7 +46,8 @@ func Into(ctx context.Context, src Source, target string, opt extract.Options, l
 // stream (a classic archive, already decrypted and decompressed) with a
 // check to run once it has been read to its end.
 type Source struct {
-	Store    *chunkstore.Store
+	Store *chunkstore.Store
+	// Manifest is the snapshot to restore whole.
 	Manifest *manifest.Manifest
 
 	Stream io.Reader

@@ -51,7 +51,10 @@ func runDiff(ctx context.Context, e *env, o diffOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	sum := manifest.Compare(a, b)
+	sum, err := manifest.Compare(a, b)
+	if err != nil {
+		return err
+	}
 	if !o.metadata {
 		sum.Metadata = nil
 	}

@@ -156,6 +156,13 @@ func restoreOne(ctx context.Context, e *env, ref, target string, include []strin
 		}
 		defer partial.Close()
 		src = partial.Source()
+	} else {
+		// The stream is all a full restore reads: once the details are
+		// checked, the file index can go (Issue 20: peak RSS).
+		if _, err := m.Open(s.Codec()); err != nil {
+			return fmt.Errorf("snapshot %s: %w", m.Name, err)
+		}
+		m.DropFileIndex()
 	}
 	src.Progress = new(pipeline.Progress)
 	total := m.StreamSize

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
 	"github.com/pocketsnap/pocketsnap/internal/golden"
+	"github.com/pocketsnap/pocketsnap/internal/repotest"
 	"github.com/pocketsnap/pocketsnap/internal/testenv"
 	"github.com/pocketsnap/pocketsnap/internal/testtree"
 	"github.com/pocketsnap/pocketsnap/manifest"
@@ -88,12 +89,12 @@ func fixtureCovers(t *testing.T, c *fixtureRepo) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := m.Open(s.Codec())
-	if err != nil {
+	if _, err := m.Open(s.Codec()); err != nil {
 		t.Fatal(err)
 	}
-	i := slices.IndexFunc(d.Files, func(f manifest.File) bool { return f.Path == "var/big.bin" })
-	if i < 0 || d.Files[i].Pieces < 4 {
+	files := repotest.Files(t, m)
+	i := slices.IndexFunc(files, func(f manifest.File) bool { return f.Path == "var/big.bin" })
+	if i < 0 || files[i].Pieces < 4 {
 		t.Errorf("var/big.bin is not several chunks in %s; the fixture should chunk it", fixtureSnapshots[0].name)
 	}
 }

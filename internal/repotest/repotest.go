@@ -105,3 +105,22 @@ func (r *Repo) Stream(t testing.TB, name string) []byte {
 	}
 	return b
 }
+
+// Files returns the file index of a manifest whose details are open.
+func Files(t testing.TB, m *manifest.Manifest) []manifest.File {
+	t.Helper()
+	files, err := m.Files()
+	if err != nil {
+		t.Fatalf("file index of %s: %v", m.Name, err)
+	}
+	return files
+}
+
+// StreamIDs returns the blob IDs of a manifest's stream, in order.
+func StreamIDs(m *manifest.Manifest) []chunkstore.ID {
+	ids := make([]chunkstore.ID, 0, m.StreamLen())
+	for _, id := range m.StreamIDs() {
+		ids = append(ids, id)
+	}
+	return ids
+}
