@@ -5,6 +5,8 @@ package repotest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"testing"
 
@@ -104,4 +106,13 @@ func (r *Repo) Stream(t testing.TB, name string) []byte {
 		t.Fatalf("stream of %s: %v", name, err)
 	}
 	return b
+}
+
+// StreamSHA256 returns the hex SHA-256 of a snapshot's verified tar
+// stream: what a version 1 manifest records as its stream digest, and
+// what `zstd -d | sha256sum` of its export prints.
+func (r *Repo) StreamSHA256(t testing.TB, name string) string {
+	t.Helper()
+	sum := sha256.Sum256(r.Stream(t, name))
+	return hex.EncodeToString(sum[:])
 }
