@@ -320,18 +320,33 @@ type job struct {
 	// need it (keepPlain unset).
 	data   []byte
 	cached bool
-	size   int
-	id     chunkstore.ID
-	frame  []byte // compressed form, when the blob is not stored yet
-	done   chan struct{}
-	// held is the budget units the job holds: its plaintext's, then,
-	// once compressed and unless keepPlain, its frame's.
+	// file, when set, is a small file whose body (size bytes, padding
+	// included) the worker reads into data and closes: reading, the
+	// body's syscalls and the copy out of the page cache, was most of
+	// the one producer goroutine's time on a tree of small files, while
+	// the workers waited for it (issue 20.1). rel and fileSize are the
+	// entry's path and size; clean reports that the body read is what
+	// the file held, so that the files cache may remember it; err is a
+	// read failure that stops the backup.
+	file     *os.File
+	rel      string
+	fileSize int64
+	clean    bool
+	err      error
+	size     int
+	id       chunkstore.ID
+	frame    []byte // compressed form, when the blob is not stored yet
+	done     chan struct{}
+	// held is the bytes of the budget the job holds: its plaintext's,
+	// then, once compressed and unless keepPlain, its frame's.
 	held int
 
 	// remember, on a job that is no piece, follows the pieces of a file
-	// to remember in the files cache: the last pieces taken.
+	// to remember in the files cache: the last pieces taken; unless
+	// after, the piece a worker read, was not read clean.
 	remember *cachedFile
 	pieces   int
+	after    *job
 }
 
 func (b *backup) run(ctx context.Context) error {
@@ -339,13 +354,22 @@ func (b *backup) run(ctx context.Context) error {
 	defer cancel(nil)
 	bud := newBudget(max(8<<20, 2*maxPiece(b.s.Config().Chunking)))
 	work := make(chan *job, 4*b.opt.Workers)
-	ordered := make(chan *job, 256)
+	// The budget, not this queue, is meant to bound the pieces in flight:
+	// a small file is three jobs (header, body, files cache note), and a
+	// queue of 256 stopped the producer after about 85 of them while a
+	// worker compressed one large chunk.
+	ordered := make(chan *job, 1024)
 
 	var wg sync.WaitGroup
 	for range b.opt.Workers {
 		wg.Go(func() {
 			for j := range work {
-				b.hashAndCompress(j, bud)
+				if j.file != nil {
+					b.readFile(j)
+				}
+				if j.err == nil {
+					b.hashAndCompress(j, bud)
+				}
 				close(j.done)
 			}
 		})
@@ -355,18 +379,23 @@ func (b *backup) run(ctx context.Context) error {
 
 	emit := func(j *job) error {
 		// A piece from the files cache holds no bytes.
-		j.held = units(len(j.data))
+		j.held = len(j.data)
+		if j.file != nil {
+			j.held = j.size
+		}
 		if err := bud.acquire(ctx, j.held); err != nil {
+			j.closeFile()
 			return err
 		}
 		j.done = make(chan struct{})
-		j.cached = j.data == nil
-		if j.data == nil {
+		j.cached = j.data == nil && j.file == nil
+		if j.data == nil && j.file == nil {
 			close(j.done)
 		} else {
 			select {
 			case work <- j:
 			case <-ctx.Done():
+				j.closeFile()
 				return context.Cause(ctx)
 			}
 		}
@@ -414,7 +443,7 @@ func (b *backup) hashAndCompress(j *job, bud budget) {
 		}
 	}
 	if !b.keepPlain {
-		keep := min(units(cap(j.frame)), j.held)
+		keep := min(cap(j.frame), j.held)
 		bud.release(j.held - keep)
 		j.held, j.data = keep, nil
 	}
@@ -436,8 +465,13 @@ func (b *backup) consume(ctx context.Context, ordered <-chan *job, bud budget) e
 
 func (b *backup) take(ctx context.Context, j *job) error {
 	if j.remember != nil {
-		b.newCache.add(j.remember, b.stream.lastBody(j.pieces))
+		if j.after == nil || j.after.clean {
+			b.newCache.add(j.remember, b.stream.lastBody(j.pieces))
+		}
 		return nil
+	}
+	if j.err != nil {
+		return j.err
 	}
 	if j.cached {
 		b.streamH = nil

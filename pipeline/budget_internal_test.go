@@ -31,7 +31,7 @@ func TestWorkerReleasesThePlaintextBudget(t *testing.T) {
 	for _, keep := range []bool{false, true} {
 		b := &backup{s: s, keys: keys, ix: ix, keepPlain: keep}
 		bud := newBudget(4 << 20)
-		j := &job{data: text, size: len(text), held: units(len(text))}
+		j := &job{data: text, size: len(text), held: len(text)}
 		if err := bud.acquire(context.Background(), j.held); err != nil {
 			t.Fatal(err)
 		}
@@ -39,20 +39,49 @@ func TestWorkerReleasesThePlaintextBudget(t *testing.T) {
 		if j.frame == nil || j.id != keys.BlobID(text) {
 			t.Fatalf("keepPlain %v: no frame, or the wrong ID", keep)
 		}
-		want, data := units(cap(j.frame)), 0
+		want, data := cap(j.frame), 0
 		if keep {
-			want, data = units(len(text)), len(text)
+			want, data = len(text), len(text)
 		}
-		if len(bud) != want || j.held != want || len(j.data) != data {
-			t.Errorf("keepPlain %v: the budget holds %d units and the job %d with %d bytes of plaintext; want %d units and %d bytes (frame %d bytes, capacity %d)",
-				keep, len(bud), j.held, len(j.data), want, data, len(j.frame), cap(j.frame))
+		if j.held != want || len(j.data) != data || free(bud) != 4<<20-want {
+			t.Errorf("keepPlain %v: the job holds %d bytes of the budget (%d free) with %d bytes of plaintext; want %d and %d bytes (frame %d bytes, capacity %d)",
+				keep, j.held, free(bud), len(j.data), want, data, len(j.frame), cap(j.frame))
 		}
 		if !keep && cap(j.frame) > len(j.frame)+len(j.frame)/4 {
 			t.Errorf("the frame of %d bytes keeps a capacity of %d while it waits", len(j.frame), cap(j.frame))
 		}
 		bud.release(j.held)
-		if len(bud) != 0 {
-			t.Errorf("keepPlain %v: %d units left after the consumer's release", keep, len(bud))
+		if n := free(bud); n != 4<<20 {
+			t.Errorf("keepPlain %v: %d bytes of the budget free after the consumer's release, want all", keep, n)
 		}
+	}
+}
+
+// free returns how many bytes of bud, a budget of 4 MiB, are free.
+func free(bud budget) int {
+	n := 0
+	for step := 4 << 20; step > 0; step /= 2 {
+		if bud.sem.TryAcquire(int64(step)) {
+			n += step
+		}
+	}
+	bud.release(n)
+	return n
+}
+
+// Issue 20.1: the budget counts bytes, not 64 KiB units: 8 MiB lets
+// thousands of tar headers be in flight, not 128.
+func TestBudgetCountsBytes(t *testing.T) {
+	bud := newBudget(8 << 20)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range 8 << 10 {
+		if err := bud.acquire(ctx, 1<<10); err != nil {
+			t.Fatalf("header %d of 1 KiB did not fit: %v", i, err)
+		}
+	}
+	cancel()
+	if err := bud.acquire(ctx, 1); err == nil {
+		t.Fatal("a full budget took one byte more")
 	}
 }
