@@ -437,8 +437,8 @@ func (b *backup) hashAndCompress(j *job, bud budget) {
 	if b.opt.Frames != nil || !b.ix.Has(j.id) {
 		j.frame = b.s.CompressAt(b.level, nil, j.data)
 		if cap(j.frame)-len(j.frame) > len(j.frame)/4 {
-			// CompressAt made room for the worst case: keep
-			// what the frame needs only, as the frame waits for its turn.
+			// CompressAt made room for the worst case: keep what the
+			// frame needs only, as it waits for its turn.
 			j.frame = bytes.Clone(j.frame)
 		}
 	}

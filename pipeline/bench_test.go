@@ -167,6 +167,68 @@ func BenchmarkBackup(b *testing.B) {
 	}
 }
 
+// smallTree writes a deterministic tree shaped like a rootfs below a
+// temporary directory and returns it with its file bytes: 6,000 text-like
+// files of 1–16 KiB in 120 directories (about 50 MiB), so that walking,
+// opening and reading files weigh as much as compressing them.
+func smallTree(b *testing.B) (string, int64) {
+	b.Helper()
+	dir := b.TempDir()
+	r := rand.New(rand.NewPCG(3, 4))
+	words := []string{"usr ", "share ", "doc ", "copyright ", "=", "license ", "GPL ", "\n", "version ", "2.0 ", "# ", "lib "}
+	var total int64
+	for i := range 6000 {
+		d := filepath.Join(dir, fmt.Sprintf("d%03d", i%120))
+		if i < 120 {
+			if err := os.Mkdir(d, 0o755); err != nil {
+				b.Fatal(err)
+			}
+		}
+		n := 1<<10 + r.IntN(15<<10)
+		buf := make([]byte, 0, n+16)
+		for len(buf) < n {
+			if r.IntN(5) == 0 {
+				buf = fmt.Appendf(buf, "%d ", r.Uint32())
+			} else {
+				buf = append(buf, words[r.IntN(len(words))]...)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%05d", i)), buf[:n], 0o644); err != nil {
+			b.Fatal(err)
+		}
+		total += int64(n)
+	}
+	return dir, total
+}
+
+// BenchmarkBackupSmallFiles measures a first backup of smallTree into a
+// fresh encrypted repository (setup untimed), the shape of a rootfs
+// (issue 20.1: the producer used to read every small file itself, while
+// the workers waited). Throughput is file data per second.
+func BenchmarkBackupSmallFiles(b *testing.B) {
+	src, size := smallTree(b)
+	recipient := repotest.New(b, true).Recipient // just a fresh key
+	base := b.TempDir()
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		dir := filepath.Join(base, fmt.Sprint(i))
+		s, err := chunkstore.Init(dir, []string{recipient})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+		b.StartTimer()
+		backupOnce(b, dir, src, nil)
+		b.StopTimer()
+		if err := os.RemoveAll(dir); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
+
 // BenchmarkBackupUnchanged measures a backup of an unchanged tree, whose
 // file bodies come from the files cache. Throughput is the tree's file
 // data per second, though little of it is read.
