@@ -3,17 +3,13 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/pocketsnap/pocketsnap/check"
@@ -108,19 +104,7 @@ func TestV2BackupHasNoStreamDigestAndReadersFailClosed(t *testing.T) {
 // that reads every byte records the stream's SHA-256 (readers written for
 // version 1 may check it), and it is the SHA-256 of the stream read back.
 func TestV1BackupKeepsTheStreamDigest(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "repo")
-	if out, err := exec.Command("cp", "-a", "../testdata/repo-v1/repo", dir).CombinedOutput(); err != nil {
-		t.Fatalf("copying the version 1 fixture: %v\n%s", err, out)
-	}
-	key, err := os.ReadFile("../testdata/repo-v1/identity.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := age.ParseIdentities(bytes.NewReader(key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &repotest.Repo{Dir: dir, Identity: ids[0].(*age.X25519Identity)}
+	r := repotest.CopyFixture(t, "../testdata/repo-v1")
 	if v := r.Open(t, false).Config().Version; v != 1 {
 		t.Fatalf("the fixture is version %d, want 1", v)
 	}
@@ -131,8 +115,7 @@ func TestV1BackupKeepsTheStreamDigest(t *testing.T) {
 	randomFile(t, filepath.Join(src, "big.bin"), 200<<10, 9) // chunked
 	res := r.Backup(t, "tree", src, nil)
 	m := r.Load(t, res.Manifest.Name)
-	sum := sha256.Sum256(r.Stream(t, m.Name))
-	if got, want := m.Details().StreamSHA256, hex.EncodeToString(sum[:]); got != want {
+	if got, want := m.Details().StreamSHA256, r.StreamSHA256(t, m.Name); got != want {
 		t.Fatalf("a version 1 backup records the stream digest %q, the stream's SHA-256 is %s", got, want)
 	}
 	if m.Version != 1 {
