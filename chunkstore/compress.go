@@ -1,10 +1,6 @@
 package chunkstore
 
-import (
-	"slices"
-
-	"github.com/klauspost/compress/zstd"
-)
+import "github.com/klauspost/compress/zstd"
 
 // Level is how hard new blobs are compressed. A blob's ID is over its
 // plaintext and a frame records nothing of the level that made it, so the
@@ -89,7 +85,13 @@ const probeSize = 64 << 10
 // the encoder appends block by block, and a dst grown by those appends
 // is copied over and over (a fifth of a backup's memmove, issue 20).
 func (s *Store) CompressAt(level Level, dst, plaintext []byte) []byte {
-	dst = slices.Grow(dst, s.encs[level].MaxEncodedSize(len(plaintext)))
+	if n := s.encs[level].MaxEncodedSize(len(plaintext)); cap(dst)-len(dst) < n {
+		// Not slices.Grow: built with -race, its make is one more
+		// allocation.
+		grown := make([]byte, len(dst), len(dst)+n)
+		copy(grown, dst)
+		dst = grown
+	}
 	if level != LevelFast && len(plaintext) > probeSize {
 		// The probe's frame goes to dst's spare room, overwritten below.
 		probe := plaintext[:probeSize]
