@@ -53,3 +53,30 @@ func TestCompressLevels(t *testing.T) {
 		}
 	}
 }
+
+// Issue 20.3: CompressAt grows dst once, up front, to the largest frame
+// the plaintext can make, so that the encoder never reallocates and
+// copies the frame as it appends blocks: one allocation per frame, at
+// either level, for text and for incompressible data; and a dst with
+// room enough is used as it is.
+func TestCompressAtAllocatesOnce(t *testing.T) {
+	s := gcStore(t)
+	var b strings.Builder
+	for i := 0; b.Len() < 2<<20; i++ {
+		fmt.Fprintf(&b, "Package: lib%d\nVersion: %d.%d\n\n", i%89, i%13, i*7%101)
+	}
+	random := make([]byte, 2<<20)
+	rand.Read(random)
+	for _, l := range []Level{LevelFast, LevelStrong} {
+		for name, p := range map[string][]byte{"text": []byte(b.String()), "random": random} {
+			s.CompressAt(l, nil, p) // the encoder's own tables
+			if n := testing.AllocsPerRun(3, func() { s.CompressAt(l, nil, p) }); n != 1 {
+				t.Errorf("level %d, %s: %v allocations per frame, want 1", l, name, n)
+			}
+			dst := make([]byte, 0, 3<<20)
+			if n := testing.AllocsPerRun(3, func() { s.CompressAt(l, dst, p) }); n != 0 {
+				t.Errorf("level %d, %s: %v allocations with room in dst, want 0", l, name, n)
+			}
+		}
+	}
+}

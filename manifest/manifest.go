@@ -64,8 +64,9 @@ type Details struct {
 	// Manifest.Blobs.
 	Stream []uint32 `json:"stream"`
 	// StreamSHA256 is the hex SHA-256 of the whole tar stream. It is empty
-	// when the files cache supplied some bodies without reading them (the
-	// keyed blob IDs then authenticate the stream instead).
+	// in a version 2 repository, and in version 1 when the files cache
+	// supplied some bodies without reading them: the keyed blob IDs
+	// authenticate the stream (doc/format.md, What authenticates what).
 	StreamSHA256 string `json:"stream_sha256,omitempty"`
 	Source       string `json:"source"`
 	// Root, when set, is the directory every member of the stream lies

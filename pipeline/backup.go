@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -150,7 +151,13 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt Options) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	b := &backup{s: s, opt: opt, level: level, keys: keys, ix: ix, w: w, stream: ids, streamH: sha256.New()}
+	b := &backup{s: s, opt: opt, level: level, keys: keys, ix: ix, w: w, stream: ids}
+	if s.Config().Version < 2 {
+		// Issue 20.2: only a version 1 repository records the stream's
+		// digest (see streamH).
+		b.streamH = sha256.New()
+		b.keepPlain = true
+	}
 	if !opt.ForceRead && opt.Frames == nil {
 		b.cache = openFilesCache(s, opt.Kind, opt.Source)
 		defer b.cache.close()
@@ -263,12 +270,21 @@ type backup struct {
 	scratch   []byte
 	counts    manifest.Counts
 
+	// keepPlain, set before the workers start, keeps each piece's
+	// plaintext until the consumer has taken it, for streamH.
+	keepPlain bool
+
 	// Owned by the consumer.
 	stream *idSpool
-	// streamH hashes the stream for the manifest's digest; nil once a
-	// piece came from the files cache unread, as the digest is then lost
-	// and hashing the rest would only hash the read pieces a second time
-	// (their blob IDs already cover them).
+	// streamH hashes the stream for the manifest's digest, in a version 1
+	// repository only: in version 2 the authenticated manifest's ordered
+	// keyed blob IDs fix every byte of the stream, and every reader
+	// verifies them (doc/format.md, What authenticates what), so the
+	// digest would only hash every byte a second time on one core. It is
+	// nil from the start in version 2, and in version 1 once a piece came
+	// from the files cache unread, as the digest is then lost and hashing
+	// the rest would only hash the read pieces a second time (their blob
+	// IDs already cover them).
 	streamH hash.Hash
 
 	skipped []string
@@ -299,16 +315,38 @@ func (b *backup) warn(path string, err error, incomplete bool) {
 // packer, through a hashing/compressing worker.
 type job struct {
 	class chunkstore.Class
-	data  []byte // plaintext; nil for a piece known from the files cache
-	size  int
-	id    chunkstore.ID
-	frame []byte // compressed form, when the blob is not stored yet
-	done  chan struct{}
+	// data is the plaintext: nil for a piece known from the files cache
+	// (cached), and dropped once compressed when the consumer does not
+	// need it (keepPlain unset).
+	data   []byte
+	cached bool
+	// file, when set, is a small file whose body (size bytes, padding
+	// included) the worker reads into data and closes: reading, the
+	// body's syscalls and the copy out of the page cache, was most of
+	// the one producer goroutine's time on a tree of small files, while
+	// the workers waited for it (issue 20.1). rel and fileSize are the
+	// entry's path and size; clean reports that the body read is what
+	// the file held, so that the files cache may remember it; err is a
+	// read failure that stops the backup.
+	file     *os.File
+	rel      string
+	fileSize int64
+	clean    bool
+	err      error
+	size     int
+	id       chunkstore.ID
+	frame    []byte // compressed form, when the blob is not stored yet
+	done     chan struct{}
+	// held is the bytes of the budget the job holds: its plaintext's,
+	// then, once compressed and unless keepPlain, its frame's.
+	held int
 
 	// remember, on a job that is no piece, follows the pieces of a file
-	// to remember in the files cache: the last pieces taken.
+	// to remember in the files cache: the last pieces taken; unless
+	// after, the piece a worker read, was not read clean.
 	remember *cachedFile
 	pieces   int
+	after    *job
 }
 
 func (b *backup) run(ctx context.Context) error {
@@ -316,13 +354,22 @@ func (b *backup) run(ctx context.Context) error {
 	defer cancel(nil)
 	bud := newBudget(max(8<<20, 2*maxPiece(b.s.Config().Chunking)))
 	work := make(chan *job, 4*b.opt.Workers)
-	ordered := make(chan *job, 256)
+	// The budget, not this queue, is meant to bound the pieces in flight:
+	// a small file is three jobs (header, body, files cache note), and a
+	// queue of 256 stopped the producer after about 85 of them while a
+	// worker compressed one large chunk.
+	ordered := make(chan *job, 1024)
 
 	var wg sync.WaitGroup
 	for range b.opt.Workers {
 		wg.Go(func() {
 			for j := range work {
-				b.hashAndCompress(j)
+				if j.file != nil {
+					b.readFile(j)
+				}
+				if j.err == nil {
+					b.hashAndCompress(j, bud)
+				}
 				close(j.done)
 			}
 		})
@@ -331,16 +378,24 @@ func (b *backup) run(ctx context.Context) error {
 	go func() { consumed <- b.consume(ctx, ordered, bud) }()
 
 	emit := func(j *job) error {
-		if err := bud.acquire(ctx, j.size); err != nil {
+		// A piece from the files cache holds no bytes.
+		j.held = len(j.data)
+		if j.file != nil {
+			j.held = j.size
+		}
+		if err := bud.acquire(ctx, j.held); err != nil {
+			j.closeFile()
 			return err
 		}
 		j.done = make(chan struct{})
-		if j.data == nil {
+		j.cached = j.data == nil && j.file == nil
+		if j.data == nil && j.file == nil {
 			close(j.done)
 		} else {
 			select {
 			case work <- j:
 			case <-ctx.Done():
+				j.closeFile()
 				return context.Cause(ctx)
 			}
 		}
@@ -369,10 +424,28 @@ func maxPiece(ch chunkstore.Chunking) int {
 	return int(max(int64(ch.MaxSize), ch.SmallBody)) + blockSize
 }
 
-func (b *backup) hashAndCompress(j *job) {
+// hashAndCompress computes a piece's blob ID and, when it is new (or a
+// classic archive wants every frame), its frame. Unless the consumer
+// needs the plaintext, it then gives back the budget the plaintext held
+// but what the frame keeps, so that the pieces after one that is slow to
+// compress can go on being read and compressed while it is (issue 20.1:
+// the consumer takes pieces in stream order, and a 4 MiB chunk used to
+// hold the whole budget up with the pieces behind it, leaving a core
+// idle).
+func (b *backup) hashAndCompress(j *job, bud budget) {
 	j.id = b.keys.BlobID(j.data)
 	if b.opt.Frames != nil || !b.ix.Has(j.id) {
 		j.frame = b.s.CompressAt(b.level, nil, j.data)
+		if cap(j.frame)-len(j.frame) > len(j.frame)/4 {
+			// CompressAt made room for the worst case: keep what the
+			// frame needs only, as it waits for its turn.
+			j.frame = bytes.Clone(j.frame)
+		}
+	}
+	if !b.keepPlain {
+		keep := min(cap(j.frame), j.held)
+		bud.release(j.held - keep)
+		j.held, j.data = keep, nil
 	}
 }
 
@@ -385,17 +458,22 @@ func (b *backup) consume(ctx context.Context, ordered <-chan *job, bud budget) e
 		if err == nil {
 			err = b.take(ctx, j)
 		}
-		bud.release(j.size)
+		bud.release(j.held)
 	}
 	return err
 }
 
 func (b *backup) take(ctx context.Context, j *job) error {
 	if j.remember != nil {
-		b.newCache.add(j.remember, b.stream.lastBody(j.pieces))
+		if j.after == nil || j.after.clean {
+			b.newCache.add(j.remember, b.stream.lastBody(j.pieces))
+		}
 		return nil
 	}
-	if j.data == nil {
+	if j.err != nil {
+		return j.err
+	}
+	if j.cached {
 		b.streamH = nil
 	} else if b.streamH != nil {
 		b.streamH.Write(j.data)

@@ -1,32 +1,29 @@
 package pipeline
 
-import "context"
+import (
+	"context"
 
-// budgetUnit is the granularity of the in-flight byte budget.
-const budgetUnit = 64 << 10
+	"golang.org/x/sync/semaphore"
+)
 
 // budget bounds the bytes of pieces between the reader and the packer, so
-// memory stays flat whatever the source size. One goroutine acquires, any
-// may release.
-type budget chan struct{}
+// memory stays flat whatever the source size. It counts bytes exactly: a
+// tar header of a few hundred bytes holds a few hundred bytes of it. (It
+// used to count in 64 KiB units, so that the 8 MiB budget let at most 128
+// pieces be in flight however small: on a tree of small files the workers
+// ran out of pieces whenever one of them spent a while on a large chunk
+// (issue 20.1).) One goroutine acquires, any may release.
+type budget struct{ sem *semaphore.Weighted }
 
-func newBudget(bytes int) budget { return make(budget, bytes/budgetUnit) }
+func newBudget(bytes int) budget { return budget{semaphore.NewWeighted(int64(bytes))} }
 
-func units(n int) int { return (n + budgetUnit - 1) / budgetUnit }
-
+// acquire waits until n more bytes fit in the budget, or ctx is done.
 func (b budget) acquire(ctx context.Context, n int) error {
-	for range units(n) {
-		select {
-		case b <- struct{}{}:
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
+	if err := b.sem.Acquire(ctx, int64(n)); err != nil {
+		return context.Cause(ctx)
 	}
 	return nil
 }
 
-func (b budget) release(n int) {
-	for range units(n) {
-		<-b
-	}
-}
+// release gives back n bytes acquired earlier.
+func (b budget) release(n int) { b.sem.Release(int64(n)) }

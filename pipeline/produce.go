@@ -128,9 +128,45 @@ func (b *backup) body(e *entry) (func(func(*job) error) (int, error), error) {
 		return nil, err
 	}
 	return func(emit func(*job) error) (int, error) {
+		if total := e.st.Size + padding(e.st.Size); total <= b.s.Config().Chunking.SmallBody {
+			return b.smallBody(e, f, int(total), emit)
+		}
 		defer f.Close()
 		return b.readBody(e, f, emit)
 	}, nil
+}
+
+// smallBody hands a small file's body, one piece, to a worker to read
+// (readFile), followed by the files cache's note of the file, which the
+// consumer keeps only if the worker read the body clean.
+func (b *backup) smallBody(e *entry, f *os.File, total int, emit func(*job) error) (int, error) {
+	j := &job{class: chunkstore.ClassBody, size: total, file: f, rel: e.rel, fileSize: e.st.Size}
+	if err := b.emit(emit, j); err != nil {
+		return 0, err
+	}
+	b.counts.BytesRead += e.st.Size
+	return 1, emit(&job{remember: cacheEntry(e), pieces: 1, after: j})
+}
+
+// readFile reads the body of j.file into j.data and closes the file; it
+// runs on a worker.
+func (b *backup) readFile(j *job) {
+	defer j.closeFile()
+	br := newBodyReader(j.file, j.fileSize)
+	j.data = make([]byte, j.size)
+	if _, err := io.ReadFull(br, j.data); err != nil {
+		j.err = fmt.Errorf("failed to read %s: %w", j.rel, err)
+		return
+	}
+	j.clean = b.unchanged(j.rel, j.fileSize, j.file, br)
+}
+
+// closeFile closes the file of a job that has one.
+func (j *job) closeFile() {
+	if j.file != nil {
+		j.file.Close()
+		j.file = nil
+	}
 }
 
 // cachedSize is the stored length of the blobs, or -1 if one is missing.
@@ -146,50 +182,36 @@ func (b *backup) cachedSize(ids []chunkstore.ID) int64 {
 	return n
 }
 
-// readBody reads a file's body (exactly its header's size, then padding)
-// into one piece or, above the small-body threshold, content-defined
-// chunks.
+// readBody reads the body of a file above the small-body threshold
+// (exactly its header's size, then padding) into content-defined chunks.
 func (b *backup) readBody(e *entry, f *os.File, emit func(*job) error) (int, error) {
 	size := e.st.Size
 	br := newBodyReader(f, size)
-	emitData := func(class chunkstore.Class, data []byte) error {
-		return b.emit(emit, &job{class: class, data: data, size: len(data)})
-	}
 	first := b.seq
-	total := size + padding(size)
-	if total <= b.s.Config().Chunking.SmallBody {
-		data := make([]byte, total)
-		if _, err := io.ReadFull(br, data); err != nil {
+	ch := b.s.Config().Chunking
+	b.chunker.ResetWithBoundaries(br, b.keys.Polynomial, uint(ch.MinSize), uint(ch.MaxSize))
+	b.chunker.SetAverageBits(ch.AverageBits)
+	// The chunker fills one scratch buffer of the maximum chunk size;
+	// each chunk is copied out at its own size, so the bytes in flight,
+	// which the budget bounds, are the bytes held.
+	if cap(b.scratch) < int(ch.MaxSize) {
+		b.scratch = make([]byte, ch.MaxSize)
+	}
+	for {
+		c, err := b.chunker.Next(b.scratch[:0])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("failed to chunk %s: %w", e.rel, err)
+		}
+		data := bytes.Clone(c.Data)
+		if err := b.emit(emit, &job{class: chunkstore.ClassChunk, data: data, size: len(data)}); err != nil {
 			return 0, err
-		}
-		if err := emitData(chunkstore.ClassBody, data); err != nil {
-			return 0, err
-		}
-	} else {
-		ch := b.s.Config().Chunking
-		b.chunker.ResetWithBoundaries(br, b.keys.Polynomial, uint(ch.MinSize), uint(ch.MaxSize))
-		b.chunker.SetAverageBits(ch.AverageBits)
-		// The chunker fills one scratch buffer of the maximum chunk size;
-		// each chunk is copied out at its own size, so the bytes in flight,
-		// which the budget bounds, are the bytes held.
-		if cap(b.scratch) < int(ch.MaxSize) {
-			b.scratch = make([]byte, ch.MaxSize)
-		}
-		for {
-			c, err := b.chunker.Next(b.scratch[:0])
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return 0, fmt.Errorf("failed to chunk %s: %w", e.rel, err)
-			}
-			if err := emitData(chunkstore.ClassChunk, bytes.Clone(c.Data)); err != nil {
-				return 0, err
-			}
 		}
 	}
 	b.counts.BytesRead += size
-	if b.unchanged(e, f, br) {
+	if b.unchanged(e.rel, size, f, br) {
 		if err := emit(&job{remember: cacheEntry(e), pieces: b.seq - first}); err != nil {
 			return 0, err
 		}
@@ -197,23 +219,24 @@ func (b *backup) readBody(e *entry, f *os.File, emit func(*job) error) (int, err
 	return b.seq - first, nil
 }
 
-// unchanged reports whether a file's content is what it held when the walk
-// saw it, and warns when it is not.
-func (b *backup) unchanged(e *entry, f *os.File, br *bodyReader) bool {
+// unchanged reports whether the content of the file at rel, of the given
+// size when the walk saw it, is what it still holds, and warns when it is
+// not.
+func (b *backup) unchanged(rel string, size int64, f *os.File, br *bodyReader) bool {
 	switch {
 	case br.err != nil:
-		b.warn(e.rel, fmt.Errorf("read failed, rest of the file zero-filled: %w", br.err), true)
+		b.warn(rel, fmt.Errorf("read failed, rest of the file zero-filled: %w", br.err), true)
 	case br.short:
-		b.warn(e.rel, errors.New("file shrank while being read"), true)
+		b.warn(rel, errors.New("file shrank while being read"), true)
 	default:
 		fi, err := f.Stat()
-		if err == nil && fi.Size() == e.st.Size {
+		if err == nil && fi.Size() == size {
 			return true
 		}
 		if err == nil {
-			err = fmt.Errorf("file changed size while being read (%d → %d bytes)", e.st.Size, fi.Size())
+			err = fmt.Errorf("file changed size while being read (%d → %d bytes)", size, fi.Size())
 		}
-		b.warn(e.rel, err, true)
+		b.warn(rel, err, true)
 	}
 	return false
 }

@@ -98,7 +98,7 @@ func TestStagedStreamEqualsDirect(t *testing.T) {
 	staged := r.Backup(t, "db", src, func(o *pipeline.Options) {
 		o.Dir, o.ForceRead, o.Immutable = dst, true, isImmutable(t)
 	})
-	if a, b := direct.Details.StreamSHA256, staged.Details.StreamSHA256; a == "" || a != b {
+	if a, b := r.StreamSHA256(t, direct.Manifest.Name), r.StreamSHA256(t, staged.Manifest.Name); a != b {
 		t.Fatalf("staged stream SHA-256 %s, direct %s", b, a)
 	}
 	if staged.Details.Source != src {
@@ -135,7 +135,7 @@ func TestFallbackCopy(t *testing.T) {
 		t.Fatalf("fall-back: linked %d, copied %d, link error %v", res.Linked, res.Copied, res.LinkErr)
 	}
 	staged := r.Backup(t, "db", src, func(o *pipeline.Options) { o.Dir, o.ForceRead = dst, true })
-	if direct.Details.StreamSHA256 != staged.Details.StreamSHA256 {
+	if r.StreamSHA256(t, direct.Manifest.Name) != r.StreamSHA256(t, staged.Manifest.Name) {
 		t.Fatalf("copied stream differs from the direct one")
 	}
 }

@@ -63,7 +63,7 @@ func TestDBStagingRocksDB(t *testing.T) {
 	}
 	snap := c.snapshots()[0]
 	c.mustRun("backup", "db", "--source", stopped, "--force-read") // the same kind: the same stream root
-	if a, b := c.manifestDigest(snap), c.manifestDigest(c.snapshots()[1]); a != b {
+	if a, b := c.streamDigest(snap), c.streamDigest(c.snapshots()[1]); a != b {
 		t.Fatalf("staged stream %s, stopped directory's %s", a, b)
 	}
 	restored := filepath.Join(c.dir, "restored")

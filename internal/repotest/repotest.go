@@ -4,8 +4,14 @@
 package repotest
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"filippo.io/age"
@@ -123,4 +129,37 @@ func StreamIDs(m *manifest.Manifest) []chunkstore.ID {
 		ids = append(ids, id)
 	}
 	return ids
+}
+
+// StreamSHA256 returns the hex SHA-256 of a snapshot's verified tar
+// stream: what a version 1 manifest records as its stream digest, and
+// what `zstd -d | sha256sum` of its export prints.
+func (r *Repo) StreamSHA256(t testing.TB, name string) string {
+	t.Helper()
+	sum := sha256.Sum256(r.Stream(t, name))
+	return hex.EncodeToString(sum[:])
+}
+
+// CopyFixture copies the committed repository of a fixture directory (such
+// as testdata/repo-v1: its repo/ and the identity.txt it is encrypted to)
+// into a temporary directory, where commands may change it.
+func CopyFixture(t testing.TB, fixture string) *Repo {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "repo")
+	if out, err := exec.Command("cp", "-a", filepath.Join(fixture, "repo"), dir).CombinedOutput(); err != nil {
+		t.Fatalf("copying %s: %v\n%s", fixture, err, out)
+	}
+	key, err := os.ReadFile(filepath.Join(fixture, "identity.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := age.ParseIdentities(bytes.NewReader(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, ok := ids[0].(*age.X25519Identity)
+	if !ok {
+		t.Fatalf("%s/identity.txt holds no X25519 identity", fixture)
+	}
+	return &Repo{Dir: dir, Identity: id, Recipient: id.Recipient().String()}
 }
