@@ -3,16 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"filippo.io/age"
+	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 
 	"github.com/pocketsnap/pocketsnap/chunkstore"
@@ -420,5 +427,91 @@ func (c *fixtureRepo) recoverByHand(names ...string) {
 			c.t.Fatalf("recovering %s by hand: %v\n%s", name, err, b)
 		}
 		c.matchesListing(name, out, "recovered by hand")
+	}
+}
+
+// Issue 20.2: with no stream digest in version 2, the recovery script
+// authenticates the stream by each blob's keyed ID. Anyone with the
+// public key can write a pack whose trailer claims a blob the snapshot
+// needs; here every pack gets such a twin, which the script reads first
+// (data/00 sorts before the others). It must name the pack and print
+// nothing. The fixture is version 1, whose packs anyone can forge
+// outright; the check is the same for version 2's.
+func TestRecoverRefusesAForgedPack(t *testing.T) {
+	testenv.NeedTools(t, "age", "zstd", "python3")
+	c := fixtureCLI(t, fixtureV1)
+	b, err := os.ReadFile(filepath.Join(c.dir, "identity.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := age.ParseIdentities(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	identity := ids[0]
+	recipient := identity.(*age.X25519Identity).Recipient()
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packs, _ := filepath.Glob(filepath.Join(c.repo, "data", "*", "*"))
+	if len(packs) == 0 {
+		t.Fatal("the fixture has no packs")
+	}
+	for _, p := range packs {
+		stored, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := age.Decrypt(bytes.NewReader(stored), identity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The claimed IDs, from the real trailer (doc/format.md, Packs).
+		tr := plain[len(plain)-int(binary.LittleEndian.Uint32(plain[len(plain)-4:])):]
+		var frames, entries []byte
+		for i := range binary.LittleEndian.Uint32(tr[13:]) {
+			evil := fmt.Appendf(nil, "forged blob %d\n", i)
+			frame := enc.EncodeAll(evil, nil)
+			entries = append(entries, tr[17+i*44:17+i*44+32]...)
+			entries = binary.LittleEndian.AppendUint32(entries, uint32(len(frames)))
+			entries = binary.LittleEndian.AppendUint32(entries, uint32(len(frame)))
+			entries = binary.LittleEndian.AppendUint32(entries, uint32(len(evil)))
+			frames = append(frames, frame...)
+		}
+		body := append([]byte("PSPK\x01"), binary.LittleEndian.AppendUint32(nil, uint32(len(entries)/44))...)
+		body = append(body, entries...)
+		trailer := binary.LittleEndian.AppendUint32(nil, 0x184D2A5B)
+		trailer = binary.LittleEndian.AppendUint32(trailer, uint32(len(body)+4))
+		trailer = append(trailer, body...)
+		trailer = binary.LittleEndian.AppendUint32(trailer, uint32(len(trailer)+4))
+		var forged bytes.Buffer
+		w, err := age.Encrypt(&forged, recipient)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(append(frames, trailer...))
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(forged.Bytes())
+		os.MkdirAll(filepath.Join(c.repo, "data", "00"), 0o755)
+		if err := os.WriteFile(filepath.Join(c.repo, "data", "00", hex.EncodeToString(sum[:])), forged.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script, _ := filepath.Abs(filepath.Join("..", "..", "scripts", "pocketsnap-recover"))
+	for _, s := range fixtureSnapshots {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command("python3", script, c.repo, s.name, "-i", filepath.Join(c.dir, "identity.txt"))
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if err == nil || stdout.Len() > 0 || !regexp.MustCompile(`pack [0-9a-f]{64}: blob [0-9a-f]{64} does not match its keyed ID`).MatchString(stderr.String()) {
+			t.Errorf("recovering %s with forged packs: %v, %d bytes printed\n%s", s.name, err, stdout.Len(), stderr.String())
+		}
 	}
 }
