@@ -152,8 +152,10 @@ func (k Key) member(name string) bool {
 	if !ok || len(name) <= len(pre)+len(suf) || !strings.HasPrefix(name, pre) || !strings.HasSuffix(name, suf) {
 		return false
 	}
+	// A kind may begin with a digit (manifest.CheckKind): its keys are
+	// then no shell name and can only be unset, but they are members.
 	kind := name[len(pre) : len(name)-len(suf)]
-	return isName(kind) && strings.ToUpper(kind) == kind && !strings.HasPrefix(name, "S3_")
+	return isName("K"+kind) && strings.ToUpper(kind) == kind && !strings.HasPrefix(name, "S3_")
 }
 
 // Family reports whether the row is a family of keys, one per kind.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pocketsnap/pocketsnap/config"
 	"github.com/pocketsnap/pocketsnap/job"
+	"github.com/pocketsnap/pocketsnap/manifest"
 	"github.com/pocketsnap/pocketsnap/retention"
 	"github.com/pocketsnap/pocketsnap/stage"
 )
@@ -76,6 +77,10 @@ func backupLine(res *job.BackupResult) string {
 // before its classic archive is shown and retention runs. The
 // command line and the daemon both run it.
 func (e *env) backup(ctx context.Context, kind string, o backupOptions, saved func(*job.BackupResult)) (*job.BackupResult, error) {
+	// First: the kind names configuration keys (<KIND>_STOP_CMD …).
+	if err := manifest.CheckKind(kind); err != nil {
+		return nil, usageErrorf("%v", err)
+	}
 	if o.source == "" {
 		switch kind {
 		case "db":

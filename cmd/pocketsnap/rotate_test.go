@@ -418,3 +418,33 @@ func TestRotateWarnsOfADamagedManifest(t *testing.T) {
 		t.Fatalf("rotate --forget %s: %+v", names[1], rep)
 	}
 }
+
+// A kind names configuration keys (<KIND>_STOP_CMD, BACKUP_KEEP_<KIND>):
+// one that is no kind is refused as a usage error before any key is
+// looked up, and one that begins with a digit, a valid kind whose keys
+// no shell can set, backs up and rotates with those keys unset. Both
+// panicked before ("config: no key 1_STOP_CMD").
+func TestBackupKindNamesKeys(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(c.dir, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(src, "f"), []byte("x\n"), 0o644)
+	for _, kind := range []string{"a b", "my-app", "Notes", ""} {
+		code, out := c.run("backup", kind, "--source", src)
+		if code != exitUsage || !strings.Contains(out, fmt.Sprintf("invalid kind %q", kind)) || strings.Contains(out, "panic") {
+			t.Errorf("backup %q: exit %d\n%s", kind, code, out)
+		}
+	}
+	for _, kind := range []string{"1", "9lives"} {
+		c.mustRun("backup", kind, "--source", src)
+		time.Sleep(1100 * time.Millisecond) // names have whole seconds
+		c.mustRun("backup", kind, "--source", src)
+		c.mustRun("rotate", "--keep", kind+"=1")
+		if got := c.snapshots(); len(got) != 1 || !strings.HasPrefix(got[0], kind+"-") {
+			t.Errorf("after backups of %s kept to 1: snapshots %v", kind, got)
+		}
+		c.mustRun("rotate", "--forget", c.snapshots()[0])
+	}
+}
