@@ -2,6 +2,7 @@ package chunkstore
 
 import (
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 
@@ -46,12 +47,44 @@ type Usage struct {
 	Unindexed int
 }
 
+// BlobSet is a set of blobs: the blobs that the kept snapshots
+// reference, which garbage collection keeps. It need not be held in
+// memory blob by blob (Issue 20: peak RSS): the manifests' own sorted
+// blob lists can answer.
+type BlobSet interface {
+	// Has says whether the set holds id.
+	Has(id ID) bool
+	// All yields each blob of the set once.
+	All() iter.Seq[ID]
+}
+
+// localBlobs is live without the blobs that only the bucket holds.
+type localBlobs struct {
+	live    BlobSet
+	adopted *Index
+	ix      *Index
+}
+
+func (l localBlobs) Has(id ID) bool {
+	return l.live.Has(id) && (!l.adopted.Has(id) || l.ix.Has(id))
+}
+
+func (l localBlobs) All() iter.Seq[ID] {
+	return func(yield func(ID) bool) {
+		for id := range l.live.All() {
+			if (!l.adopted.Has(id) || l.ix.Has(id)) && !yield(id) {
+				return
+			}
+		}
+	}
+}
+
 // Usage measures the packs against live, the blobs that the kept
 // snapshots reference. A live blob stored in several packs counts in the
 // last one indexed only: after a repack that was killed before it dropped
 // the old packs, the old copies count as dead. The caller holds the
 // exclusive lock.
-func (s *Store) Usage(live map[ID]struct{}) (*Usage, error) {
+func (s *Store) Usage(live BlobSet) (*Usage, error) {
 	ix, err := s.writableIndex()
 	if err != nil {
 		return nil, err
@@ -63,13 +96,7 @@ func (s *Store) Usage(live map[ID]struct{}) (*Usage, error) {
 	if _, adopted, err := s.loadRemote(); err == nil && !adopted.empty() {
 		// Blobs that only the bucket holds are accounted for: they do not
 		// make orphans worth keeping.
-		local := make(map[ID]struct{}, len(live))
-		for id := range live {
-			if !adopted.Has(id) || ix.Has(id) {
-				local[id] = struct{}{}
-			}
-		}
-		live = local
+		live = localBlobs{live: live, adopted: adopted, ix: ix}
 	}
 	return measureUsage(ix, files, live)
 }
@@ -81,11 +108,11 @@ func (s *Store) Usage(live map[ID]struct{}) (*Usage, error) {
 // a time, and holds in memory only the live blobs stored more than once,
 // which are rare: only when the live blobs in packs outnumber the live
 // blobs in the index does it look for them.
-func measureUsage(ix *Index, files []ObjectInfo, live map[ID]struct{}) (*Usage, error) {
+func measureUsage(ix *Index, files []ObjectInfo, live BlobSet) (*Usage, error) {
 	entries, distinct := 0, 0
 	err := ix.eachPack(func(p PackInfo) error {
 		for _, b := range p.Blobs {
-			if _, ok := live[b.ID]; ok {
+			if live.Has(b.ID) {
 				entries++
 			}
 		}
@@ -93,7 +120,7 @@ func measureUsage(ix *Index, files []ObjectInfo, live map[ID]struct{}) (*Usage, 
 	})
 	if err == nil {
 		err = ix.eachBlob(func(id ID) {
-			if _, ok := live[id]; ok {
+			if live.Has(id) {
 				distinct++
 			}
 		})
@@ -101,14 +128,18 @@ func measureUsage(ix *Index, files []ObjectInfo, live map[ID]struct{}) (*Usage, 
 	if err != nil {
 		return nil, err
 	}
-	u := &Usage{Unindexed: len(live) - distinct}
+	n := 0
+	for range live.All() {
+		n++
+	}
+	u := &Usage{Unindexed: n - distinct}
 	// last says, of each live blob stored in several packs, the last.
 	last := map[ID]int{}
 	i := 0
 	if entries > distinct {
 		err = ix.eachPack(func(p PackInfo) error {
 			for _, b := range p.Blobs {
-				if _, ok := live[b.ID]; !ok {
+				if !live.Has(b.ID) {
 					continue
 				}
 				if first, ok := ix.Lookup(b.ID); ok && first.Pack != p.ID {
@@ -129,7 +160,7 @@ func measureUsage(ix *Index, files []ObjectInfo, live map[ID]struct{}) (*Usage, 
 		pu := PackUsage{ID: p.ID, Size: p.Size, Blobs: len(p.Blobs)}
 		for _, b := range p.Blobs {
 			pu.Bytes += int64(b.Length)
-			if _, ok := live[b.ID]; !ok {
+			if !live.Has(b.ID) {
 				continue
 			}
 			if o, ok := last[b.ID]; !ok || o == i {

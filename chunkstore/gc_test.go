@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"iter"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -66,8 +68,16 @@ func newTestWriter(t testing.TB, s *Store) (*Keys, *Writer) {
 	return keys, w
 }
 
-func setOf(ids ...ID) map[ID]struct{} {
-	m := map[ID]struct{}{}
+// mapSet is a [BlobSet] held as a map: the reference the tests measure
+// against.
+type mapSet map[ID]struct{}
+
+func (m mapSet) Has(id ID) bool { _, ok := m[id]; return ok }
+
+func (m mapSet) All() iter.Seq[ID] { return maps.Keys(m) }
+
+func setOf(ids ...ID) mapSet {
+	m := mapSet{}
 	for _, id := range ids {
 		m[id] = struct{}{}
 	}

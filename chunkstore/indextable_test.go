@@ -366,7 +366,7 @@ func TestUsageFromTableMatchesReference(t *testing.T) {
 	flushAt(t, 61)
 	packs := randomPacks(4, 80)
 	r := rand.New(rand.NewPCG(4, 4))
-	live := map[ID]struct{}{}
+	live := mapSet{}
 	for _, p := range packs {
 		for _, b := range p.Blobs {
 			if r.IntN(3) > 0 {
@@ -402,7 +402,7 @@ func TestUsageFromTableMatchesReference(t *testing.T) {
 	}
 }
 
-func referenceUsage(packs []PackInfo, files []ObjectInfo, live map[ID]struct{}) *Usage {
+func referenceUsage(packs []PackInfo, files []ObjectInfo, live mapSet) *Usage {
 	owner := make(map[ID]int, len(live))
 	for i, p := range packs {
 		for _, b := range p.Blobs {

@@ -23,7 +23,7 @@ type RepackStats struct {
 // every blob stored at least once; the old copies then count as dead
 // ([Store.Usage]) and the next garbage collection deletes them. The caller
 // holds the exclusive lock.
-func (s *Store) Repack(ctx context.Context, packs []ID, live map[ID]struct{}, class func(ID) Class) (RepackStats, error) {
+func (s *Store) Repack(ctx context.Context, packs []ID, live BlobSet, class func(ID) Class) (RepackStats, error) {
 	var st RepackStats
 	ix, err := s.Index()
 	if err != nil {
@@ -37,7 +37,7 @@ func (s *Store) Repack(ctx context.Context, packs []ID, live map[ID]struct{}, cl
 	var copies []BlobEntry
 	for _, p := range ix.Packs() {
 		for _, b := range p.Blobs {
-			if _, ok := live[b.ID]; !ok {
+			if !live.Has(b.ID) {
 				continue
 			}
 			if rewrite[p.ID] {

@@ -56,12 +56,26 @@ type BackupOptions struct {
 }
 
 // BackupResult is a saved snapshot: the pipeline's result, with the
-// source's directories never read.
+// source's directories never read. Once [Backup] has called
+// BackupOptions.Saved, its manifest no longer holds the blob list, the
+// stream or the file index (see [BackupResult.release]).
 type BackupResult struct {
 	*pipeline.Result
 	Kind, Source string
 	// Archive is the classic archive written, if asked for and written.
 	Archive *compat.Written
+}
+
+// release lets go of the saved snapshot's blob list, stream and file
+// index, which only what saved it needed: the rotation that follows
+// loads the snapshots it keeps from the repository, and would otherwise
+// hold this one's blobs twice (Issue 20: peak RSS at the end of a
+// backup). The name, sizes and counts stay.
+func (r *BackupResult) release() {
+	r.Manifest.Blobs = nil
+	r.Manifest.DropFileIndex()
+	r.Details.Stream = nil
+	r.Details.SetFileIndex(nil)
 }
 
 // Backup snapshots opt.Source into s under its exclusive lock, with the
@@ -113,6 +127,7 @@ func Backup(ctx context.Context, s *chunkstore.Store, opt BackupOptions, r Repor
 	if opt.Saved != nil {
 		err = errors.Join(err, opt.Saved(res))
 	}
+	res.release()
 	if len(pres.Skipped) > 0 {
 		reportf(r, Info, "not read, as pocketsnap's own or the repository's: %s", strings.Join(pres.Skipped, ", "))
 	}

@@ -271,3 +271,33 @@ func TestLastSuccessIn(t *testing.T) {
 		t.Errorf("LastSuccessIn(broken repository) = %v, %v, want an error", last, err)
 	}
 }
+
+// Issue 20 (peak RSS at the end of a backup): the rotation does not run
+// while the result still holds the saved snapshot's blob list, stream and
+// file index: Saved sees them, the caller of Backup gets the name and
+// counts only.
+func TestBackupLetsGoOfTheBlobsBeforeTheRotation(t *testing.T) {
+	s, src := newRepo(t)
+	opt := BackupOptions{
+		Kind: "notes", Source: src, Tool: "test",
+		Rotation: &prune.Options{Policy: func(string) retention.Policy { return retention.Policy{Last: 1} }},
+	}
+	var blobs, pieces int
+	opt.Saved = func(res *BackupResult) error {
+		blobs, pieces = len(res.Manifest.Blobs), len(res.Details.Stream)
+		return nil
+	}
+	res, err := Backup(t.Context(), s, opt, &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blobs == 0 || pieces == 0 {
+		t.Fatalf("Saved saw %d blobs and %d pieces", blobs, pieces)
+	}
+	if res.Manifest.Blobs != nil || res.Details.Stream != nil || res.Manifest.FileCount() != 0 {
+		t.Errorf("after the rotation the result holds %d blobs, %d pieces, %d files", len(res.Manifest.Blobs), len(res.Details.Stream), res.Manifest.FileCount())
+	}
+	if res.Manifest.Name == "" || res.Details.Counts.Files != 1 {
+		t.Errorf("the result lost its name or counts: %q, %+v", res.Manifest.Name, res.Details.Counts)
+	}
+}

@@ -24,22 +24,6 @@ func Delete(s *chunkstore.Store, name string) error {
 	return nil
 }
 
-// Referenced returns the set of blobs that the snapshots reference: what
-// garbage collection must keep.
-func Referenced(list []*Manifest) map[chunkstore.ID]struct{} {
-	n := 0
-	for _, m := range list {
-		n = max(n, len(m.Blobs))
-	}
-	set := make(map[chunkstore.ID]struct{}, n)
-	for _, m := range list {
-		for _, id := range m.Blobs {
-			set[id] = struct{}{}
-		}
-	}
-	return set
-}
-
 // SetFile is a stored set object.
 type SetFile struct {
 	// Name is its repository-relative name, sets/<ID>.

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -39,11 +40,11 @@ func TestReferenced(t *testing.T) {
 	a := testManifest()
 	b := &Manifest{Name: Name("db", time.Now()), Blobs: []chunkstore.ID{{1}, a.Blobs[0]}}
 	set := Referenced([]*Manifest{a, b})
-	if len(set) != len(a.Blobs)+1 {
-		t.Fatalf("%d blobs, want %d", len(set), len(a.Blobs)+1)
+	if n := len(slices.Collect(set.All())); n != len(a.Blobs)+1 {
+		t.Fatalf("%d blobs, want %d", n, len(a.Blobs)+1)
 	}
 	for _, id := range append(a.Blobs, chunkstore.ID{1}) {
-		if _, ok := set[id]; !ok {
+		if !set.Has(id) {
 			t.Errorf("blob %s missing", id.Short())
 		}
 	}

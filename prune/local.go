@@ -161,6 +161,10 @@ func snapshots(s *chunkstore.Store, opt Options, rep *Report) ([]*manifest.Manif
 			rep.Unreadable = append(rep.Unreadable, Unreadable{Name: name, Error: err.Error()})
 			continue
 		}
+		if !opt.Repack {
+			// Only a repack reads the file index (Issue 20: peak RSS).
+			m.DropFileIndex()
+		}
 		byName[m.Name] = m
 		byKind[m.Kind] = append(byKind[m.Kind], retention.Item{Name: m.Name, Time: m.Time, Incomplete: m.Incomplete})
 	}
